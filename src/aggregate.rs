@@ -1,0 +1,467 @@
+//! The window-aggregate stage: per fingerprint, counts, first/last seen, severities, revisions,
+//! locations, per-second event-time counts (for the sliding windows), the newest samples, HTTP
+//! statuses and a latency histogram.
+//!
+//! The stage runs as several shards. Every shard receives every batch and handles only the
+//! records whose fingerprint falls in its share (`id % shards`), so a cluster lives in exactly
+//! one shard and shards never share state or wait on a lock.
+//!
+//! **Windows** are counted back from a reference time: `--now`, or else the newest entry seen.
+//! Because the newest entry is only known at the end, each cluster keeps counts per second of
+//! event time, pruned to the reach of the largest window. An entry counts in a window of length
+//! W when its timestamp, truncated to the second, is after `reference − W` and not after the
+//! reference (also truncated to the second). Entries without a timestamp count in totals only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use tokio::sync::mpsc::Receiver;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample};
+use crate::stats::StageStats;
+
+const NANOS: i64 = 1_000_000_000;
+/// Bad entries listed one by one in the report (all are counted).
+const BAD_LISTED: usize = 100;
+
+/// Settings a shard needs.
+#[derive(Clone, Debug)]
+pub struct AggregateSettings {
+    pub shard: usize,
+    pub shards: usize,
+    pub samples: usize,
+    /// Largest window, in seconds.
+    pub reach: i64,
+    /// Fixed reference time (`--now`), in Unix nanoseconds.
+    pub now: Option<i64>,
+    pub inputs: Arc<Vec<String>>,
+}
+
+/// One shard's state.
+pub struct Shard {
+    set: AggregateSettings,
+    clusters: HashMap<u64, Cluster>,
+    /// Fingerprint → (scope, template), from the fingerprint stage's announcements.
+    templates: HashMap<u64, (String, String)>,
+    /// Location hash → location text, so a record costs no allocation for a known location.
+    locations: HashMap<u64, String>,
+    newest: Option<i64>,
+    batches: u64,
+    out: Aggregate,
+}
+
+impl Shard {
+    pub fn new(set: AggregateSettings) -> Shard {
+        Shard {
+            set,
+            clusters: HashMap::new(),
+            templates: HashMap::new(),
+            locations: HashMap::new(),
+            newest: None,
+            batches: 0,
+            out: Aggregate::default(),
+        }
+    }
+
+    fn mine(&self, id: u64) -> bool {
+        id % self.set.shards as u64 == self.set.shard as u64
+    }
+
+    /// Adds a batch.
+    pub fn add(&mut self, batch: &Batch) {
+        for t in &batch.new_templates {
+            if self.mine(t.id) {
+                self.templates
+                    .entry(t.id)
+                    .or_insert_with(|| (t.scope.clone(), t.template.clone()));
+            }
+        }
+        if self.set.shard == 0 {
+            self.out.bad_count += batch.bad.len() as u64;
+            self.out.repaired_utf8 += batch.repaired_utf8;
+            for b in &batch.bad {
+                if self.out.bad.len() < BAD_LISTED {
+                    self.out.bad.push(BadInfo {
+                        input: self
+                            .set
+                            .inputs
+                            .get(batch.input as usize)
+                            .cloned()
+                            .unwrap_or_default(),
+                        entry: b.entry_no,
+                        offset: b.offset,
+                        reason: b.reason.clone(),
+                    });
+                }
+            }
+        }
+        for r in &batch.records {
+            if self.mine(r.fingerprint) {
+                self.record(batch, r);
+            }
+        }
+        self.batches += 1;
+        if self.batches % 64 == 0 {
+            self.prune();
+        }
+    }
+
+    fn record(&mut self, batch: &Batch, r: &Record) {
+        self.out.entries += 1;
+        let template = &self.templates;
+        let c = self
+            .clusters
+            .entry(r.fingerprint)
+            .or_insert_with(|| Cluster {
+                id: r.fingerprint,
+                template: template
+                    .get(&r.fingerprint)
+                    .map(|t| t.1.clone())
+                    .unwrap_or_default(),
+                scope: template
+                    .get(&r.fingerprint)
+                    .map(|t| t.0.clone())
+                    .unwrap_or_default(),
+                service: batch.str(r.service).to_string(),
+                count: 0,
+                first_seen: None,
+                last_seen: None,
+                severities: [0; 9],
+                revisions: BTreeMap::new(),
+                locations: BTreeMap::new(),
+                per_second: BTreeMap::new(),
+                windows: Vec::new(),
+                samples: Vec::new(),
+                http_statuses: BTreeMap::new(),
+                latency_us: None,
+            });
+        c.count += 1;
+        c.severities[r.severity.index()] += 1;
+        match r.timestamp {
+            Some(ts) => {
+                c.first_seen = Some(c.first_seen.map_or(ts, |f| f.min(ts)));
+                c.last_seen = Some(c.last_seen.map_or(ts, |l| l.max(ts)));
+                self.newest = Some(self.newest.map_or(ts, |n| n.max(ts)));
+                let reference = self.set.now.or(self.newest).unwrap_or(ts);
+                let sec = ts.div_euclid(NANOS);
+                if sec > reference.div_euclid(NANOS) - self.set.reach {
+                    *c.per_second.entry(sec).or_insert(0) += 1;
+                }
+            }
+            None => self.out.without_timestamp += 1,
+        }
+        let rev = batch.str(r.revision);
+        if !rev.is_empty() {
+            match c.revisions.get_mut(rev) {
+                Some(n) => *n += 1,
+                None => {
+                    c.revisions.insert(rev.to_string(), 1);
+                }
+            }
+        }
+        let (module, function, line) = (
+            if r.module.is_empty() {
+                batch.str(r.file)
+            } else {
+                batch.str(r.module)
+            },
+            batch.str(r.function),
+            batch.str(r.line),
+        );
+        if !(module.is_empty() && function.is_empty()) {
+            let mut h = Xxh3::new();
+            for part in [module, function, line] {
+                h.update(part.as_bytes());
+                h.update(&[0]);
+            }
+            let key = self
+                .locations
+                .entry(h.digest())
+                .or_insert_with(|| format!("{module}:{function}:{line}"));
+            match c.locations.get_mut(key.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    c.locations.insert(key.clone(), 1);
+                }
+            }
+        }
+        if let Some(h) = &r.http {
+            if h.status != 0 {
+                *c.http_statuses.entry(h.status).or_insert(0) += 1;
+            }
+            if let Some(us) = h.latency_us {
+                c.latency_us
+                    .get_or_insert_with(|| {
+                        hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2)
+                            .expect("valid histogram bounds")
+                    })
+                    .saturating_record(us.max(1));
+            }
+        }
+        keep_sample(&mut c.samples, self.set.samples, batch, r);
+    }
+
+    /// Drops per-second counts that no window can reach any more.
+    fn prune(&mut self) {
+        let Some(reference) = self.set.now.or(self.newest) else {
+            return;
+        };
+        let floor = reference.div_euclid(NANOS) - self.set.reach;
+        for c in self.clusters.values_mut() {
+            if c.per_second
+                .first_key_value()
+                .is_some_and(|(k, _)| *k <= floor)
+            {
+                c.per_second = c.per_second.split_off(&(floor + 1));
+            }
+        }
+    }
+
+    /// Ends the shard and returns its clusters (windows are filled in by [`finish`]).
+    pub fn end(mut self) -> (Aggregate, Option<i64>) {
+        for c in self.clusters.values_mut() {
+            if c.template.is_empty()
+                && let Some((scope, t)) = self.templates.get(&c.id)
+            {
+                c.scope.clone_from(scope);
+                c.template.clone_from(t);
+            }
+        }
+        self.out.clusters = self.clusters.into_values().collect();
+        (self.out, self.newest)
+    }
+}
+
+/// Sample order: newest first; ties broken by insertId, then raw bytes, so the choice does not
+/// depend on input order.
+fn sample_key<'a>(ts: Option<i64>, id: &'a str, raw: &'a str) -> (Option<i64>, &'a str, &'a str) {
+    (ts, id, raw)
+}
+
+fn keep_sample(samples: &mut Vec<Sample>, max: usize, batch: &Batch, r: &Record) {
+    if max == 0 {
+        return;
+    }
+    let id = batch.str(r.insert_id);
+    let raw = batch.str(r.raw);
+    let key = sample_key(r.timestamp, id, raw);
+    if samples.len() == max {
+        let last = &samples[max - 1];
+        if key <= sample_key(last.timestamp, &last.insert_id, &last.raw) {
+            return;
+        }
+    }
+    if samples
+        .iter()
+        .any(|s| sample_key(s.timestamp, &s.insert_id, &s.raw) == key)
+    {
+        return;
+    }
+    // Reuse the evicted sample's allocations.
+    let mut s = if samples.len() == max {
+        samples.pop().unwrap_or_default()
+    } else {
+        Sample::default()
+    };
+    s.timestamp = r.timestamp;
+    s.insert_id.clear();
+    s.insert_id.push_str(id);
+    s.raw.clear();
+    s.raw.push_str(raw);
+    let at = samples
+        .iter()
+        .position(|x| sample_key(x.timestamp, &x.insert_id, &x.raw) < key)
+        .unwrap_or(samples.len());
+    samples.insert(at, s);
+}
+
+/// Runs one shard until its input closes.
+pub async fn run(
+    mut rx: Receiver<Arc<Batch>>,
+    set: AggregateSettings,
+    stats: Arc<StageStats>,
+) -> (Aggregate, Option<i64>) {
+    let mut shard = Shard::new(set);
+    while let Some(batch) = rx.recv().await {
+        let t = stats.start(batch.records.len());
+        shard.add(&batch);
+        stats.finish(t, batch.records.len());
+    }
+    shard.end()
+}
+
+/// Adds everything counted in `b` to `a` (the cluster keeps `a`'s id and template). Every
+/// part is a sum, a min/max or a "newest N" choice, so merging in any order gives the same
+/// result.
+pub fn merge_cluster(a: &mut Cluster, b: Cluster, max_samples: usize) {
+    a.count += b.count;
+    a.first_seen = match (a.first_seen, b.first_seen) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    };
+    a.last_seen = match (a.last_seen, b.last_seen) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    };
+    for (x, y) in a.severities.iter_mut().zip(b.severities) {
+        *x += y;
+    }
+    for (k, v) in b.revisions {
+        *a.revisions.entry(k).or_insert(0) += v;
+    }
+    for (k, v) in b.locations {
+        *a.locations.entry(k).or_insert(0) += v;
+    }
+    for (k, v) in b.per_second {
+        *a.per_second.entry(k).or_insert(0) += v;
+    }
+    for (k, v) in b.http_statuses {
+        *a.http_statuses.entry(k).or_insert(0) += v;
+    }
+    match (&mut a.latency_us, b.latency_us) {
+        (Some(x), Some(y)) => {
+            let _ = x.add(&y);
+        }
+        (x @ None, y) => *x = y,
+        _ => {}
+    }
+    a.samples.extend(b.samples);
+    a.samples.sort_by(|x, y| {
+        sample_key(y.timestamp, &y.insert_id, &y.raw).cmp(&sample_key(
+            x.timestamp,
+            &x.insert_id,
+            &x.raw,
+        ))
+    });
+    a.samples.dedup_by(|x, y| {
+        x.timestamp == y.timestamp && x.insert_id == y.insert_id && x.raw == y.raw
+    });
+    a.samples.truncate(max_samples);
+}
+
+/// Combines the shards' results, applies the template generalization (`final_ids` maps a raw
+/// fingerprint to its final id and template; clusters mapped to one id are merged) and counts
+/// the windows.
+pub fn finish(
+    parts: Vec<(Aggregate, Option<i64>)>,
+    final_ids: &HashMap<u64, (u64, String)>,
+    windows: Vec<(String, i64)>,
+    now: Option<i64>,
+    max_samples: usize,
+) -> Aggregate {
+    let mut all = Aggregate {
+        windows,
+        ..Default::default()
+    };
+    let mut newest: Option<i64> = None;
+    let mut merged: BTreeMap<u64, Cluster> = BTreeMap::new();
+    for (p, n) in parts {
+        all.entries += p.entries;
+        all.bad_count += p.bad_count;
+        all.bad.extend(p.bad);
+        all.repaired_utf8 += p.repaired_utf8;
+        all.without_timestamp += p.without_timestamp;
+        newest = match (newest, n) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let mut clusters = p.clusters;
+        clusters.sort_by_key(|c| c.id);
+        for mut c in clusters {
+            if let Some((id, template)) = final_ids.get(&c.id) {
+                c.id = *id;
+                c.template.clone_from(template);
+            }
+            match merged.get_mut(&c.id) {
+                Some(into) => merge_cluster(into, c, max_samples),
+                None => {
+                    merged.insert(c.id, c);
+                }
+            }
+        }
+    }
+    all.clusters = merged.into_values().collect();
+    all.bad
+        .sort_by(|a, b| (&a.input, a.entry).cmp(&(&b.input, b.entry)));
+    all.bad.truncate(BAD_LISTED);
+    all.reference = now.or(newest);
+    for c in &mut all.clusters {
+        c.windows = window_counts(&c.per_second, all.reference, &all.windows);
+    }
+    all
+}
+
+/// Counts per window from per-second counts (see the module docs for the exact rule).
+pub fn window_counts(
+    per_second: &BTreeMap<i64, u64>,
+    reference: Option<i64>,
+    windows: &[(String, i64)],
+) -> Vec<u64> {
+    let Some(reference) = reference else {
+        return vec![0; windows.len()];
+    };
+    let top = reference.div_euclid(NANOS);
+    windows
+        .iter()
+        .map(|(_, w)| per_second.range(top - w + 1..=top).map(|(_, n)| n).sum())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_count_whole_seconds_back_from_reference() {
+        let mut ps = BTreeMap::new();
+        let top = 1_000_000i64;
+        ps.insert(top, 2);
+        ps.insert(top - 299, 1); // inside 5m
+        ps.insert(top - 300, 1); // exactly 5m back: outside 5m, inside 1h
+        ps.insert(top - 3600, 4); // outside 1h
+        ps.insert(top + 5, 7); // after the reference: in no window
+        let w = vec![("5m".to_string(), 300), ("1h".to_string(), 3600)];
+        assert_eq!(window_counts(&ps, Some(top * NANOS + 999), &w), vec![3, 4]);
+        assert_eq!(window_counts(&ps, None, &w), vec![0, 0]);
+    }
+
+    #[test]
+    fn samples_are_newest_first_and_order_independent() {
+        let mk = |ts: i64, id: &str| {
+            let raw = format!("{{\"insertId\":\"{id}\"}}");
+            let mut b = Batch {
+                buf: Arc::new(raw.clone().into_bytes()),
+                ..Default::default()
+            };
+            let rec = Record {
+                timestamp: Some(ts),
+                insert_id: b.push_arena(id),
+                raw: crate::record::Str::raw(0..raw.len()),
+                ..Default::default()
+            };
+            (b, rec)
+        };
+        let inputs = [(5, "a"), (9, "b"), (1, "c"), (9, "a"), (7, "d")];
+        let mut forward = Vec::new();
+        for (ts, id) in inputs {
+            let (b, r) = mk(ts, id);
+            keep_sample(&mut forward, 3, &b, &r);
+        }
+        let mut backward = Vec::new();
+        for (ts, id) in inputs.iter().rev() {
+            let (b, r) = mk(*ts, id);
+            keep_sample(&mut backward, 3, &b, &r);
+        }
+        let ids = |v: &Vec<Sample>| {
+            v.iter()
+                .map(|s| (s.timestamp.unwrap(), s.insert_id.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(&forward),
+            vec![(9, "b".into()), (9, "a".into()), (7, "d".into())]
+        );
+        assert_eq!(ids(&forward), ids(&backward));
+    }
+}

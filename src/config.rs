@@ -1,0 +1,774 @@
+//! `pipeline.yaml`: the stages, their settings and how they are wired, plus the rule packs in
+//! `stages/` that are embedded in the binary as defaults. Every struct denies unknown keys, so a
+//! misspelled setting is an error with its line and column, never silently ignored.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::Severity;
+
+/// The built-in mask pack (`stages/masks.yaml`).
+pub const DEFAULT_MASKS: &str = include_str!("../stages/masks.yaml");
+/// The built-in priority rules (`stages/priority.yaml`).
+pub const DEFAULT_RULES: &str = include_str!("../stages/priority.yaml");
+/// The built-in redaction patterns (`stages/redact.yaml`).
+pub const DEFAULT_REDACT: &str = include_str!("../stages/redact.yaml");
+
+/// The whole configuration. Every section may be left out; its defaults apply.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// How stages are connected: batch size and channel capacity.
+    pub pipeline: PipelineConfig,
+    /// Where entries come from.
+    pub source: SourceConfig,
+    /// Turning raw JSON into records.
+    pub parse: ParseConfig,
+    /// Masking messages into templates and giving each a stable id.
+    pub fingerprint: FingerprintConfig,
+    /// Per-cluster counts, windows, samples and HTTP statistics.
+    pub aggregate: AggregateConfig,
+    /// Priority rules.
+    pub prioritize: PrioritizeConfig,
+    /// Secrets removed from everything that leaves the machine.
+    pub redact: RedactConfig,
+    /// Where results go.
+    pub sinks: SinksConfig,
+}
+
+/// Wiring shared by all stages.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Entries per batch sent between stages.
+    pub batch_size: usize,
+    /// Batches that may wait in each channel between two stages; this bounds memory and makes a
+    /// slow stage slow down the ones before it.
+    pub channel_capacity: usize,
+    /// Bytes read from the input at a time, in KiB.
+    pub read_block_kib: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch_size: 1024,
+            channel_capacity: 4,
+            read_block_kib: 1024,
+        }
+    }
+}
+
+/// Which kind of source feeds the pipeline.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// Standard input, or the files named on the command line.
+    #[default]
+    Stdin,
+    /// The files listed in `source.paths` (or on the command line).
+    Files,
+    /// Runs `gcloud logging read` with the settings in `source.gcloud`.
+    Gcloud,
+}
+
+/// Input format; `auto` looks at the first non-blank byte: `[` is a JSON array, `{` is NDJSON.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    #[default]
+    Auto,
+    Array,
+    Ndjson,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    /// `stdin` (default), `files` or `gcloud`. Files named on the command line always win.
+    pub kind: SourceKind,
+    /// Files to read when `kind: files`; `-` is standard input.
+    pub paths: Vec<String>,
+    /// `auto` (default), `array` or `ndjson`.
+    pub format: InputFormat,
+    /// Largest entry, in KiB. A larger entry is not kept in memory: the source skips to its end
+    /// and sends it to the dead-letter file with its size and first bytes.
+    pub max_entry_kib: u64,
+    /// Deepest nesting of brackets in an entry (the entry's own braces are level 1); a deeper
+    /// entry goes to the dead-letter file. At most 127, the depth serde_json can decode.
+    pub max_depth: u32,
+    /// Settings for `kind: gcloud`.
+    pub gcloud: GcloudConfig,
+}
+
+/// Largest `source.max_entry_kib`: 1 GiB (entries are addressed with 32-bit offsets).
+pub const MAX_ENTRY_KIB_LIMIT: u64 = 1 << 20;
+/// Largest `source.max_depth`: serde_json refuses deeper values.
+pub const MAX_DEPTH_LIMIT: u32 = 127;
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig {
+            kind: SourceKind::default(),
+            paths: Vec::new(),
+            format: InputFormat::default(),
+            max_entry_kib: 16 * 1024,
+            max_depth: 100,
+            gcloud: GcloudConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcloudConfig {
+    /// The program to run (a path, or a name looked up on PATH).
+    pub binary: String,
+    /// `--project`; gcloud's configured project when empty.
+    pub project: String,
+    /// The Cloud Logging filter, e.g. `severity>=WARNING AND resource.type="cloud_run_revision"`.
+    pub filter: String,
+    /// `--freshness`, e.g. `1d`.
+    pub freshness: String,
+    /// `--limit`; no limit when 0.
+    pub limit: u64,
+}
+
+impl Default for GcloudConfig {
+    fn default() -> Self {
+        GcloudConfig {
+            binary: "gcloud".into(),
+            project: String::new(),
+            filter: "severity>=WARNING".into(),
+            freshness: "1d".into(),
+            limit: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParseConfig {
+    /// Parallel parse workers.
+    pub workers: usize,
+}
+
+impl Default for ParseConfig {
+    fn default() -> Self {
+        ParseConfig { workers: 2 }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FingerprintConfig {
+    /// Parallel fingerprint workers.
+    pub workers: usize,
+    /// Only the first this many bytes of a message shape its template.
+    pub max_message_bytes: usize,
+    /// Masks; the built-in pack `stages/masks.yaml` when left out.
+    pub masks: Option<MaskPack>,
+}
+
+impl Default for FingerprintConfig {
+    fn default() -> Self {
+        FingerprintConfig {
+            workers: 2,
+            max_message_bytes: 4096,
+            masks: None,
+        }
+    }
+}
+
+/// A mask pack: what the built-in scanner must leave alone, and extra patterns it misses.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaskPack {
+    /// Words that contain digits but are not variables (`HTTP/1.1`, `utf-8`, `oauth2`).
+    pub keep: Vec<String>,
+    /// Extra regular expressions whose matches become `<*>` before the built-in scanner runs.
+    pub extra: Vec<ExtraMask>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraMask {
+    /// A name for messages and the README.
+    pub name: String,
+    /// The regular expression (Rust `regex` syntax).
+    pub regex: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AggregateConfig {
+    /// Parallel aggregation shards; a cluster always lands in the same shard, so shards share
+    /// nothing and never wait on a lock.
+    pub shards: usize,
+    /// Sliding windows counted back from the newest entry (or `--now`), e.g. `5m`, `1h`, `24h`.
+    pub windows: Vec<String>,
+    /// Sample entries kept per cluster (the newest ones).
+    pub samples: usize,
+}
+
+impl Default for AggregateConfig {
+    fn default() -> Self {
+        AggregateConfig {
+            shards: 2,
+            windows: ["5m", "1h", "6h", "24h"].map(String::from).to_vec(),
+            samples: 3,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrioritizeConfig {
+    /// Rules, first match wins; the built-in `stages/priority.yaml` when left out.
+    pub rules: Option<Vec<Rule>>,
+    /// Title of a cluster unless its rule sets one; `{service}`, `{priority}`, `{summary}`,
+    /// `{severity}` and `{id}` are replaced.
+    pub title: String,
+}
+
+impl Default for PrioritizeConfig {
+    fn default() -> Self {
+        PrioritizeConfig {
+            rules: None,
+            title: "{service} | {priority} | {summary}".into(),
+        }
+    }
+}
+
+/// One priority rule: when every condition in `when` holds, the cluster gets this priority.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Shown in the report as the reason for the priority.
+    pub name: String,
+    /// Conditions, all of which must hold; no conditions match every cluster.
+    #[serde(default)]
+    pub when: Match,
+    /// `P0` (drop everything) to `P5` (noise).
+    pub priority: String,
+    /// Title template for matching clusters (same placeholders as `prioritize.title`).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Labels carried to the report (and later to GitHub).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Expected behaviour: reported, never filed.
+    #[serde(default)]
+    pub expected: bool,
+}
+
+/// Conditions of a rule.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Match {
+    /// The cluster's highest severity is at least this (`WARNING`, `ERROR`, `CRITICAL`, ...).
+    pub severity_at_least: Option<String>,
+    /// The cluster's highest severity is below this.
+    pub severity_below: Option<String>,
+    /// Regular expression on the service name.
+    pub service: Option<String>,
+    /// Regular expression on the template.
+    pub template: Option<String>,
+    /// Regular expression on the source module (`jsonPayload.labels.module` or the file).
+    pub module: Option<String>,
+    /// At least this many entries in the run.
+    pub count_at_least: Option<u64>,
+    /// At least this many entries in the named windows, e.g. `{ 1h: 10 }`.
+    pub window_at_least: BTreeMap<String, u64>,
+    /// The cluster has HTTP requests with a status of at least this.
+    pub http_status_at_least: Option<u16>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SinksConfig {
+    /// Markdown worklog path; standard output when unset or `-`.
+    pub report: Option<String>,
+    /// JSON report path.
+    pub json: Option<String>,
+    /// NDJSON of every entry read (insertId, timestamp, service, severity, fingerprint).
+    pub entries: Option<String>,
+    /// NDJSON of entries that could not be processed, with their offset and reason.
+    pub dead_letter: Option<String>,
+    /// GitHub issues kept in step with the clusters.
+    pub github: GithubConfig,
+}
+
+/// The redact stage: runs on the finished report, so fingerprints never depend on it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactConfig {
+    /// Also redact the markdown worklog and the JSON report. GitHub titles, bodies and comments
+    /// are always redacted.
+    pub reports: bool,
+    /// The pattern pack; the built-in `stages/redact.yaml` when left out.
+    pub pack: Option<RedactPack>,
+    /// Patterns applied after the pack's, to add to it without copying it.
+    pub extra: Vec<RedactPattern>,
+}
+
+impl Default for RedactConfig {
+    fn default() -> Self {
+        RedactConfig {
+            reports: true,
+            pack: None,
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// A redaction pack (the format of `stages/redact.yaml`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactPack {
+    /// Regular expressions applied in order to every text.
+    pub patterns: Vec<RedactPattern>,
+    /// Regex fragments naming secret-looking keys; the value after such a key (`key=value`,
+    /// `key: value`, a JSON field) is redacted. A key matches when it ends with one of them.
+    pub secret_keys: Vec<String>,
+}
+
+/// One redaction pattern.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedactPattern {
+    /// A name for messages; the default replacement is `[REDACTED:<name>]`.
+    pub name: String,
+    /// The regular expression (Rust `regex` syntax).
+    pub regex: String,
+    /// Replacement text; `$1`, `$2`... are the pattern's groups.
+    #[serde(default)]
+    pub replace: Option<String>,
+}
+
+/// The GitHub sink: one issue per cluster worth filing, found again on every run by its
+/// fingerprint, never duplicated. The token comes from the `GITHUB_TOKEN` environment variable,
+/// never from this file.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GithubConfig {
+    /// `OWNER/REPO` to keep issues in; the sink is off when unset. `--github` wins.
+    pub repo: Option<String>,
+    /// REST API base URL; for GitHub Enterprise Server `https://HOST/api/v3`. `--github-api` wins.
+    pub api: String,
+    /// Local state file: fingerprint → issue number, counts and priority last reported. Relative
+    /// paths are under the working directory. Written atomically after every change.
+    pub state_file: String,
+    /// Label put on every issue the bot files; issues are found again by listing this label.
+    pub label: String,
+    /// Prefix of the priority label, e.g. `priority:` gives `priority:P0`.
+    pub priority_label_prefix: String,
+    /// Clusters less urgent than this priority are never filed (P0 is the most urgent).
+    pub min_priority: String,
+    /// At most this many new issues per run; the rest wait for the next run.
+    pub max_new_issues: usize,
+    /// At most this many comments per run (new evidence, escalations, reopenings).
+    pub max_comments: usize,
+    /// Least time between two writes, in milliseconds (GitHub asks for at least one second).
+    pub write_interval_ms: u64,
+    /// Longest the run waits for a rate limit to clear, in seconds. A longer limit stops the
+    /// writes of this run; the next run continues where it stopped.
+    pub max_wait_secs: u64,
+    /// Wait after a secondary rate limit that gives no `Retry-After`, in seconds (doubled on
+    /// each repeat).
+    pub secondary_backoff_secs: u64,
+    /// Time limit of one request, in seconds.
+    pub timeout_secs: u64,
+    /// Look an issue up with the search API when neither the label listing nor the state file
+    /// knows it (search lags minutes behind, so it is only a fallback).
+    pub search_fallback: bool,
+    /// Plan and report the actions without writing anything (also `--dry-run`).
+    pub dry_run: bool,
+}
+
+impl Default for GithubConfig {
+    fn default() -> Self {
+        GithubConfig {
+            repo: None,
+            api: "https://api.github.com".into(),
+            state_file: ".log-gardener/github-state.json".into(),
+            label: "log-gardener".into(),
+            priority_label_prefix: "priority:".into(),
+            min_priority: "P2".into(),
+            max_new_issues: 10,
+            max_comments: 30,
+            write_interval_ms: 1000,
+            max_wait_secs: 120,
+            secondary_backoff_secs: 60,
+            timeout_secs: 30,
+            search_fallback: true,
+            dry_run: false,
+        }
+    }
+}
+
+/// A configuration error, already phrased for people.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn yaml_error(origin: &str, e: serde_saphyr::Error) -> ConfigError {
+    ConfigError(format!("{origin}: {e}"))
+}
+
+impl Config {
+    /// Parses a configuration text; `origin` names it in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        let cfg: Config = serde_saphyr::from_str(text).map_err(|e| yaml_error(origin, e))?;
+        cfg.check(origin)?;
+        Ok(cfg)
+    }
+
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// The mask pack in force: the configured one, else the built-in one.
+    pub fn masks(&self) -> Result<MaskPack, ConfigError> {
+        match &self.fingerprint.masks {
+            Some(m) => Ok(m.clone()),
+            None => serde_saphyr::from_str(DEFAULT_MASKS)
+                .map_err(|e| yaml_error("built-in stages/masks.yaml", e)),
+        }
+    }
+
+    /// The priority rules in force: the configured ones, else the built-in ones.
+    pub fn rules(&self) -> Result<Vec<Rule>, ConfigError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Pack {
+            rules: Vec<Rule>,
+        }
+        match &self.prioritize.rules {
+            Some(r) => Ok(r.clone()),
+            None => serde_saphyr::from_str::<Pack>(DEFAULT_RULES)
+                .map(|p| p.rules)
+                .map_err(|e| yaml_error("built-in stages/priority.yaml", e)),
+        }
+    }
+
+    /// The redaction pack in force: the configured one (else the built-in one) plus `extra`.
+    pub fn redact_pack(&self) -> Result<RedactPack, ConfigError> {
+        let mut pack = match &self.redact.pack {
+            Some(p) => p.clone(),
+            None => serde_saphyr::from_str(DEFAULT_REDACT)
+                .map_err(|e| yaml_error("built-in stages/redact.yaml", e))?,
+        };
+        pack.patterns.extend(self.redact.extra.iter().cloned());
+        Ok(pack)
+    }
+
+    /// The limits the source enforces on every entry.
+    pub fn limits(&self) -> crate::source::Limits {
+        crate::source::Limits {
+            max_entry_bytes: self.source.max_entry_kib.saturating_mul(1024),
+            max_depth: self.source.max_depth,
+        }
+    }
+
+    /// Window lengths in seconds, in configured order, with their names.
+    pub fn windows(&self) -> Vec<(String, i64)> {
+        self.aggregate
+            .windows
+            .iter()
+            .filter_map(|w| crate::time::parse_duration(w).map(|s| (w.clone(), s)))
+            .collect()
+    }
+
+    /// Checks what the YAML types cannot: numbers in range, windows, rules and regexes, and that
+    /// the stages fit together.
+    pub fn check(&self, origin: &str) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let p = &self.pipeline;
+        if p.batch_size == 0 || p.batch_size > 1 << 20 {
+            problems.push("pipeline.batch_size must be between 1 and 1048576".to_string());
+        }
+        if p.channel_capacity == 0 {
+            problems.push("pipeline.channel_capacity must be at least 1".into());
+        }
+        if p.read_block_kib == 0 || p.read_block_kib > 1 << 20 {
+            problems.push("pipeline.read_block_kib must be between 1 and 1048576".into());
+        }
+        for (name, n) in [
+            ("parse.workers", self.parse.workers),
+            ("fingerprint.workers", self.fingerprint.workers),
+            ("aggregate.shards", self.aggregate.shards),
+        ] {
+            if !(1..=64).contains(&n) {
+                problems.push(format!("{name} must be between 1 and 64 (it is {n})"));
+            }
+        }
+        if !(1..=MAX_ENTRY_KIB_LIMIT).contains(&self.source.max_entry_kib) {
+            problems.push(format!(
+                "source.max_entry_kib must be between 1 and {MAX_ENTRY_KIB_LIMIT} (it is {})",
+                self.source.max_entry_kib
+            ));
+        }
+        if !(1..=MAX_DEPTH_LIMIT).contains(&self.source.max_depth) {
+            problems.push(format!(
+                "source.max_depth must be between 1 and {MAX_DEPTH_LIMIT} (it is {})",
+                self.source.max_depth
+            ));
+        }
+        if self.fingerprint.max_message_bytes < 16 {
+            problems.push("fingerprint.max_message_bytes must be at least 16".into());
+        }
+        if self.aggregate.samples > 100 {
+            problems.push("aggregate.samples must be at most 100".into());
+        }
+        let mut seen = Vec::new();
+        for w in &self.aggregate.windows {
+            match crate::time::parse_duration(w) {
+                None => problems.push(format!(
+                    "aggregate.windows: '{w}' is not a duration (use e.g. 90s, 5m, 1h, 2d)"
+                )),
+                Some(s) if seen.contains(&s) => {
+                    problems.push(format!("aggregate.windows: '{w}' is listed twice"))
+                }
+                Some(s) => seen.push(s),
+            }
+        }
+        if self.source.kind == SourceKind::Gcloud && self.source.gcloud.binary.trim().is_empty() {
+            problems.push("source.gcloud.binary must name a program".into());
+        }
+        match self.masks() {
+            Err(e) => problems.push(e.0),
+            Ok(m) => {
+                for x in &m.extra {
+                    if let Err(e) = regex::Regex::new(&x.regex) {
+                        problems.push(format!("fingerprint.masks.extra '{}': {e}", x.name));
+                    }
+                }
+            }
+        }
+        match self.redact_pack() {
+            Err(e) => problems.push(e.0),
+            Ok(pack) => {
+                if let Err(e) = crate::redact::Redactor::new(&pack) {
+                    problems.push(e.0);
+                }
+            }
+        }
+        problems.extend(check_github(&self.sinks.github));
+        match self.rules() {
+            Err(e) => problems.push(e.0),
+            Ok(rules) => {
+                let windows: Vec<String> = self.aggregate.windows.clone();
+                for (i, r) in rules.iter().enumerate() {
+                    let at = format!("prioritize.rules[{i}] '{}'", r.name);
+                    problems.extend(
+                        check_rule(r, &windows)
+                            .into_iter()
+                            .map(|e| format!("{at}: {e}")),
+                    );
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(format!(
+                "{origin}: {} problem(s):\n  - {}",
+                problems.len(),
+                problems.join("\n  - ")
+            )))
+        }
+    }
+}
+
+/// Parses `P0`..`P5` into 0..5.
+pub fn parse_priority(s: &str) -> Option<u8> {
+    let t = s.trim();
+    let n = t.strip_prefix('P').or_else(|| t.strip_prefix('p'))?;
+    n.parse::<u8>().ok().filter(|&n| n <= 5)
+}
+
+/// `OWNER/REPO` split in two, when well-formed.
+pub fn parse_repo(s: &str) -> Option<(String, String)> {
+    let (owner, repo) = s.trim().split_once('/')?;
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    (ok(owner) && ok(repo)).then(|| (owner.to_string(), repo.to_string()))
+}
+
+fn check_github(g: &GithubConfig) -> Vec<String> {
+    let mut errs = Vec::new();
+    if let Some(r) = &g.repo
+        && parse_repo(r).is_none()
+    {
+        errs.push(format!("sinks.github.repo '{r}' is not OWNER/REPO"));
+    }
+    if !(g.api.starts_with("https://") || g.api.starts_with("http://")) {
+        errs.push(format!(
+            "sinks.github.api '{}' must be an http(s) URL, e.g. https://api.github.com",
+            g.api
+        ));
+    }
+    if parse_priority(&g.min_priority).is_none() {
+        errs.push(format!(
+            "sinks.github.min_priority '{}' is not one of P0..P5",
+            g.min_priority
+        ));
+    }
+    if g.label.trim().is_empty() {
+        errs.push("sinks.github.label must not be empty".into());
+    }
+    if g.state_file.trim().is_empty() {
+        errs.push("sinks.github.state_file must name a file".into());
+    }
+    if g.timeout_secs == 0 {
+        errs.push("sinks.github.timeout_secs must be at least 1".into());
+    }
+    errs
+}
+
+fn check_rule(r: &Rule, windows: &[String]) -> Vec<String> {
+    let mut errs = Vec::new();
+    if parse_priority(&r.priority).is_none() {
+        errs.push(format!("priority '{}' is not one of P0..P5", r.priority));
+    }
+    let m = &r.when;
+    for s in [&m.severity_at_least, &m.severity_below]
+        .into_iter()
+        .flatten()
+    {
+        if Severity::parse(s).is_none() {
+            errs.push(format!(
+                "'{s}' is not a severity (DEFAULT, DEBUG, INFO, NOTICE, WARNING, ERROR, CRITICAL, ALERT, EMERGENCY)"
+            ));
+        }
+    }
+    for re in [&m.service, &m.template, &m.module].into_iter().flatten() {
+        if let Err(e) = regex::Regex::new(re) {
+            errs.push(format!("bad regular expression: {e}"));
+        }
+    }
+    for w in m.window_at_least.keys() {
+        if !windows.contains(w) {
+            errs.push(format!(
+                "window '{w}' is not one of aggregate.windows ({})",
+                windows.join(", ")
+            ));
+        }
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_packs_parse_and_check() {
+        let cfg = Config::default();
+        cfg.check("defaults").unwrap();
+        assert!(!cfg.rules().unwrap().is_empty());
+        assert!(!cfg.masks().unwrap().keep.is_empty());
+    }
+
+    #[test]
+    fn repo_pipeline_yaml_is_the_defaults() {
+        let text = include_str!("../pipeline.yaml");
+        let cfg = Config::from_yaml(text, "pipeline.yaml").unwrap();
+        // Every setting is spelled out (a setting left out would still equal its default).
+        fn keys(v: &serde_json::Value, indent: usize, out: &mut Vec<String>) {
+            if let serde_json::Value::Object(m) = v {
+                for (k, v) in m {
+                    out.push(format!("{}{k}:", " ".repeat(indent)));
+                    keys(v, indent + 2, out);
+                }
+            }
+        }
+        let mut all = Vec::new();
+        keys(
+            &serde_json::to_value(Config::default()).unwrap(),
+            0,
+            &mut all,
+        );
+        for k in all {
+            // Optional packs are documented as comments (`# masks:`).
+            let indent = k.len() - k.trim_start().len();
+            let set = format!("\n{k}");
+            let doc = format!("\n{}# {}", &k[..indent], k.trim_start());
+            assert!(
+                text.contains(&set) || text.contains(&doc),
+                "pipeline.yaml does not document {k:?}"
+            );
+        }
+        let mut expected = Config::default();
+        expected.fingerprint.masks = Some(expected.masks().unwrap());
+        expected.prioritize.rules = Some(expected.rules().unwrap());
+        expected.redact.pack = Some(expected.redact_pack().unwrap());
+        let mut got = cfg.clone();
+        if got.redact.pack.is_none() {
+            got.redact.pack = expected.redact.pack.clone();
+        }
+        if got.fingerprint.masks.is_none() {
+            got.fingerprint.masks = expected.fingerprint.masks.clone();
+        }
+        if got.prioritize.rules.is_none() {
+            got.prioritize.rules = expected.prioritize.rules.clone();
+        }
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn misspelled_key_names_line_and_column() {
+        let err = Config::from_yaml(
+            "pipeline:\n  batch_size: 10\n  chanel_capacity: 3\n",
+            "t.yaml",
+        )
+        .unwrap_err()
+        .0;
+        assert!(err.contains("chanel_capacity"), "{err}");
+        assert!(err.contains('3'), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_are_listed() {
+        let yaml = "aggregate:\n  windows: [5m, soon]\nprioritize:\n  rules:\n    - name: r\n      priority: P9\n      when: { window_at_least: { 2h: 3 }, template: '(' }\n";
+        let err = Config::from_yaml(yaml, "t.yaml").unwrap_err().0;
+        assert!(err.contains("'soon' is not a duration"), "{err}");
+        assert!(err.contains("P9"), "{err}");
+        assert!(err.contains("window '2h'"), "{err}");
+        assert!(err.contains("bad regular expression"), "{err}");
+        let err = Config::from_yaml("source:\n  max_entry_kib: 0\n  max_depth: 128\n", "t.yaml")
+            .unwrap_err()
+            .0;
+        assert!(err.contains("source.max_entry_kib must be"), "{err}");
+        assert!(
+            err.contains("source.max_depth must be between 1 and 127"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn priorities() {
+        assert_eq!(parse_priority("P0"), Some(0));
+        assert_eq!(parse_priority("p5"), Some(5));
+        assert_eq!(parse_priority("P6"), None);
+    }
+}

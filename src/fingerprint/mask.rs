@@ -1,0 +1,641 @@
+//! Masking: the first, per-message half of fingerprinting.
+//!
+//! **Masking** is one left-to-right pass over the message's whitespace-separated tokens (no
+//! regex unless the mask pack adds some). Each token loses its surrounding punctuation, and its
+//! core is replaced by `<*>` when it is a variable:
+//! - it contains a digit (numbers, hex ids, UUIDs, IPs, timestamps, durations such as `13.56ms`,
+//!   percentages, ids such as `main_742cb007`), unless the mask pack lists it under `keep`;
+//! - it is an email address (`***@gmail.com` included);
+//! - it is a truncated id (`demo-use...`, `10812417...`);
+//! - it is the value of `key: value` that ends at a comma, a closing bracket or the end of its
+//!   line (`State: unknown,`, `Path: /websocket`): such values vary by construction;
+//! - in paths and URLs, only the variable segments are masked (`/api/threads/<*>/messages`), a
+//!   query string becomes `?<*>`, and in `key=value` only the value is judged.
+//!
+//! Runs of whitespace fold to one space and adjacent `<*>` tokens fold into one, so a variable
+//! spanning several tokens (`2025-09-13 22:36:26`) is one variable. Only the first
+//! `max_message_bytes` bytes of a message are read.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use regex::Regex;
+
+use crate::config::MaskPack;
+
+/// The mask placeholder.
+pub const VAR: &str = "<*>";
+
+/// Turns messages into templates. Cheap to share between workers.
+pub struct Masker {
+    keep: HashSet<String>,
+    extra: Vec<Regex>,
+    max_bytes: usize,
+}
+
+const LEAD: &[u8] = b"([{<\"'`";
+const TRAIL: &[u8] = b")]}>\"'`,;:.!?";
+
+impl Masker {
+    pub fn new(pack: &MaskPack, max_bytes: usize) -> Result<Masker, String> {
+        let extra = pack
+            .extra
+            .iter()
+            .map(|m| Regex::new(&m.regex).map_err(|e| format!("mask '{}': {e}", m.name)))
+            .collect::<Result<_, _>>()?;
+        Ok(Masker {
+            keep: pack.keep.iter().cloned().collect(),
+            extra,
+            max_bytes,
+        })
+    }
+
+    /// Writes the template of `msg` into `out` (cleared first).
+    pub fn template(&self, msg: &str, out: &mut String) {
+        out.clear();
+        if let Some(stack) = stack_key(msg) {
+            // A stack trace groups by its exception type and innermost frames; the text before
+            // it (a logger's own header) is masked like any message.
+            if stack.head > 0 {
+                self.template(&msg[..stack.head], out);
+                out.push(' ');
+            }
+            out.push_str(&stack.key);
+            return;
+        }
+        let mut end = msg.len().min(self.max_bytes);
+        while !msg.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut msg: Cow<str> = Cow::Borrowed(&msg[..end]);
+        for re in &self.extra {
+            if let Cow::Owned(s) = re.replace_all(&msg, VAR) {
+                msg = Cow::Owned(s);
+            }
+        }
+        let b = msg.as_bytes();
+        let mut i = 0;
+        let mut kv_pending = false;
+        while i < b.len() {
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i == b.len() {
+                break;
+            }
+            let start = i;
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if let Some(end) = quoted_span(b, start, i) {
+                i = end;
+            }
+            let mut k = i;
+            while k < b.len() && b[k].is_ascii_whitespace() && b[k] != b'\n' {
+                k += 1;
+            }
+            let last_on_line = k == b.len() || b[k] == b'\n';
+            kv_pending = self.token(&msg[start..i], kv_pending, last_on_line, out);
+        }
+        if out.contains('[') || out.contains("()") {
+            fold_lists(out);
+        }
+    }
+
+    /// Emits one token; returns whether it was a `key:` whose value comes next.
+    fn token(&self, tok: &str, kv_pending: bool, last_on_line: bool, out: &mut String) -> bool {
+        let b = tok.as_bytes();
+        let mut lead = 0;
+        while lead < b.len() && LEAD.contains(&b[lead]) {
+            lead += 1;
+        }
+        let mut core_end = b.len();
+        while core_end > lead && TRAIL.contains(&b[core_end - 1]) {
+            core_end -= 1;
+        }
+        let (lead_s, core, trail) = (&tok[..lead], &tok[lead..core_end], &tok[core_end..]);
+        let before = out.len();
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let value_ends = last_on_line
+            || trail
+                .bytes()
+                .any(|c| matches!(c, b',' | b')' | b']' | b'}' | b';'));
+        let truncated = trail.starts_with("...")
+            && core.len() >= 4
+            && core
+                .bytes()
+                .any(|c| c.is_ascii_digit() || c == b'-' || c == b'_');
+        // `key:` (or a JSON `"key":`) whose value comes next; a quoted Python value followed by
+        // a colon (`'legacy_response':`) is a value, not a key.
+        let is_key_token = matches!(trail, ":" | "\":") && !lead_s.ends_with('\'') && is_key(core);
+        let quote = lead_s.bytes().last().filter(|q| matches!(q, b'\'' | b'"'));
+        let quoted = !is_key_token && quote.is_some_and(|q| trail.as_bytes().first() == Some(&q));
+        let no_quotes = |s: &str, out: &mut String| {
+            out.extend(s.chars().filter(|c| !matches!(c, '\'' | '"')));
+        };
+        let follows_var = out[..before].ends_with(VAR);
+        if is_key_token {
+            out.push_str(lead_s);
+            out.push_str(core);
+            out.push_str(trail);
+        } else if lead_s.is_empty() && (is_date_word(core) || (follows_var && is_unit(core))) {
+            // Day and month names are parts of dates; a unit after a number is part of it.
+            out.push_str(VAR);
+            out.push_str(trail);
+        } else if quoted && !core.is_empty() && !self.keep.contains(core) {
+            // Quoted values are variables; their quoting style is not part of the template.
+            no_quotes(lead_s, out);
+            out.push_str(VAR);
+            no_quotes(trail, out);
+        } else if !core.is_empty()
+            && !self.keep.contains(core)
+            && ((kv_pending && value_ends) || truncated)
+        {
+            out.push_str(lead_s);
+            out.push_str(VAR);
+            out.push_str(trail);
+        } else if let Some(eq) = core.find('=').filter(|&eq| {
+            eq > 0 && value_ends && is_key(&core[..eq]) && !self.keep.contains(&core[eq + 1..])
+        }) {
+            // `key=value` ending at a separator: the value varies by construction.
+            out.push_str(lead_s);
+            out.push_str(&core[..=eq]);
+            out.push_str(VAR);
+            out.push_str(trail);
+        } else {
+            out.push_str(lead_s);
+            self.core(core, out);
+            out.push_str(trail);
+        }
+        // Fold `<*> <*>` into `<*>`.
+        if out[before..].trim_start() == VAR && out[..before].ends_with(VAR) {
+            out.truncate(before);
+        }
+        is_key_token
+    }
+
+    /// Emits a token core, masked as a whole or by parts.
+    fn core(&self, core: &str, out: &mut String) {
+        if core.is_empty() || self.keep.contains(core) {
+            out.push_str(core);
+            return;
+        }
+        if let Some(at) = core.find('@')
+            && at > 0
+            && core[at + 1..].contains('.')
+            && !core.contains('/')
+        {
+            out.push_str(VAR);
+            return;
+        }
+        for scheme in ["https://", "http://"] {
+            if let Some(rest) = core.strip_prefix(scheme) {
+                out.push_str(scheme);
+                let (path, query) = match rest.find(['?', '#']) {
+                    Some(q) => (&rest[..q], true),
+                    None => (rest, false),
+                };
+                let (host, path) = path.split_at(path.find('/').unwrap_or(path.len()));
+                self.atom(host, out);
+                self.path(path, out);
+                if query {
+                    out.push('?');
+                    out.push_str(VAR);
+                }
+                return;
+            }
+        }
+        if let Some(eq) = core.find('=')
+            && eq > 0
+        {
+            out.push_str(&core[..=eq]);
+            let v = core[eq + 1..].trim_matches(|c| c == '"' || c == '\'');
+            if !v.is_empty() {
+                self.core(v, out);
+            }
+            return;
+        }
+        if core.contains('/') {
+            if let Some(q) = core.find('?') {
+                self.path(&core[..q], out);
+                out.push('?');
+                out.push_str(VAR);
+            } else {
+                self.path(core, out);
+            }
+            return;
+        }
+        if let Some(c) = core.find(':')
+            && c > 0
+            && is_key(&core[..c])
+        {
+            // `name:value` glued together (`batch:1`, `onExtend:1514038673000`).
+            out.push_str(&core[..=c]);
+            self.core(&core[c + 1..], out);
+            return;
+        }
+        self.atom(core, out);
+    }
+
+    /// Path segments are judged one by one; consecutive variable segments fold into one, so
+    /// paths of varying depth (`current/blk_1` and `current/subdir56/blk_2`) agree.
+    fn path(&self, path: &str, out: &mut String) {
+        for (n, seg) in path.split('/').enumerate() {
+            if n > 0 {
+                out.push('/');
+            }
+            let before = out.len();
+            self.atom(seg, out);
+            if n > 0 && &out[before..] == VAR && out[..before - 1].ends_with(VAR) {
+                out.truncate(before - 1);
+            }
+        }
+    }
+
+    /// A single word: masked when it holds a digit, is a long hex string, or is a snake_case
+    /// identifier (`triage_agent`, `agent_completed`: names of things, which vary).
+    fn atom(&self, w: &str, out: &mut String) {
+        let b = w.as_bytes();
+        let snake = (1..b.len().saturating_sub(1)).any(|i| {
+            b[i] == b'_' && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric()
+        }) && b.iter().any(|c| c.is_ascii_lowercase())
+            && !w.contains('.');
+        let variable = !self.keep.contains(w)
+            && (snake
+                || b.iter().any(|c| c.is_ascii_digit())
+                || (w.len() >= 16 && b.iter().all(|c| c.is_ascii_hexdigit())));
+        out.push_str(if variable { VAR } else { w });
+    }
+
+    /// The template of a request log with no message: `METHOD /route/<*> STATUS`.
+    pub fn http_template(&self, method: &str, url: &str, status: u16, out: &mut String) {
+        out.clear();
+        out.push_str("HTTP ");
+        out.push_str(if method.is_empty() { "?" } else { method });
+        out.push(' ');
+        let path = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .map(|rest| &rest[rest.find('/').unwrap_or(rest.len())..])
+            .unwrap_or(url);
+        let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
+        self.path(if path.is_empty() { "/" } else { path }, out);
+        out.push(' ');
+        if status == 0 {
+            out.push('?');
+        } else {
+            out.push_str(&status.to_string());
+        }
+    }
+}
+
+/// A quoted string of several words (`'Health check requested',`) is one token: it is a value.
+/// Returns the end of the token holding the closing quote, when the token at `start..end` opens
+/// a quote it does not close and the quote closes on the same line within 200 bytes.
+fn quoted_span(b: &[u8], start: usize, end: usize) -> Option<usize> {
+    let mut lead = start;
+    while lead < end && matches!(b[lead], b'(' | b'[' | b'{') {
+        lead += 1;
+    }
+    let q = *b.get(lead).filter(|&&c| c == b'\'' || c == b'"')?;
+    if b[lead + 1..end].contains(&q) {
+        return None;
+    }
+    let limit = (end + 200).min(b.len());
+    let mut j = end;
+    while j < limit && b[j] != b'\n' {
+        if b[j] == q && b.get(j + 1).is_none_or(|c| !c.is_ascii_alphanumeric()) {
+            let mut e = j + 1;
+            while e < b.len() && !b[e].is_ascii_whitespace() {
+                e += 1;
+            }
+            return Some(e);
+        }
+        j += 1;
+    }
+    None
+}
+
+/// How many innermost frames of a stack trace take part in its key.
+const STACK_FRAMES: usize = 3;
+
+/// The grouping key of a stack trace.
+struct Stack {
+    /// Byte offset where the trace starts (text before it is a header).
+    head: usize,
+    /// `Python KeyError at _handler.py:emit < ...` (innermost frame first).
+    key: String,
+}
+
+/// Recognizes Python tracebacks, Java stack traces and Go panics, and keys them by exception
+/// type plus the innermost frames (file and function, never line numbers), the way Error
+/// Reporting groups errors. The exception's message is left out: it carries the variables.
+fn stack_key(msg: &str) -> Option<Stack> {
+    if let Some(head) = msg.find("Traceback (most recent call last):") {
+        let mut frames = Vec::new();
+        let mut exception = None;
+        let lines = msg[head..].lines().skip(1);
+        for line in lines {
+            let t = line.trim_start();
+            if let Some(rest) = t.strip_prefix("File \"") {
+                // File "/path/x.py", line 161, in emit
+                let file = rest.split('"').next().unwrap_or("");
+                let file = file.rsplit('/').next().unwrap_or(file);
+                let func = rest
+                    .rsplit(", in ")
+                    .next()
+                    .filter(|_| rest.contains(", in "))
+                    .unwrap_or("?");
+                frames.push(format!("{file}:{}", func.trim()));
+            } else if !line.starts_with(' ') && !t.is_empty() && !frames.is_empty() {
+                let ty = t.split(':').next().unwrap_or(t).trim();
+                if !ty.contains(' ') || ty.starts_with("During handling") {
+                    exception = Some(ty.to_string());
+                    break;
+                }
+            }
+        }
+        let exception = exception.unwrap_or_else(|| "Exception".into());
+        frames.reverse();
+        frames.truncate(STACK_FRAMES);
+        return Some(Stack {
+            head: msg[..head].trim_end().len(),
+            key: format!("Python {exception} at {}", frames.join(" < ")),
+        });
+    }
+    if msg.contains("\n\tat ") || msg.contains("\n    at ") {
+        // Java: `java.lang.IllegalStateException: msg` then `\tat pkg.Class.method(File.java:1)`.
+        let first = msg.lines().next().unwrap_or("");
+        let first = first.rsplit("Exception in thread ").next().unwrap_or(first);
+        let ty = first
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .last()
+            .unwrap_or("Exception");
+        let frames: Vec<String> = msg
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("at "))
+            .take(STACK_FRAMES)
+            .map(|f| f.split('(').next().unwrap_or(f).to_string())
+            .collect();
+        if !frames.is_empty() {
+            return Some(Stack {
+                head: 0,
+                key: format!("Java {ty} at {}", frames.join(" < ")),
+            });
+        }
+    }
+    if let Some(p) = msg.find("panic: ")
+        && msg.contains("goroutine ")
+    {
+        // Go: `panic: runtime error: ...` then `goroutine 1 [running]:` and `pkg.fn(...)` lines.
+        let reason = msg[p + 7..].lines().next().unwrap_or("");
+        let kind = reason.split(':').next().unwrap_or(reason).trim();
+        let frames: Vec<String> = msg
+            .lines()
+            .skip_while(|l| !l.starts_with("goroutine "))
+            .skip(1)
+            .filter(|l| !l.starts_with('\t') && !l.trim().is_empty() && l.contains('('))
+            .filter(|l| !l.starts_with("panic(") && !l.starts_with("runtime."))
+            .take(STACK_FRAMES)
+            .map(|l| l.split('(').next().unwrap_or(l).to_string())
+            .collect();
+        return Some(Stack {
+            head: msg[..p].trim_end().len(),
+            key: format!("Go panic {kind} at {}", frames.join(" < ")),
+        });
+    }
+    None
+}
+
+/// Folds bracketed lists made only of variables — `[]`, `[<*>]`, `[<*>, <*>]` — into `[<*>]`,
+/// and a lone `()` into `(<*>)`, so a list's length is not part of the template.
+fn fold_lists(t: &mut String) {
+    let mut out = String::with_capacity(t.len());
+    let mut rest = t.as_str();
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close)
+                if after[..close]
+                    .split(',')
+                    .all(|item| matches!(item.trim(), "" | VAR)) =>
+            {
+                out.push('[');
+                out.push_str(VAR);
+                out.push(']');
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    // An empty `()` standing alone is an empty value, like `[]`.
+    if out.starts_with("() ") || out.contains(" () ") || out.ends_with(" ()") || out == "()" {
+        out = out
+            .split(' ')
+            .map(|w| if w == "()" { "(<*>)" } else { w })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    *t = out;
+}
+
+/// A `key` of `key: value`: an identifier-like word of letters (no digits: a word with digits
+/// is a value, such as `attempt_2017_0024_m_000163:`).
+fn is_key(core: &str) -> bool {
+    !core.is_empty()
+        && core.len() <= 40
+        && core.bytes().any(|c| c.is_ascii_alphabetic())
+        && core
+            .bytes()
+            .all(|c| c.is_ascii_alphabetic() || matches!(c, b'_' | b'-' | b'.'))
+}
+
+/// English day and month abbreviations, as in `Mon Jun 20 03:40:59 2005`.
+fn is_date_word(w: &str) -> bool {
+    matches!(
+        w,
+        "Mon"
+            | "Tue"
+            | "Wed"
+            | "Thu"
+            | "Fri"
+            | "Sat"
+            | "Sun"
+            | "Jan"
+            | "Feb"
+            | "Mar"
+            | "Apr"
+            | "Jun"
+            | "Jul"
+            | "Aug"
+            | "Sep"
+            | "Oct"
+            | "Nov"
+            | "Dec"
+    )
+}
+
+/// Units that follow a number (`93.0 B`, `5 ms`, `3 seconds`).
+fn is_unit(w: &str) -> bool {
+    matches!(
+        w,
+        "B" | "KB"
+            | "MB"
+            | "GB"
+            | "TB"
+            | "PB"
+            | "KiB"
+            | "MiB"
+            | "GiB"
+            | "TiB"
+            | "bytes"
+            | "ns"
+            | "us"
+            | "µs"
+            | "ms"
+            | "s"
+            | "sec"
+            | "secs"
+            | "seconds"
+            | "min"
+            | "mins"
+            | "minutes"
+            | "h"
+            | "hours"
+            | "days"
+            | "%"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn masker() -> Masker {
+        Masker::new(&Config::default().masks().unwrap(), 4096).unwrap()
+    }
+
+    fn t(msg: &str) -> String {
+        let mut out = String::new();
+        masker().template(msg, &mut out);
+        out
+    }
+
+    #[test]
+    fn masks_variables() {
+        assert_eq!(
+            t(
+                "GOLDEN PATH AUTH=REDACTED permissive authentication with circuit breaker for connection main_742cb007 - user_id: pending, connection_state: connected, timestamp: 2025-09-14T04:53:34.983351+00:00"
+            ),
+            "GOLDEN PATH AUTH=REDACTED permissive authentication with circuit breaker for connection <*> - user_id: <*>, connection_state: <*>, timestamp: <*>"
+        );
+        assert_eq!(
+            t(
+                "DATABASE USER AUTO-CREATE: User 10741608... not found in database (response_time: 13.56ms, service_status: database_healthy_but_user_missing, action: auto-creating from JWT=REDACTED"
+            ),
+            "DATABASE USER AUTO-CREATE: User <*>... not found in database (response_time: <*>, service_status: <*>, action: auto-creating from JWT=REDACTED"
+        );
+        assert_eq!(
+            t(
+                "Created user ***@gmail.com from JWT=REDACTED (env: staging, user_id: 10741608..., demo_mode: False, domain: gmail.com, domain_type: consumer)"
+            ),
+            "Created user <*> from JWT=REDACTED (env: <*>, user_id: <*>..., demo_mode: <*>, domain: <*>, domain_type: <*>)"
+        );
+        assert_eq!(
+            t(
+                "GET https://api.x.io/api/threads/4f1c2a9e-1b2c-4d5e-8f90-123456789abc/messages?page=2"
+            ),
+            "GET https://api.x.io/api/threads/<*>/messages?<*>"
+        );
+        assert_eq!(
+            t("took 12 ms at 10.0.0.1:8080 on HTTP/1.1"),
+            "took <*> at <*> on HTTP/1.1"
+        );
+        assert_eq!(t("at 2025-09-13 22:36:26 UTC"), "at <*> UTC");
+        assert_eq!(t("  multi\n line\tspaces  "), "multi line spaces");
+    }
+
+    #[test]
+    fn keeps_message_words() {
+        // Quoted values are variables: this is the template of every NameError.
+        assert_eq!(
+            t("Session management check failed: name 'auth_service' is not defined"),
+            "Session management check failed: name <*> is not defined"
+        );
+        let m = "Creating emergency WebSocket manager";
+        assert_eq!(t(m), m);
+        // A `key: value` at the end of a line is a value, even when quoted.
+        assert_eq!(
+            t(
+                "[LEGACY MODE] Message loop error: Invalid message type 'legacy_response': Unknown message type: 'legacy_response'."
+            ),
+            "[LEGACY MODE] Message loop error: Invalid message type <*>: Unknown message type: <*>."
+        );
+    }
+
+    #[test]
+    fn stack_traces_group_by_type_and_frames() {
+        let py = "Traceback (most recent call last):\n  File \"/app/a.py\", line 9, in run\n    go()\n  File \"/usr/lib/python3.11/site-packages/loguru/_handler.py\", line 161, in emit\n    x = f(r)\nKeyError: '\"timestamp\"'";
+        assert_eq!(t(py), "Python KeyError at _handler.py:emit < a.py:run");
+        // Other line numbers and another message: same key.
+        let py2 = py
+            .replace("line 9", "line 12")
+            .replace("timestamp", "level");
+        assert_eq!(t(&py2), t(py));
+        let headed = format!(
+            "--- Logging error in Loguru Handler #1 ---\nRecord was: {{'x': 1}}\n{py}\n--- End of logging error ---"
+        );
+        assert_eq!(
+            t(&headed),
+            "--- Logging error in Loguru Handler <*> --- Record was: {<*>: <*>} Python KeyError at _handler.py:emit < a.py:run"
+        );
+        let java = "java.lang.IllegalStateException: bad 42\n\tat com.x.Foo.bar(Foo.java:10)\n\tat com.x.Main.main(Main.java:3)";
+        assert_eq!(
+            t(java),
+            "Java java.lang.IllegalStateException at com.x.Foo.bar < com.x.Main.main"
+        );
+        let go = "panic: runtime error: index out of range [5] with length 3\n\ngoroutine 1 [running]:\nmain.handler(0x1)\n\t/app/main.go:12 +0x1d\nmain.main()\n\t/app/main.go:20 +0x25";
+        assert_eq!(t(go), "Go panic runtime error at main.handler < main.main");
+    }
+
+    #[test]
+    fn http_templates() {
+        let m = masker();
+        let mut out = String::new();
+        m.http_template(
+            "GET",
+            "https://netra.io/api/threads/123/messages?x=1",
+            503,
+            &mut out,
+        );
+        assert_eq!(out, "HTTP GET /api/threads/<*>/messages 503");
+        m.http_template("", "", 0, &mut out);
+        assert_eq!(out, "HTTP ? / ?");
+    }
+
+    #[test]
+    fn extra_masks_and_limits() {
+        let mut pack = Config::default().masks().unwrap();
+        pack.extra.push(crate::config::ExtraMask {
+            name: "order".into(),
+            regex: "ORD-[A-Z]{3}".into(),
+        });
+        let m = Masker::new(&pack, 20).unwrap();
+        let mut out = String::new();
+        m.template("order ORD-ABC failed", &mut out);
+        assert_eq!(out, "order <*> failed");
+        m.template("a very long message that goes past the limit", &mut out);
+        assert_eq!(out, "a very long message");
+    }
+}

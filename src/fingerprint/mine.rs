@@ -1,0 +1,354 @@
+//! Template mining: the second, whole-run half of fingerprinting.
+//!
+//! Masking (see [`super::mask`]) judges each message alone, so it cannot see variables that are
+//! plain words: user names (`session opened for user news`), states (`transition running ->
+//! failed`), agent names. Mining looks at the *set* of distinct masked templates of a run and
+//! generalizes a word position when the evidence says it varies:
+//!
+//! - Templates of one service with the same number of tokens are compared position by position.
+//!   Templates that are equal everywhere except at one position `p` form a *bucket*.
+//! - A bucket is merged into one template with `<*>` at `p` when the tokens at `p` include a
+//!   `<*>` (one member already knows the position is a variable), or when there are at least
+//!   [`MIN_DISTINCT`] different words at `p`. Two alternatives (`Accepted` / `Failed password
+//!   for ...`) are kept apart: two words at a position are as likely two events as one variable.
+//! - Merging repeats until nothing changes, because a generalized template can complete another
+//!   bucket.
+//!
+//! **Determinism.** The result depends only on the set of distinct (service, template) pairs,
+//! processed in sorted order: not on input order, batch boundaries or worker counts. A template
+//! that is not generalized keeps its id, and the id of a generalized template is the id of its
+//! generalized text, computed like any other (`xxh3(service ␟ template)`).
+//!
+//! **Cost.** It runs once per run over distinct templates (thousands, not millions), in
+//! O(templates × tokens) hash operations per round.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{VAR, fingerprint_id};
+
+/// Distinct words at one position that make it a variable.
+pub const MIN_DISTINCT: usize = 3;
+
+/// A generalized template keeps at least half of its tokens (and two) as words: below that
+/// it says too little to stand for one event.
+fn keeps_enough(tokens: &[String], p: usize) -> bool {
+    let words = tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| *i != p && t.as_str() != VAR)
+        .count();
+    words >= 2 && words * 2 >= tokens.len()
+}
+
+/// Request logs (`HTTP METHOD /route STATUS`) are grouped by their structure, never mined.
+fn minable(template: &str) -> bool {
+    !template.starts_with("HTTP ")
+}
+
+/// One distinct template before generalization.
+#[derive(Clone, Debug)]
+pub struct Raw<'a> {
+    pub id: u64,
+    /// The template's scope: service, and code location when known (`super::scope`).
+    pub service: &'a str,
+    pub template: &'a str,
+}
+
+/// A template being generalized, with the raw ids it stands for.
+struct Node {
+    tokens: Vec<String>,
+    members: Vec<u64>,
+}
+
+/// Returns the final `(id, template)` of every raw id given. Ids whose template was not
+/// generalized map to themselves.
+pub fn generalize(raws: &[Raw<'_>]) -> HashMap<u64, (u64, String)> {
+    // Group by service and token count; BTreeMap keeps the processing order fixed.
+    let mut groups: BTreeMap<(&str, usize), BTreeMap<&str, Vec<u64>>> = BTreeMap::new();
+    let mut out = HashMap::with_capacity(raws.len());
+    for r in raws {
+        if !minable(r.template) {
+            out.insert(r.id, (r.id, r.template.to_string()));
+            continue;
+        }
+        let n = r.template.split(' ').count();
+        groups
+            .entry((r.service, n))
+            .or_default()
+            .entry(r.template)
+            .or_default()
+            .push(r.id);
+    }
+    for ((service, n), templates) in groups {
+        let mut nodes: Vec<Node> = templates
+            .into_iter()
+            .map(|(t, members)| Node {
+                tokens: t.split(' ').map(str::to_string).collect(),
+                members,
+            })
+            .collect();
+        if nodes.len() > 1 && n > 1 {
+            merge_group(&mut nodes, n);
+        }
+        for node in nodes {
+            let template = fold_vars(&node.tokens);
+            let id = fingerprint_id(service, &template);
+            for m in node.members {
+                out.insert(m, (id, template.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Joins tokens, folding runs of `<*>` into one (as the masker does).
+fn fold_vars(tokens: &[String]) -> String {
+    let mut s = String::new();
+    for t in tokens {
+        if t == VAR && s.ends_with(VAR) {
+            continue;
+        }
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(t);
+    }
+    s
+}
+
+/// Above this many templates in one (service, length) group, only the hash-bucket step runs
+/// (the pairwise step is quadratic).
+const PAIRWISE_LIMIT: usize = 3000;
+
+fn merge_group(nodes: &mut Vec<Node>, n: usize) {
+    loop {
+        let mut changed = bucket_round(nodes, n);
+        if nodes.len() <= PAIRWISE_LIMIT {
+            changed |= pairwise_round(nodes);
+        }
+        if !changed {
+            break;
+        }
+    }
+    for node in nodes.iter_mut() {
+        node.members.sort_unstable();
+    }
+}
+
+/// Moves the members of `from` into `into` and removes `from`s, keeping order.
+fn absorb(nodes: &mut [Node], into: usize, from: &[usize], gone: &mut [bool]) {
+    for &i in from {
+        let mut m = std::mem::take(&mut nodes[i].members);
+        nodes[into].members.append(&mut m);
+        gone[i] = true;
+    }
+}
+
+fn drop_gone(nodes: &mut Vec<Node>, gone: &[bool]) {
+    let mut i = 0;
+    nodes.retain(|_| {
+        let keep = !gone[i];
+        i += 1;
+        keep
+    });
+}
+
+/// Step 1: nodes equal everywhere but at one position, found by hashing.
+fn bucket_round(nodes: &mut Vec<Node>, n: usize) -> bool {
+    let mut changed = false;
+    for p in 0..n {
+        let mut buckets: BTreeMap<Vec<&str>, Vec<usize>> = BTreeMap::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let key: Vec<&str> = node
+                .tokens
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != p)
+                .map(|(_, t)| t.as_str())
+                .collect();
+            buckets.entry(key).or_default().push(i);
+        }
+        let mut merges: Vec<Vec<usize>> = Vec::new();
+        for members in buckets.into_values() {
+            if members.len() < 2 {
+                continue;
+            }
+            let mut words: Vec<&str> = members
+                .iter()
+                .map(|&i| nodes[i].tokens[p].as_str())
+                .collect();
+            words.sort_unstable();
+            words.dedup();
+            if (words.contains(&VAR) || words.len() >= MIN_DISTINCT)
+                && keeps_enough(&nodes[members[0]].tokens, p)
+            {
+                merges.push(members);
+            }
+        }
+        if merges.is_empty() {
+            continue;
+        }
+        changed = true;
+        let mut gone = vec![false; nodes.len()];
+        for members in merges {
+            absorb(nodes, members[0], &members[1..], &mut gone);
+            nodes[members[0]].tokens[p] = VAR.to_string();
+        }
+        drop_gone(nodes, &gone);
+    }
+    changed
+}
+
+/// Step 2: `<*>` matches any word. A node that another node covers entirely is absorbed by it;
+/// nodes that differ from a node at one of its words are merged into it when that position
+/// then shows [`MIN_DISTINCT`] words.
+fn pairwise_round(nodes: &mut Vec<Node>) -> bool {
+    let mut gone = vec![false; nodes.len()];
+    let mut changed = false;
+    for a in 0..nodes.len() {
+        if gone[a] {
+            continue;
+        }
+        let mut covered = Vec::new();
+        let mut near: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for b in 0..nodes.len() {
+            if a == b || gone[b] {
+                continue;
+            }
+            let (ta, tb) = (&nodes[a].tokens, &nodes[b].tokens);
+            let mut diff = None;
+            let mut count = 0;
+            for (i, (x, y)) in ta.iter().zip(tb).enumerate() {
+                if x != VAR && x != y {
+                    count += 1;
+                    diff = Some(i);
+                    if count > 1 {
+                        break;
+                    }
+                }
+            }
+            match (count, diff) {
+                (0, _) => covered.push(b),
+                (1, Some(p)) => near.entry(p).or_default().push(b),
+                _ => {}
+            }
+        }
+        if !covered.is_empty() {
+            absorb(nodes, a, &covered, &mut gone);
+            changed = true;
+        }
+        for (p, bs) in near {
+            let bs: Vec<usize> = bs.into_iter().filter(|&b| !gone[b]).collect();
+            if bs.is_empty() {
+                continue;
+            }
+            let mut words: Vec<&str> = bs.iter().map(|&b| nodes[b].tokens[p].as_str()).collect();
+            words.push(nodes[a].tokens[p].as_str());
+            words.sort_unstable();
+            words.dedup();
+            if words.len() >= MIN_DISTINCT && keeps_enough(&nodes[a].tokens, p) {
+                absorb(nodes, a, &bs, &mut gone);
+                nodes[a].tokens[p] = VAR.to_string();
+                changed = true;
+            }
+        }
+    }
+    drop_gone(nodes, &gone);
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(templates: &[&str]) -> Vec<String> {
+        let raws: Vec<Raw> = templates
+            .iter()
+            .map(|t| Raw {
+                id: fingerprint_id("s", t),
+                service: "s",
+                template: t,
+            })
+            .collect();
+        let out = generalize(&raws);
+        raws.iter().map(|r| out[&r.id].1.clone()).collect()
+    }
+
+    #[test]
+    fn words_that_vary_become_variables() {
+        let got = run(&[
+            "session opened for user news by (uid=<*>)",
+            "session opened for user cyrus by (uid=<*>)",
+            "session opened for user test by (uid=<*>)",
+        ]);
+        assert!(
+            got.iter()
+                .all(|t| t == "session opened for user <*> by (uid=<*>)"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn two_alternatives_stay_apart() {
+        let got = run(&[
+            "Accepted password for <*> from <*> port <*>",
+            "Failed password for <*> from <*> port <*>",
+        ]);
+        assert_eq!(got[0], "Accepted password for <*> from <*> port <*>");
+        assert_eq!(got[1], "Failed password for <*> from <*> port <*>");
+    }
+
+    #[test]
+    fn a_known_variable_absorbs_words() {
+        let got = run(&[
+            "Agent <*> completed for thread <*>",
+            "Agent supervisor completed for thread <*>",
+        ]);
+        assert_eq!(got, vec!["Agent <*> completed for thread <*>"; 2]);
+    }
+
+    #[test]
+    fn merging_cascades_and_is_order_independent() {
+        let mut ts = vec![
+            "transition running -> completed",
+            "transition running -> failed",
+            "transition running -> cancelled",
+            "transition paused -> completed",
+            "transition pending -> failed",
+            "other thing entirely here",
+        ];
+        let a = run(&ts);
+        ts.reverse();
+        let mut b = run(&ts);
+        b.reverse();
+        assert_eq!(a, b);
+        assert_eq!(&a[..5], vec!["transition <*> -> <*>"; 5].as_slice());
+        assert_eq!(a[5], "other thing entirely here");
+    }
+
+    #[test]
+    fn services_and_lengths_are_separate() {
+        let raws = [
+            Raw {
+                id: 1,
+                service: "a",
+                template: "user x in",
+            },
+            Raw {
+                id: 2,
+                service: "b",
+                template: "user y in",
+            },
+            Raw {
+                id: 3,
+                service: "a",
+                template: "user z in",
+            },
+        ];
+        let out = generalize(&raws);
+        assert_eq!(out[&1].1, "user x in");
+        assert_eq!(out[&2].1, "user y in");
+        // Unchanged templates keep their own id.
+        assert_eq!(out[&2].0, fingerprint_id("b", "user y in"));
+    }
+}

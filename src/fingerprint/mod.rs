@@ -1,0 +1,325 @@
+//! The fingerprint stage: masks the variable parts of each message into a template
+//! ([`mask`]), gives the (service, template) pair a stable id, and at the end of a run
+//! generalizes templates that differ only in word variables ([`mine`]).
+//!
+//! **Ids** are `xxh3_64(service ␟ template)`, printed as 16 hex digits: a pure function of the
+//! bytes, so the same problem gets the same id on every machine, in every run, in any input
+//! order and with any number of workers.
+
+pub mod mask;
+pub mod mine;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use tokio::sync::mpsc::{Receiver, Sender};
+use xxhash_rust::xxh3::Xxh3;
+
+pub use mask::{Masker, VAR};
+
+use crate::record::{Batch, NewTemplate};
+use crate::stats::StageStats;
+
+/// The stable cluster id of a template in a scope (see [`scope`]).
+pub fn fingerprint_id(scope: &str, template: &str) -> u64 {
+    let mut h = Xxh3::new();
+    h.update(scope.as_bytes());
+    h.update(&[0x1f]);
+    h.update(template.as_bytes());
+    h.digest()
+}
+
+/// Where a template lives: its service, plus the code location (module or file, and function;
+/// never the line, which moves between revisions) when the entry names one. The same message
+/// logged from two places is two problems.
+pub fn scope(service: &str, module: &str, function: &str) -> String {
+    if module.is_empty() && function.is_empty() {
+        service.to_string()
+    } else {
+        format!("{service}\x1f{module}\x1f{function}")
+    }
+}
+
+/// [`fingerprint_id`] of `scope(service, module, function)` without building the scope.
+fn scoped_id(service: &str, module: &str, function: &str, template: &str) -> u64 {
+    let mut h = Xxh3::new();
+    h.update(service.as_bytes());
+    if !(module.is_empty() && function.is_empty()) {
+        for part in [module, function] {
+            h.update(&[0x1f]);
+            h.update(part.as_bytes());
+        }
+    }
+    h.update(&[0x1f]);
+    h.update(template.as_bytes());
+    h.digest()
+}
+
+/// Formats an id as the 16 hex digits users see.
+pub fn format_id(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// Parses the 16 hex digits back.
+pub fn parse_id(s: &str) -> Option<u64> {
+    u64::from_str_radix(s, 16).ok()
+}
+
+/// One worker's memory: which templates it has announced, and a cache from exact message to id
+/// (most log lines repeat verbatim, and hashing a message is far cheaper than masking it).
+pub struct Fingerprinter {
+    masker: Arc<Masker>,
+    announced: HashSet<u64>,
+    cache: HashMap<u64, u64>,
+    scratch: String,
+}
+
+const CACHE_LIMIT: usize = 200_000;
+
+impl Fingerprinter {
+    pub fn new(masker: Arc<Masker>) -> Fingerprinter {
+        Fingerprinter {
+            masker,
+            announced: HashSet::new(),
+            cache: HashMap::new(),
+            scratch: String::new(),
+        }
+    }
+
+    /// Sets `fingerprint` on every record of the batch and lists templates this worker has not
+    /// announced before in `batch.new_templates`.
+    pub fn batch(&mut self, batch: &mut Batch) {
+        let mut records = std::mem::take(&mut batch.records);
+        for r in &mut records {
+            let service = batch.str(r.service);
+            let message = batch.str(r.message);
+            let module = if r.module.is_empty() {
+                batch.str(r.file)
+            } else {
+                batch.str(r.module)
+            };
+            let function = batch.str(r.function);
+            let key = {
+                let mut h = Xxh3::new();
+                for part in [service, module, function] {
+                    h.update(part.as_bytes());
+                    h.update(&[0x1f]);
+                }
+                if message.is_empty()
+                    && let Some(http) = &r.http
+                {
+                    h.update(batch.bytes(http.method));
+                    h.update(b" ");
+                    h.update(batch.bytes(http.url));
+                    h.update(&http.status.to_le_bytes());
+                } else {
+                    h.update(message.as_bytes());
+                }
+                h.digest()
+            };
+            if let Some(&id) = self.cache.get(&key) {
+                r.fingerprint = id;
+                continue;
+            }
+            match (&r.http, message.is_empty()) {
+                (Some(h), true) => self.masker.http_template(
+                    batch.str(h.method),
+                    batch.str(h.url),
+                    h.status,
+                    &mut self.scratch,
+                ),
+                _ => self.masker.template(message, &mut self.scratch),
+            }
+            let id = scoped_id(service, module, function, &self.scratch);
+            r.fingerprint = id;
+            if self.cache.len() >= CACHE_LIMIT {
+                self.cache.clear();
+            }
+            self.cache.insert(key, id);
+            if self.announced.insert(id) {
+                batch.new_templates.push(NewTemplate {
+                    id,
+                    scope: scope(service, module, function),
+                    template: self.scratch.clone(),
+                });
+            }
+        }
+        batch.records = records;
+    }
+}
+
+/// Runs one fingerprint worker: fingerprints each batch, then hands the same batch to every
+/// aggregation shard and to the entry sinks. An output that has gone (a sink whose file failed)
+/// is dropped and the others go on, so a failing sink never costs the report any entries.
+pub async fn run(
+    masker: Arc<Masker>,
+    rx: Arc<Mutex<Receiver<Batch>>>,
+    mut outs: Vec<Sender<Arc<Batch>>>,
+    stats: Arc<StageStats>,
+) {
+    let mut fp = Fingerprinter::new(masker);
+    loop {
+        let next = rx.lock().await.recv().await;
+        let Some(mut batch) = next else { break };
+        let t = stats.start(batch.records.len());
+        fp.batch(&mut batch);
+        stats.finish(t, batch.records.len());
+        let batch = Arc::new(batch);
+        let blocked = std::time::Instant::now();
+        let mut i = 0;
+        while i < outs.len() {
+            if outs[i].send(Arc::clone(&batch)).await.is_err() {
+                outs.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        stats.blocked(blocked);
+    }
+}
+
+/// Fingerprints a stream of messages of one service exactly as a run does — mask each, then
+/// generalize over the whole set — keeping only 8 bytes per message until the end. Used by
+/// `gardener fingerprint` and the Loghub evaluation.
+pub struct MessageGrouper<'m> {
+    masker: &'m Masker,
+    service: String,
+    ids: Vec<u64>,
+    templates: HashMap<u64, String>,
+    scratch: String,
+}
+
+impl<'m> MessageGrouper<'m> {
+    pub fn new(masker: &'m Masker, service: &str) -> Self {
+        MessageGrouper {
+            masker,
+            service: service.to_string(),
+            ids: Vec::new(),
+            templates: HashMap::new(),
+            scratch: String::new(),
+        }
+    }
+
+    pub fn add(&mut self, msg: &str) {
+        self.masker.template(msg, &mut self.scratch);
+        let id = fingerprint_id(&self.service, &self.scratch);
+        self.ids.push(id);
+        if !self.templates.contains_key(&id) {
+            self.templates.insert(id, self.scratch.clone());
+        }
+    }
+
+    /// The final (id, template) of every message, in the order they were added.
+    pub fn finish(self) -> Vec<(u64, std::rc::Rc<str>)> {
+        let raws: Vec<mine::Raw> = self
+            .templates
+            .iter()
+            .map(|(id, t)| mine::Raw {
+                id: *id,
+                service: &self.service,
+                template: t,
+            })
+            .collect();
+        let finals: HashMap<u64, (u64, std::rc::Rc<str>)> = mine::generalize(&raws)
+            .into_iter()
+            .map(|(k, (id, t))| (k, (id, std::rc::Rc::from(t))))
+            .collect();
+        self.ids
+            .iter()
+            .map(|raw| {
+                let (id, t) = &finals[raw];
+                (*id, std::rc::Rc::clone(t))
+            })
+            .collect()
+    }
+}
+
+/// Convenience for tools and tests: the id and template of one message in one service.
+pub fn fingerprint_message(masker: &Masker, service: &str, msg: &str) -> (u64, String) {
+    let mut t = String::new();
+    masker.template(msg, &mut t);
+    (fingerprint_id(service, &t), t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn masker() -> Masker {
+        Masker::new(&Config::default().masks().unwrap(), 4096).unwrap()
+    }
+
+    #[test]
+    fn seed_clusters_group_together() {
+        let same = [
+            (
+                "[?] Rejecting WebSocket connection (Issue #449 protection) - State: unknown, Failed services: [], Error: service_not_ready, Path: /websocket",
+                "[?] Rejecting WebSocket connection (Issue #449 protection) - State: unknown, Failed services: [], Error: service_not_ready, Path: /ws/health",
+            ),
+            (
+                "SSOT validation issues (non-blocking): ['Multiple manager instances for user demo-user-001 - potential duplication']",
+                "SSOT validation issues (non-blocking): ['Multiple manager instances for user demo-user-417 - potential duplication']",
+            ),
+            (
+                " ALERT:  GOLDEN PATH LOOP ERROR: Message loop crashed for user demo-use... connection main_c1ac73f8",
+                " ALERT:  GOLDEN PATH LOOP ERROR: Message loop crashed for user abc-user... connection main_0b9f1e22",
+            ),
+            (
+                " WARNING: [U+FE0F] HIGH BUFFER UTILIZATION: 92.1% - Timeout 0.3s may be too aggressive for 0.024s response time",
+                " WARNING: [U+FE0F] HIGH BUFFER UTILIZATION: 91.2% - Timeout 0.5s may be too aggressive for 0.1s response time",
+            ),
+            (
+                "request_id 'defensive_auth_1a2b_17' has invalid format. Expected UUID or UnifiedIDManager structured format.",
+                "request_id 'defensive_auth_9f3c_2' has invalid format. Expected UUID or UnifiedIDManager structured format.",
+            ),
+            (
+                "[?] USER AUTO-CREATED: Created user ***@netrasystems.ai from JWT=REDACTED (env: staging, user_id: 10812417..., demo_mode: False, domain: netrasystems.ai, domain_type: unknown)",
+                "[?] USER AUTO-CREATED: Created user ***@gmail.com from JWT=REDACTED (env: staging, user_id: 10741608..., demo_mode: False, domain: gmail.com, domain_type: consumer)",
+            ),
+        ];
+        let m = masker();
+        for (a, b) in same {
+            assert_eq!(
+                fingerprint_message(&m, "s", a),
+                fingerprint_message(&m, "s", b),
+                "{a}"
+            );
+        }
+        let different = [
+            "WebSocket manager creation failed: Direct instantiation not allowed. Use get_websocket_manager() factory function. Caller: get_websocket_manager",
+            "SSOT VIOLATION: Direct instantiation not allowed. Use get_websocket_manager() factory function. Caller: get_websocket_manager",
+            "Creating emergency WebSocket manager",
+            "Connection error: create_server_message() missing 1 required positional argument: 'data'",
+            "Error during cleanup: create_error_message() missing 1 required positional argument: 'error_message'",
+        ];
+        let ids: HashSet<u64> = different
+            .iter()
+            .map(|d| fingerprint_message(&m, "s", d).0)
+            .collect();
+        assert_eq!(ids.len(), different.len());
+        // The service is part of the identity.
+        assert_ne!(
+            fingerprint_message(&m, "a", different[0]).0,
+            fingerprint_message(&m, "b", different[0]).0
+        );
+    }
+
+    #[test]
+    fn ids_are_fixed_values() {
+        // The id is part of the product's contract (GitHub markers, warehouse rows): it must
+        // never change between versions or machines. These constants were computed once; a
+        // change here breaks every user's history.
+        assert_eq!(
+            format_id(fingerprint_id("svc", "hello <*>")),
+            "9cf34f3eac258d79"
+        );
+        assert_eq!(
+            fingerprint_message(&masker(), "svc", "hello 42").0,
+            0x9cf3_4f3e_ac25_8d79
+        );
+        assert_eq!(parse_id("9cf34f3eac258d79"), Some(0x9cf3_4f3e_ac25_8d79));
+        assert_eq!(format_id(1), "0000000000000001");
+    }
+}

@@ -1,0 +1,457 @@
+//! The `gardener` command line.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use log_gardener::config::{Config, InputFormat};
+use log_gardener::exit;
+use log_gardener::fingerprint::{Masker, MessageGrouper, format_id};
+use log_gardener::generator::{GenFormat, GenOptions};
+use log_gardener::pipeline::{self, RunError, RunOptions};
+
+const ABOUT: &str =
+    "Turns Google Cloud Logging output into a short, prioritized worklog of problems.";
+
+const LONG_ABOUT: &str = "\
+Turns Google Cloud Logging output into a short, prioritized worklog of problems.
+
+Entries flow through a streaming pipeline (source → parse → fingerprint → aggregate →
+prioritize → sinks). Messages are masked into templates (`<*>` for variables) and grouped by
+template and service under a stable 16-hex-digit fingerprint, counted in sliding windows, and
+ranked P0 (drop everything) to P5 (noise) by YAML rules.
+
+EXAMPLES:
+    # Triage the last two days of warnings:
+    gcloud logging read 'severity>=WARNING' --project=P --freshness=2d --format=json | gardener run
+
+    # The bundled example, with a JSON report and one line per entry:
+    gardener run examples/netra-staging.json --json report.json --entries entries.ndjson
+
+    # Keep GitHub issues in step with the clusters (token from GITHUB_TOKEN; see `run --help`):
+    gardener run logs.json --github OWNER/REPO --dry-run
+
+    # Check a configuration:
+    gardener validate --config pipeline.yaml
+
+    # See how messages are grouped:
+    printf 'user 42 logged in\\nuser 7 logged in\\n' | gardener fingerprint";
+
+#[derive(Parser)]
+#[command(name = "gardener", version, about = ABOUT, long_about = LONG_ABOUT)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read log entries and write the prioritized worklog (and optionally JSON and NDJSON).
+    #[command(long_about = RUN_ABOUT, after_long_help = RUN_AFTER)]
+    Run(RunArgs),
+    /// Check a configuration: YAML syntax and keys (with line and column), stages and rules.
+    Validate(ConfigArg),
+    /// Print `<fingerprint>\t<template>` for each message line read (stdin or files), grouped
+    /// exactly as `gardener run` groups messages (all lines are read before any is printed).
+    Fingerprint(FingerprintArgs),
+    /// Generate realistic gcloud output (deterministic for a seed) for tests and benchmarks.
+    Gen(GenArgs),
+}
+
+const RUN_ABOUT: &str = "\
+Read log entries and write the prioritized worklog.
+
+Input is what `gcloud logging read --format=json` prints (a JSON array, newest first, of any
+size: it is split while streaming, never loaded whole) or NDJSON (one entry per line); the
+format is detected from the first non-blank byte. Reads standard input unless FILEs are given
+(`-` is standard input), or runs gcloud itself with `source.kind: gcloud` in the config.
+
+Bad input never stops a run. An entry that is not valid JSON, not an object, has a field of the
+wrong type or no message, is cut off, is larger than source.max_entry_kib (16 MiB) or nested
+deeper than source.max_depth (100) is counted, listed in the report and written to
+--dead-letter; lines that are not JSON (gcloud's warnings) are skipped with a note; invalid
+UTF-8 is repaired. Every entry read is processed or skipped.
+
+The worklog goes to standard output unless --report names a file; logs and progress go to
+standard error, never into the report.";
+
+const RUN_AFTER: &str = "\
+EXIT CODES:
+    0    everything read, every sink written (also when standard output closes early: `| head`)
+    1    a sink failed, GitHub included (named on stderr; the other sinks were still written);
+         a GitHub rate limit that stops the writing is not a failure: the next run continues
+    2    bad command line or configuration
+    3    the input could not be read (missing file, gcloud failed or missing)
+    4    --strict and some entries were skipped as bad
+    130  interrupted (Ctrl-C / SIGTERM): the report was written and marked partial
+
+EXAMPLES:
+    gcloud logging read 'severity>=WARNING' --freshness=1d --format=json | gardener run
+    gardener run day1.json day2.json --report worklog.md --json report.json
+    gardener run --now 2025-09-14T05:00:00Z --entries entries.ndjson logs.ndjson
+
+GITHUB:
+    --github OWNER/REPO keeps one issue per cluster of priority sinks.github.min_priority (P2)
+    or more urgent: creates it, comments when new entries arrive, raises its priority label
+    (with a comment) when the cluster grows, reopens it when a closed problem comes back. It
+    never closes an issue, never lowers a priority, never files expected behaviour, and never
+    files the same cluster twice (issues carry a hidden fingerprint marker and the label
+    sinks.github.label; a state file, sinks.github.state_file, remembers them). Titles,
+    bodies and comments are redacted (tokens, keys, passwords, emails) before they are sent.
+
+    The token comes from GITHUB_TOKEN only (fine-grained: Issues read and write on the
+    repository; classic: `repo`, or `public_repo` for a public repository). Without it, or
+    with --dry-run, the worklog shows the plan and nothing is written.
+
+    GITHUB_TOKEN=... gardener run logs.json --github netra-systems/netra-apex
+    gardener run examples/netra-staging.json --github netra-systems/netra-apex --dry-run";
+
+#[derive(Args)]
+struct ConfigArg {
+    /// Configuration file (pipeline.yaml). Default: $GARDENER_CONFIG, else built-in defaults.
+    #[arg(long, short = 'c', value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Markdown worklog path (`-` = standard output, the default).
+    #[arg(long, value_name = "PATH")]
+    report: Option<String>,
+    /// JSON report path.
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+    /// NDJSON, one line per entry: insertId, timestamp, service, severity, fingerprint.
+    #[arg(long, value_name = "PATH")]
+    entries: Option<String>,
+    /// NDJSON of entries that could not be processed (input, entry, offset, size, reason, raw).
+    #[arg(long, value_name = "PATH")]
+    dead_letter: Option<String>,
+    /// Count windows back from this time (RFC 3339) instead of from the newest entry.
+    #[arg(long, value_name = "TIMESTAMP")]
+    now: Option<String>,
+    /// Input format: auto (default), array or ndjson.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// Print per-stage statistics (entries, busy and blocked time, batch latency) to stderr.
+    #[arg(long)]
+    stats: bool,
+    /// Exit with code 4 when any entry was skipped as bad.
+    #[arg(long)]
+    strict: bool,
+    /// Keep GitHub issues of OWNER/REPO in step with the clusters (token from GITHUB_TOKEN;
+    /// without one, the actions are only planned). Overrides sinks.github.repo.
+    #[arg(long, value_name = "OWNER/REPO")]
+    github: Option<String>,
+    /// GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3). Default:
+    /// sinks.github.api, https://api.github.com.
+    #[arg(long, value_name = "URL")]
+    github_api: Option<String>,
+    /// Plan the GitHub actions and put them in the worklog without writing anything to GitHub.
+    #[arg(long)]
+    dry_run: bool,
+    /// Input files; standard input when none (`-` also means standard input).
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
+}
+
+#[derive(Args)]
+struct FingerprintArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Service name that takes part in the id (as in `gardener run`).
+    #[arg(long, default_value = "")]
+    service: String,
+    /// Files of messages, one per line; standard input when none.
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
+}
+
+#[derive(Args)]
+struct GenArgs {
+    /// Number of entries.
+    #[arg(long, default_value_t = 1000)]
+    entries: u64,
+    /// Random seed: the same seed gives the same bytes on every machine.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// `array` (what gcloud prints) or `ndjson`.
+    #[arg(long, default_value = "array")]
+    format: String,
+    /// Time of the newest entry (RFC 3339).
+    #[arg(long, default_value = "2025-09-14T04:00:00Z")]
+    end: String,
+    /// Time between the oldest and the newest entry (e.g. 6h, 2d).
+    #[arg(long, default_value = "2d")]
+    span: String,
+    /// Also write `<insertId>\t<template key>` per entry to this file (ground truth).
+    #[arg(long, value_name = "PATH")]
+    truth: Option<PathBuf>,
+    /// Output path (standard output by default).
+    #[arg(long, short = 'o', value_name = "PATH")]
+    output: Option<PathBuf>,
+}
+
+fn load_config(arg: &ConfigArg) -> Result<Config, String> {
+    let path = arg
+        .config
+        .clone()
+        .or_else(|| std::env::var_os("GARDENER_CONFIG").map(PathBuf::from));
+    match path {
+        Some(p) => Config::load(&p).map_err(|e| e.0),
+        None => Ok(Config::default()),
+    }
+}
+
+fn fail(code: i32, msg: &str) -> ExitCode {
+    pipeline::warn(msg);
+    ExitCode::from(code as u8)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => cmd_run(args),
+        Command::Validate(args) => match load_config(&args) {
+            Ok(cfg) => {
+                let rules = cfg.rules().map(|r| r.len()).unwrap_or(0);
+                let windows = cfg.aggregate.windows.join(", ");
+                let github = match &cfg.sinks.github.repo {
+                    Some(r) => format!("GitHub sink on for {r}"),
+                    None => "GitHub sink off".into(),
+                };
+                println!(
+                    "ok: {} — {} parse and {} fingerprint workers, {} aggregate shards, windows {windows}, {rules} priority rules, {github}",
+                    args.config
+                        .as_ref()
+                        .map_or("built-in defaults".to_string(), |p| p.display().to_string()),
+                    cfg.parse.workers,
+                    cfg.fingerprint.workers,
+                    cfg.aggregate.shards,
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(exit::BAD_CONFIG, &e),
+        },
+        Command::Fingerprint(args) => cmd_fingerprint(args),
+        Command::Gen(args) => cmd_gen(args),
+    }
+}
+
+fn cmd_run(args: RunArgs) -> ExitCode {
+    let mut cfg = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(e) => return fail(exit::BAD_CONFIG, &e),
+    };
+    if let Some(f) = &args.format {
+        cfg.source.format = match f.as_str() {
+            "auto" => InputFormat::Auto,
+            "array" => InputFormat::Array,
+            "ndjson" => InputFormat::Ndjson,
+            other => {
+                return fail(
+                    exit::BAD_CONFIG,
+                    &format!("--format {other}: use auto, array or ndjson"),
+                );
+            }
+        };
+    }
+    let now = match &args.now {
+        None => None,
+        Some(s) => match log_gardener::time::parse_rfc3339(s) {
+            Some(t) => Some(t),
+            None => {
+                return fail(
+                    exit::BAD_CONFIG,
+                    &format!("--now {s}: not an RFC 3339 time (e.g. 2025-09-14T05:00:00Z)"),
+                );
+            }
+        },
+    };
+    let opts = RunOptions {
+        files: args.files,
+        report: args.report,
+        json: args.json,
+        entries: args.entries,
+        dead_letter: args.dead_letter,
+        now,
+        stats: args.stats,
+        github_repo: args.github,
+        github_api: args.github_api,
+        dry_run: args.dry_run,
+        github_token: std::env::var("GITHUB_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .map(log_gardener::sink::github::Token),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(exit::SINK_FAILED, &format!("cannot start the runtime: {e}")),
+    };
+    let result = rt.block_on(pipeline::run(cfg, opts));
+    // Do not wait for a reading thread still blocked on a silent pipe (after a signal).
+    rt.shutdown_background();
+    match result {
+        Err(RunError::Input(e)) => fail(exit::BAD_INPUT, &e),
+        Err(RunError::Config(e)) => fail(exit::BAD_CONFIG, &e),
+        Ok(out) => {
+            let mut code = exit::OK;
+            for e in &out.sink_errors {
+                if e.is_closed_pipe() {
+                    continue;
+                }
+                pipeline::warn(&e.to_string());
+                code = exit::SINK_FAILED;
+            }
+            let t = &out.report.totals;
+            if t.entries_skipped > 0 {
+                pipeline::warn(&format!(
+                    "{} entries skipped as bad (see the report's input problems{})",
+                    t.entries_skipped,
+                    if out.report.bad_entries.is_empty() {
+                        ""
+                    } else {
+                        " and --dead-letter"
+                    }
+                ));
+            }
+            if out.report.partial {
+                code = exit::INTERRUPTED;
+            } else if code == exit::OK && args.strict && t.entries_skipped > 0 {
+                code = exit::SKIPPED_STRICT;
+            }
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn cmd_fingerprint(args: FingerprintArgs) -> ExitCode {
+    let cfg = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(e) => return fail(exit::BAD_CONFIG, &e),
+    };
+    let masker = match cfg
+        .masks()
+        .map_err(|e| e.0)
+        .and_then(|m| Masker::new(&m, cfg.fingerprint.max_message_bytes))
+    {
+        Ok(m) => m,
+        Err(e) => return fail(exit::BAD_CONFIG, &e),
+    };
+    let mut readers: Vec<Box<dyn BufRead>> = Vec::new();
+    if args.files.is_empty() {
+        readers.push(Box::new(std::io::stdin().lock()));
+    }
+    for f in &args.files {
+        if f == "-" {
+            readers.push(Box::new(std::io::stdin().lock()));
+            continue;
+        }
+        match std::fs::File::open(f) {
+            Ok(file) => readers.push(Box::new(std::io::BufReader::new(file))),
+            Err(e) => return fail(exit::BAD_INPUT, &format!("cannot read {f}: {e}")),
+        }
+    }
+    let mut grouper = MessageGrouper::new(&masker, &args.service);
+    let mut line = Vec::new();
+    for mut r in readers {
+        loop {
+            line.clear();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return fail(exit::BAD_INPUT, &format!("reading input failed: {e}")),
+            }
+            let text = String::from_utf8_lossy(&line);
+            grouper.add(text.trim_end_matches(['\n', '\r']));
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (id, template) in grouper.finish() {
+        if writeln!(out, "{}\t{template}", format_id(id)).is_err() {
+            return ExitCode::SUCCESS; // closed pipe
+        }
+    }
+    let _ = out.flush();
+    ExitCode::SUCCESS
+}
+
+fn cmd_gen(args: GenArgs) -> ExitCode {
+    let format = match args.format.as_str() {
+        "array" | "json" => GenFormat::Array,
+        "ndjson" => GenFormat::Ndjson,
+        other => {
+            return fail(
+                exit::BAD_CONFIG,
+                &format!("--format {other}: use array or ndjson"),
+            );
+        }
+    };
+    let Some(end) = log_gardener::time::parse_rfc3339(&args.end) else {
+        return fail(
+            exit::BAD_CONFIG,
+            &format!("--end {}: not an RFC 3339 time", args.end),
+        );
+    };
+    let Some(span) = log_gardener::time::parse_duration(&args.span) else {
+        return fail(
+            exit::BAD_CONFIG,
+            &format!("--span {}: not a duration (e.g. 6h, 2d)", args.span),
+        );
+    };
+    let opts = GenOptions {
+        entries: args.entries,
+        seed: args.seed,
+        format,
+        end_unix: end.div_euclid(1_000_000_000),
+        span_secs: span,
+    };
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Box::new(std::io::BufWriter::with_capacity(1 << 20, f)),
+            Err(e) => {
+                return fail(
+                    exit::SINK_FAILED,
+                    &format!("cannot write {}: {e}", p.display()),
+                );
+            }
+        },
+        None => Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout().lock(),
+        )),
+    };
+    let mut truth: Option<Box<dyn Write>> = match &args.truth {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
+            Err(e) => {
+                return fail(
+                    exit::SINK_FAILED,
+                    &format!("cannot write {}: {e}", p.display()),
+                );
+            }
+        },
+        None => None,
+    };
+    let result = log_gardener::generator::generate(
+        &opts,
+        &mut out,
+        truth.as_mut().map(|t| t as &mut dyn Write),
+    )
+    .and_then(|_| out.flush())
+    .and_then(|_| truth.as_mut().map_or(Ok(()), |t| t.flush()));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => fail(exit::SINK_FAILED, &format!("gen failed: {e}")),
+    }
+}

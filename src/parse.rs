@@ -1,0 +1,604 @@
+//! The parse stage: raw entry bytes to [`Record`]s. Typed, borrowed deserialisation (serde_json)
+//! of only the fields the pipeline needs; strings without escapes are borrowed from the batch
+//! buffer and stored as spans, the rare escaped or repaired ones go to the batch arena, so a
+//! record costs no allocation of its own.
+//!
+//! The message is taken from, in order: `jsonPayload.message`, `textPayload`,
+//! `protoPayload.status.message`, `protoPayload.methodName`, and otherwise a compact rendering
+//! of the payload. An entry with no payload and no `httpRequest` is a bad entry, as is anything
+//! that is not a JSON object or has fields of the wrong type.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use serde_json::value::RawValue;
+use tokio::sync::Mutex;
+use tokio::sync::mpsc::{Receiver, Sender};
+
+use crate::record::{BadEntry, Batch, EntrySpan, Flaw, Http, Record, Severity, Str};
+use crate::stats::StageStats;
+
+/// Text that may be written as a JSON string, number or boolean (Cloud Logging writes int64 as
+/// strings, and people write line numbers and statuses either way).
+#[derive(Debug, Default)]
+struct Flex<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Flex<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Flex<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Flex(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Flex(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Flex(Cow::Owned(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Flex(Cow::Owned(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Flex(Cow::Owned(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Flex(Cow::Owned(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Flex(Cow::Borrowed(if v { "true" } else { "false" })))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Flex(Cow::Borrowed("")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A JSON string, borrowed from the input when it has no escapes. (serde's own `Cow<str>`
+/// always allocates when wrapped in `Option`, so the pipeline uses this instead.)
+#[derive(Clone, Debug, Default)]
+struct Text<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(borrow, rename = "insertId")]
+    insert_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    timestamp: Option<Text<'a>>,
+    #[serde(borrow, rename = "receiveTimestamp")]
+    receive_timestamp: Option<Text<'a>>,
+    #[serde(borrow)]
+    severity: Option<Flex<'a>>,
+    #[serde(borrow)]
+    resource: Option<Resource<'a>>,
+    #[serde(borrow, rename = "logName")]
+    log_name: Option<Text<'a>>,
+    #[serde(borrow, rename = "jsonPayload")]
+    json_payload: Option<&'a RawValue>,
+    #[serde(borrow, rename = "textPayload")]
+    text_payload: Option<Text<'a>>,
+    #[serde(borrow, rename = "protoPayload")]
+    proto_payload: Option<&'a RawValue>,
+    #[serde(borrow, rename = "httpRequest")]
+    http_request: Option<HttpRequest<'a>>,
+    #[serde(borrow, rename = "sourceLocation")]
+    source_location: Option<SourceLocation<'a>>,
+    #[serde(borrow)]
+    trace: Option<Text<'a>>,
+    #[serde(borrow)]
+    labels: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Resource<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Option<Text<'a>>,
+    #[serde(borrow)]
+    labels: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct ResourceLabels<'a> {
+    #[serde(borrow)]
+    service_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    function_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    module_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    container_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    job_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    revision_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    version_id: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct HttpRequest<'a> {
+    #[serde(borrow, rename = "requestMethod")]
+    method: Option<Text<'a>>,
+    #[serde(borrow, rename = "requestUrl")]
+    url: Option<Text<'a>>,
+    #[serde(borrow)]
+    status: Option<Flex<'a>>,
+    #[serde(borrow)]
+    latency: Option<Text<'a>>,
+    #[serde(borrow, rename = "userAgent")]
+    user_agent: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct SourceLocation<'a> {
+    #[serde(borrow)]
+    file: Option<Text<'a>>,
+    #[serde(borrow)]
+    line: Option<Flex<'a>>,
+    #[serde(borrow)]
+    function: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct JsonPayload<'a> {
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow)]
+    labels: Option<PayloadLabels<'a>>,
+}
+
+#[derive(Deserialize)]
+struct PayloadLabels<'a> {
+    #[serde(borrow)]
+    module: Option<Flex<'a>>,
+    #[serde(borrow)]
+    function: Option<Flex<'a>>,
+    #[serde(borrow)]
+    line: Option<Flex<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ProtoPayload<'a> {
+    #[serde(borrow)]
+    status: Option<ProtoStatus<'a>>,
+    #[serde(borrow, rename = "methodName")]
+    method_name: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ProtoStatus<'a> {
+    #[serde(borrow)]
+    message: Option<Text<'a>>,
+}
+
+/// Where parsed text goes: spans of the batch buffer when the text is borrowed from it,
+/// otherwise the arena.
+struct Spans<'b> {
+    buf: &'b [u8],
+    arena: &'b mut String,
+}
+
+impl Spans<'_> {
+    fn of(&mut self, s: &str) -> Str {
+        if s.is_empty() {
+            return Str::EMPTY;
+        }
+        let p = s.as_ptr() as usize;
+        let b = self.buf.as_ptr() as usize;
+        if p >= b && p + s.len() <= b + self.buf.len() {
+            return Str::raw(p - b..p - b + s.len());
+        }
+        let start = self.arena.len();
+        self.arena.push_str(s);
+        Str::arena(start..self.arena.len())
+    }
+
+    fn opt(&mut self, s: &Option<Text<'_>>) -> Str {
+        s.as_ref().map_or(Str::EMPTY, |s| self.of(s))
+    }
+
+    fn flex(&mut self, s: &Option<Flex<'_>>) -> Str {
+        s.as_ref().map_or(Str::EMPTY, |s| self.of(&s.0))
+    }
+}
+
+/// Renders a JSON value compactly (for payloads with no message field).
+fn compact(raw: &RawValue) -> String {
+    match serde_json::from_str::<serde_json::Value>(raw.get()) {
+        Ok(v) => v.to_string(),
+        Err(_) => raw.get().to_string(),
+    }
+}
+
+/// A message value: a JSON string is decoded, anything else rendered compactly.
+fn message_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let t = raw.get();
+    if t == "null" {
+        return None;
+    }
+    if t.starts_with('"') {
+        return serde_json::from_str::<Text>(t).ok().map(|t| t.0);
+    }
+    Some(Cow::Owned(compact(raw)))
+}
+
+/// A reason for a part that serde_json could not decode.
+fn invalid(part: &str, e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if text.starts_with("recursion limit exceeded") {
+        // The source's depth limit (at most 127) normally catches these first.
+        format!("invalid {part}: nested too deeply for serde_json ({text})")
+    } else {
+        format!("invalid {part}: {text}")
+    }
+}
+
+/// Parses one entry. `text` is the entry's JSON (borrowed from `spans.buf` unless repaired).
+fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
+    if !text.starts_with('{') {
+        return Err("not a JSON object".into());
+    }
+    let e: Entry = serde_json::from_str(text).map_err(|e| invalid("entry", &e))?;
+    let mut r = Record {
+        insert_id: spans.opt(&e.insert_id),
+        log_name: spans.opt(&e.log_name),
+        trace: spans.opt(&e.trace),
+        labels: e.labels.map_or(Str::EMPTY, |l| spans.of(l.get())),
+        ..Default::default()
+    };
+    r.timestamp = e
+        .timestamp
+        .as_deref()
+        .and_then(crate::time::parse_rfc3339)
+        .or_else(|| {
+            e.receive_timestamp
+                .as_deref()
+                .and_then(crate::time::parse_rfc3339)
+        });
+    if let Some(s) = &e.severity {
+        r.severity = Severity::parse(&s.0).unwrap_or_default();
+    }
+    if let Some(res) = &e.resource {
+        r.resource_type = spans.opt(&res.kind);
+        if let Some(raw) = res.labels {
+            r.resource_labels = spans.of(raw.get());
+            let l: ResourceLabels =
+                serde_json::from_str(raw.get()).map_err(|e| invalid("resource.labels", &e))?;
+            let service = l
+                .service_name
+                .as_ref()
+                .or(l.function_name.as_ref())
+                .or(l.module_id.as_ref())
+                .or(l.container_name.as_ref())
+                .or(l.job_name.as_ref())
+                .cloned();
+            r.service = spans.opt(&service);
+            r.revision = spans.opt(&l.revision_name.or(l.version_id));
+        }
+        if r.service.is_empty() {
+            r.service = r.resource_type;
+        }
+    }
+    let mut message: Option<Cow<str>> = None;
+    if let Some(raw) = e.json_payload {
+        let p: JsonPayload =
+            serde_json::from_str(raw.get()).map_err(|e| invalid("jsonPayload", &e))?;
+        message = p.message.and_then(message_text);
+        if let Some(l) = &p.labels {
+            r.module = spans.flex(&l.module);
+            r.function = spans.flex(&l.function);
+            r.line = spans.flex(&l.line);
+        }
+        if message.is_none() && e.text_payload.is_none() {
+            message = Some(Cow::Owned(compact(raw)));
+        }
+    }
+    if message.is_none() {
+        message = e.text_payload.clone().map(|t| t.0);
+    }
+    if let (None, Some(raw)) = (&message, e.proto_payload) {
+        let p: ProtoPayload =
+            serde_json::from_str(raw.get()).map_err(|e| invalid("protoPayload", &e))?;
+        message = p
+            .status
+            .and_then(|s| s.message)
+            .filter(|m| !m.is_empty())
+            .or(p.method_name)
+            .map(|t| t.0)
+            .or_else(|| Some(Cow::Owned(compact(raw))));
+    }
+    if let Some(loc) = &e.source_location {
+        r.file = spans.opt(&loc.file);
+        if r.function.is_empty() {
+            r.function = spans.opt(&loc.function);
+        }
+        if r.line.is_empty() {
+            r.line = spans.flex(&loc.line);
+        }
+    }
+    if let Some(h) = &e.http_request {
+        r.http = Some(Http {
+            method: spans.opt(&h.method),
+            url: spans.opt(&h.url),
+            status: h
+                .status
+                .as_ref()
+                .and_then(|s| s.0.parse::<u16>().ok())
+                .unwrap_or(0),
+            latency_us: h.latency.as_deref().and_then(crate::time::parse_latency_us),
+            user_agent: spans.opt(&h.user_agent),
+        });
+    }
+    match message {
+        Some(m) => r.message = spans.of(&m),
+        None if r.http.is_some() => {}
+        None => {
+            return Err(
+                "no message: none of jsonPayload, textPayload, protoPayload or httpRequest".into(),
+            );
+        }
+    }
+    Ok(r)
+}
+
+/// Parses every entry of a batch in place.
+pub fn parse_batch(batch: &mut Batch) {
+    let buf = Arc::clone(&batch.buf);
+    let mut arena = std::mem::take(&mut batch.arena);
+    let mut records = Vec::with_capacity(batch.spans.len());
+    let mut bad = Vec::new();
+    let mut repaired = 0;
+    let mut spans = Spans {
+        buf: &buf,
+        arena: &mut arena,
+    };
+    for &EntrySpan {
+        range: (s, e),
+        entry_no,
+        offset,
+        flaw,
+    } in &batch.spans
+    {
+        let raw_bytes = &buf[s as usize..e as usize];
+        let raw = Str::raw(s as usize..e as usize);
+        // The source already knows these are bad (cut off, too large, too deep, unbalanced).
+        if let Some(reason) = flaw.reason() {
+            let size = match flaw {
+                Flaw::TooLarge { size, .. } => size,
+                _ => raw_bytes.len() as u64,
+            };
+            bad.push(BadEntry {
+                entry_no,
+                offset,
+                reason,
+                raw,
+                size,
+            });
+            continue;
+        }
+        let result = match std::str::from_utf8(raw_bytes) {
+            Ok(text) => parse_entry(text, &mut spans),
+            Err(_) => {
+                repaired += 1;
+                let fixed = String::from_utf8_lossy(raw_bytes).into_owned();
+                parse_entry(&fixed, &mut spans)
+            }
+        };
+        match result {
+            Ok(mut r) => {
+                r.entry_no = entry_no;
+                r.offset = offset;
+                r.raw = raw;
+                records.push(r);
+            }
+            Err(reason) => bad.push(BadEntry {
+                entry_no,
+                offset,
+                reason,
+                raw,
+                size: raw_bytes.len() as u64,
+            }),
+        }
+    }
+    batch.arena = arena;
+    batch.records = records;
+    batch.bad = bad;
+    batch.repaired_utf8 = repaired;
+}
+
+/// Runs one parse worker. Several workers share the input receiver; each ends when the source
+/// has ended and every batch it sent has been taken, so nothing that was read is left behind
+/// (on a signal the source stops reading, sends what it has and ends).
+pub async fn run(rx: Arc<Mutex<Receiver<Batch>>>, tx: Sender<Batch>, stats: Arc<StageStats>) {
+    loop {
+        let next = rx.lock().await.recv().await;
+        let Some(mut batch) = next else { break };
+        let t = stats.start(batch.spans.len());
+        parse_batch(&mut batch);
+        stats.finish(t, batch.records.len() + batch.bad.len());
+        let blocked = std::time::Instant::now();
+        if tx.send(batch).await.is_err() {
+            break;
+        }
+        stats.blocked(blocked);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_one(json: &str) -> (Batch, Result<Record, String>) {
+        let mut b = Batch {
+            buf: Arc::new(json.as_bytes().to_vec()),
+            spans: vec![EntrySpan {
+                range: (0, json.len() as u32),
+                entry_no: 1,
+                offset: 0,
+                flaw: Flaw::None,
+            }],
+            ..Default::default()
+        };
+        parse_batch(&mut b);
+        let r = if b.records.is_empty() {
+            Err(b.bad[0].reason.clone())
+        } else {
+            Ok(b.records[0].clone())
+        };
+        (b, r)
+    }
+
+    #[test]
+    fn structured_entry() {
+        let json = r#"{
+    "insertId": "abc",
+    "jsonPayload": {
+      "context": {"name": "x"},
+      "labels": {"function": "_legacy_message_loop", "line": "1619", "module": "netra_backend.app.routes.websocket_ssot"},
+      "message": "Invalid message type 'legacy_response'",
+      "timestamp": "2025-09-14T02:57:03.399376+00:00"
+    },
+    "labels": {"instanceId": "00af"},
+    "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+    "resource": {"labels": {"revision_name": "netra-backend-staging-00598-qss", "service_name": "netra-backend-staging"}, "type": "cloud_run_revision"},
+    "severity": "ERROR",
+    "timestamp": "2025-09-14T02:57:03.399376Z",
+    "trace": "projects/p/traces/0123"
+  }"#;
+        let (b, r) = parse_one(json);
+        let r = r.unwrap();
+        assert_eq!(b.str(r.insert_id), "abc");
+        assert_eq!(b.str(r.message), "Invalid message type 'legacy_response'");
+        assert_eq!(b.str(r.service), "netra-backend-staging");
+        assert_eq!(b.str(r.revision), "netra-backend-staging-00598-qss");
+        assert_eq!(b.str(r.module), "netra_backend.app.routes.websocket_ssot");
+        assert_eq!(b.str(r.function), "_legacy_message_loop");
+        assert_eq!(b.str(r.line), "1619");
+        assert_eq!(b.str(r.trace), "projects/p/traces/0123");
+        assert_eq!(b.str(r.labels), r#"{"instanceId": "00af"}"#);
+        assert_eq!(r.severity, Severity::Error);
+        assert_eq!(
+            r.timestamp,
+            crate::time::parse_rfc3339("2025-09-14T02:57:03.399376Z")
+        );
+        // Nothing was unescaped: every field is borrowed from the buffer.
+        assert!(b.arena.is_empty());
+    }
+
+    #[test]
+    fn escaped_text_payload_goes_to_arena() {
+        let json = r#"{"textPayload": "Traceback (most recent call last):\n  File \"x.py\", line 3\nKeyError: '\"timestamp\"'", "severity": 500, "resource": {"type": "cloud_run_revision", "labels": {"service_name": "auth"}}}"#;
+        let (b, r) = parse_one(json);
+        let r = r.unwrap();
+        assert!(
+            b.str(r.message)
+                .starts_with("Traceback (most recent call last):\n  File \"x.py\"")
+        );
+        assert_eq!(r.severity, Severity::Error);
+        assert_eq!(b.str(r.service), "auth");
+    }
+
+    #[test]
+    fn http_request_without_message() {
+        let json = r#"{"httpRequest": {"latency": "0.002803s", "requestMethod": "GET", "requestUrl": "https://x/ws/health", "status": 503, "userAgent": "test-verification"}, "severity": "WARNING", "timestamp": "2025-09-14T02:56:56.558217123Z"}"#;
+        let (b, r) = parse_one(json);
+        let r = r.unwrap();
+        let h = r.http.unwrap();
+        assert_eq!(h.status, 503);
+        assert_eq!(h.latency_us, Some(2803));
+        assert_eq!(b.str(h.method), "GET");
+        assert!(r.message.is_empty());
+    }
+
+    #[test]
+    fn proto_payload_and_compact_payload() {
+        let (b, r) = parse_one(
+            r#"{"protoPayload": {"status": {"message": "permission denied"}, "methodName": "m"}}"#,
+        );
+        assert_eq!(b.str(r.unwrap().message), "permission denied");
+        let (b, r) = parse_one(r#"{"jsonPayload": {"event": "x", "n": 1}}"#);
+        assert_eq!(b.str(r.unwrap().message), r#"{"event":"x","n":1}"#);
+        let (b, r) = parse_one(r#"{"jsonPayload": {"message": {"k": [1, 2]}}}"#);
+        assert_eq!(b.str(r.unwrap().message), r#"{"k":[1,2]}"#);
+    }
+
+    #[test]
+    fn bad_entries_are_explained() {
+        assert_eq!(parse_one("[1,2]").1.unwrap_err(), "not a JSON object");
+        assert!(
+            parse_one(r#"{"severity": "ERROR"}"#)
+                .1
+                .unwrap_err()
+                .starts_with("no message")
+        );
+        assert!(
+            parse_one(r#"{"textPayload": 5}"#)
+                .1
+                .unwrap_err()
+                .contains("invalid entry")
+        );
+        assert!(
+            parse_one(r#"{"textPayload": "x""#)
+                .1
+                .unwrap_err()
+                .contains("invalid entry")
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_repaired() {
+        let mut bytes = br#"{"textPayload": "caf"#.to_vec();
+        bytes.push(0xff);
+        bytes.extend_from_slice(br#""}"#);
+        let mut b = Batch {
+            buf: Arc::new(bytes.clone()),
+            spans: vec![EntrySpan {
+                range: (0, bytes.len() as u32),
+                entry_no: 1,
+                offset: 0,
+                flaw: Flaw::None,
+            }],
+            ..Default::default()
+        };
+        parse_batch(&mut b);
+        assert_eq!(b.repaired_utf8, 1);
+        assert_eq!(b.str(b.records[0].message), "caf\u{fffd}");
+    }
+}

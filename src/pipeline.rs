@@ -1,0 +1,499 @@
+//! The runtime: wires the stages with bounded channels of batches, runs each stage as its own
+//! tokio task, handles Ctrl-C / SIGTERM, and assembles the report.
+//!
+//! ```text
+//! source ─▶ parse ×N ─▶ fingerprint ×N ─┬▶ aggregate shard ×M ─▶ prioritize ─▶ report / json sinks
+//!                                      └▶ entries / dead-letter sink
+//! ```
+//!
+//! Every channel is bounded (`pipeline.channel_capacity` batches), so a slow stage slows the
+//! ones before it down to the source, and memory stays bounded whatever the input size. At end
+//! of input each stage drains its channel and closes the next; on a signal the source stops
+//! reading, everything already read is processed, and the report is marked partial.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use tokio::sync::{Mutex, mpsc};
+
+use crate::aggregate::{self, AggregateSettings};
+use crate::config::Config;
+use crate::fingerprint::mine::{self, Raw};
+use crate::fingerprint::{self, Masker};
+use crate::parse;
+use crate::prioritize::Prioritizer;
+use crate::record::{Batch, Report, TimeRange, Totals};
+use crate::redact::Redactor;
+use crate::sink::{self, SinkError};
+use crate::source::{self, Input};
+use crate::stats::StageStats;
+use crate::time::format_rfc3339;
+
+/// What a run is asked to do, beyond the config.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub files: Vec<String>,
+    /// Overrides `sinks.report`.
+    pub report: Option<String>,
+    pub json: Option<String>,
+    pub entries: Option<String>,
+    pub dead_letter: Option<String>,
+    /// Reference time for windows, Unix nanoseconds.
+    pub now: Option<i64>,
+    /// Print per-stage statistics to stderr.
+    pub stats: bool,
+    /// Overrides `sinks.github.repo` (`OWNER/REPO`): turns the GitHub sink on.
+    pub github_repo: Option<String>,
+    /// Overrides `sinks.github.api`.
+    pub github_api: Option<String>,
+    /// Plan the GitHub actions without writing (also `sinks.github.dry_run`).
+    pub dry_run: bool,
+    /// From `GITHUB_TOKEN`; without it the GitHub sink only plans.
+    pub github_token: Option<sink::github::Token>,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum RunError {
+    /// The input could not be read (exit code 3).
+    Input(String),
+    /// The configuration is unusable (exit code 2).
+    Config(String),
+}
+
+/// The outcome of a finished (possibly interrupted) run.
+pub struct Outcome {
+    pub report: Report,
+    pub sink_errors: Vec<SinkError>,
+}
+
+/// Runs the pipeline to the end of the input (or a signal) and writes every sink.
+pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
+    let started = Instant::now();
+    let cfg = Arc::new(cfg);
+    let masker = Arc::new(
+        Masker::new(
+            &cfg.masks().map_err(|e| RunError::Config(e.0))?,
+            cfg.fingerprint.max_message_bytes,
+        )
+        .map_err(RunError::Config)?,
+    );
+    let prioritizer = Prioritizer::new(&cfg).map_err(|e| RunError::Config(e.0))?;
+    let redactor = cfg
+        .redact_pack()
+        .and_then(|p| Redactor::new(&p))
+        .map_err(|e| RunError::Config(e.0))?;
+    let github = github_settings(&cfg, &opts)?;
+    let inputs = source::inputs(&cfg, &opts.files);
+    // Fail early and clearly on a file that cannot be opened.
+    for i in &inputs {
+        if let Input::File(p) = i
+            && let Err(e) = std::fs::metadata(p)
+        {
+            return Err(RunError::Input(format!("cannot read input file {p}: {e}")));
+        }
+    }
+    let input_names = Arc::new(inputs.iter().map(Input::name).collect::<Vec<_>>());
+    let cap = cfg.pipeline.channel_capacity;
+
+    // Signals: the first stops reading, a second one exits at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let signals = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            for round in 0..2 {
+                let term_recv = async {
+                    match term.as_mut() {
+                        Some(t) => {
+                            t.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term_recv => {}
+                }
+                if round == 0 {
+                    warn(
+                        "interrupted; finishing what was read (press Ctrl-C again to quit at once)",
+                    );
+                    stop.store(true, Ordering::SeqCst);
+                } else {
+                    std::process::exit(crate::exit::INTERRUPTED);
+                }
+            }
+        })
+    };
+
+    let source_stats = Arc::new(StageStats::new("source", 1));
+    let parse_stats = Arc::new(StageStats::new("parse", cfg.parse.workers));
+    let fp_stats = Arc::new(StageStats::new("fingerprint", cfg.fingerprint.workers));
+    let agg_stats = Arc::new(StageStats::new("aggregate", cfg.aggregate.shards));
+
+    // source → parse
+    let (src_tx, src_rx) = mpsc::channel::<Batch>(cap);
+    let source_task = {
+        let cfg = Arc::clone(&cfg);
+        let stop = Arc::clone(&stop);
+        let inputs = inputs.clone();
+        let stats = Arc::clone(&source_stats);
+        tokio::task::spawn_blocking(move || source::run(inputs, cfg, src_tx, stop, stats))
+    };
+
+    // parse ×N → fingerprint
+    let (parse_tx, parse_rx) = mpsc::channel::<Batch>(cap);
+    let src_rx = Arc::new(Mutex::new(src_rx));
+    let mut workers = Vec::new();
+    for _ in 0..cfg.parse.workers {
+        workers.push(tokio::spawn(parse::run(
+            Arc::clone(&src_rx),
+            parse_tx.clone(),
+            Arc::clone(&parse_stats),
+        )));
+    }
+    // Only the workers hold the receivers: when they have all ended, senders learn at once.
+    drop(src_rx);
+    drop(parse_tx);
+
+    // fingerprint ×N → aggregate shards and the entries sink
+    let mut shard_txs = Vec::new();
+    let mut shards = Vec::new();
+    let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
+    for shard in 0..cfg.aggregate.shards {
+        let (tx, rx) = mpsc::channel::<Arc<Batch>>(cap);
+        shard_txs.push(tx);
+        let set = AggregateSettings {
+            shard,
+            shards: cfg.aggregate.shards,
+            samples: cfg.aggregate.samples,
+            reach,
+            now: opts.now,
+            inputs: Arc::clone(&input_names),
+        };
+        shards.push(tokio::spawn(aggregate::run(
+            rx,
+            set,
+            Arc::clone(&agg_stats),
+        )));
+    }
+    let entries_path = opts.entries.clone().or_else(|| cfg.sinks.entries.clone());
+    let dead_path = opts
+        .dead_letter
+        .clone()
+        .or_else(|| cfg.sinks.dead_letter.clone());
+    let mut entries_task = None;
+    if entries_path.is_some() || dead_path.is_some() {
+        let (tx, rx) = mpsc::channel::<Arc<Batch>>(cap);
+        shard_txs.push(tx);
+        let s = sink::entries::EntriesSink {
+            entries: entries_path,
+            dead_letter: dead_path,
+            inputs: Arc::clone(&input_names),
+        };
+        let (ids_tx, ids_rx) = tokio::sync::oneshot::channel();
+        entries_task = Some((
+            tokio::task::spawn_blocking(move || s.run(rx, ids_rx)),
+            ids_tx,
+        ));
+    }
+    let parse_rx = Arc::new(Mutex::new(parse_rx));
+    for _ in 0..cfg.fingerprint.workers {
+        workers.push(tokio::spawn(fingerprint::run(
+            Arc::clone(&masker),
+            Arc::clone(&parse_rx),
+            shard_txs.clone(),
+            Arc::clone(&fp_stats),
+        )));
+    }
+    drop(parse_rx);
+    drop(shard_txs);
+
+    // Drain: aggregation ends when every fingerprint worker has ended.
+    let mut parts = Vec::new();
+    for s in shards {
+        parts.push(s.await.expect("aggregate shard panicked"));
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    let mut sink_errors = Vec::new();
+    // The source always ends: at the end of the input, or (on a signal) after sending what it
+    // had; it never waits on a silent pipe for long (see `source::Feed`).
+    let summary = match source_task.await.expect("source panicked") {
+        Ok(s) => s,
+        Err(e) => return Err(RunError::Input(e.0)),
+    };
+    let interrupted = stop.load(Ordering::SeqCst);
+    signals.abort();
+
+    // Generalize templates over the whole run, then finish aggregation with the final ids.
+    let raws: Vec<Raw> = parts
+        .iter()
+        .flat_map(|(a, _)| a.clusters.iter())
+        .map(|c| Raw {
+            id: c.id,
+            service: &c.scope,
+            template: &c.template,
+        })
+        .collect();
+    let final_ids = mine::generalize(&raws);
+    drop(raws);
+    if let Some((task, ids_tx)) = entries_task {
+        let ids: HashMap<u64, u64> = final_ids.iter().map(|(k, (v, _))| (*k, *v)).collect();
+        let _ = ids_tx.send(ids);
+        if let Ok(errors) = task.await {
+            sink_errors.extend(errors);
+        }
+    }
+    let agg = aggregate::finish(
+        parts,
+        &final_ids,
+        cfg.windows(),
+        opts.now,
+        cfg.aggregate.samples,
+    );
+    let clusters = prioritizer.run(&agg);
+    let mut services = std::collections::BTreeMap::new();
+    let mut priorities = std::collections::BTreeMap::new();
+    let (mut first, mut last) = (None::<i64>, None::<i64>);
+    for c in &agg.clusters {
+        *services.entry(c.service.clone()).or_insert(0) += c.count;
+        first = match (first, c.first_seen) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        last = match (last, c.last_seen) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    for c in &clusters {
+        *priorities.entry(c.priority.clone()).or_insert(0) += 1;
+    }
+    let src = source_stats.report();
+    let parsed = parse_stats.report();
+    let mut notes: Vec<String> = summary
+        .notes
+        .iter()
+        .map(|n| format!("{} (byte {}): {}", n.input, n.offset, n.text))
+        .collect();
+    // Entries read are those that entered processing; every one of them is processed or
+    // skipped. The check below guards that promise.
+    let entries_read = parsed.entries_in;
+    let processed_or_skipped = agg.entries + agg.bad_count;
+    if entries_read != processed_or_skipped || entries_read != summary.entries {
+        notes.push(format!(
+            "internal accounting error: {} entries split, {entries_read} read, {processed_or_skipped} processed or skipped; please report this",
+            summary.entries
+        ));
+    }
+    if interrupted {
+        notes.push(format!(
+            "interrupted: {entries_read} entries were read and {processed_or_skipped} processed or skipped before the run stopped"
+        ));
+    }
+    let bytes = summary.bytes;
+    let mut stages = vec![src, parsed, fp_stats.report(), agg_stats.report()];
+    let mut report = Report {
+        tool: format!("log-gardener {}", env!("CARGO_PKG_VERSION")),
+        generated_at: format_rfc3339(now_nanos()),
+        partial: interrupted,
+        inputs: input_names.to_vec(),
+        reference_time: agg.reference.map(format_rfc3339),
+        time_range: first.zip(last).map(|(f, l)| TimeRange {
+            first: format_rfc3339(f),
+            last: format_rfc3339(l),
+        }),
+        services,
+        totals: Totals {
+            bytes_read: bytes,
+            entries_read,
+            entries_processed: agg.entries,
+            entries_skipped: agg.bad_count,
+            utf8_repaired: agg.repaired_utf8,
+            without_timestamp: agg.without_timestamp,
+            clusters: clusters.len() as u64,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        },
+        windows: agg.windows.iter().map(|w| w.0.clone()).collect(),
+        priorities,
+        clusters,
+        notes,
+        bad_entries: agg.bad,
+        stages: std::mem::take(&mut stages),
+        github: None,
+    };
+    if opts.stats {
+        print_stats(&report);
+    }
+
+    // Redaction: always for GitHub; for the report and JSON unless `redact.reports: false`.
+    let mut public = None;
+    if cfg.redact.reports {
+        redactor.report(&mut report);
+    } else if github.is_some() {
+        let mut p = report.clone();
+        redactor.report(&mut p);
+        public = Some(p);
+    }
+    if let Some(gs) = &github {
+        let out = sink::github::run(public.as_ref().unwrap_or(&report), gs).await;
+        print_github_summary(&out.report);
+        for e in out.errors {
+            sink_errors.push(SinkError {
+                sink: "github",
+                path: gs.repo.clone(),
+                error: std::io::Error::other(e),
+            });
+        }
+        report.github = Some(out.report);
+    }
+
+    // Sinks that need the finished report, each on its own task.
+    let report = Arc::new(report);
+    let mut sink_tasks = Vec::new();
+    let report_path = opts
+        .report
+        .clone()
+        .or_else(|| cfg.sinks.report.clone())
+        .unwrap_or_else(|| "-".into());
+    {
+        let r = Arc::clone(&report);
+        sink_tasks.push(tokio::task::spawn_blocking(move || {
+            sink::report::write(&r, &report_path)
+        }));
+    }
+    if let Some(path) = opts.json.clone().or_else(|| cfg.sinks.json.clone()) {
+        let r = Arc::clone(&report);
+        sink_tasks.push(tokio::task::spawn_blocking(move || {
+            sink::json::write(&r, &path)
+        }));
+    }
+    for t in sink_tasks {
+        match t.await {
+            Ok(Err(e)) => sink_errors.push(e),
+            Ok(Ok(())) => {}
+            Err(e) => warn(&format!("a sink task failed: {e}")),
+        }
+    }
+    let report = Arc::try_unwrap(report).unwrap_or_else(|r| (*r).clone());
+    Ok(Outcome {
+        report,
+        sink_errors,
+    })
+}
+
+/// The GitHub sink's settings, when it is on (`--github` or `sinks.github.repo`).
+fn github_settings(
+    cfg: &Config,
+    opts: &RunOptions,
+) -> Result<Option<sink::github::Settings>, RunError> {
+    let g = &cfg.sinks.github;
+    let Some(repo) = opts.github_repo.clone().or_else(|| g.repo.clone()) else {
+        if opts.dry_run {
+            return Err(RunError::Config(
+                "--dry-run plans GitHub issues: name the repository with --github OWNER/REPO (or sinks.github.repo)".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let Some((owner, name)) = crate::config::parse_repo(&repo) else {
+        return Err(RunError::Config(format!(
+            "--github {repo}: expected OWNER/REPO, e.g. --github netra-systems/netra-apex"
+        )));
+    };
+    let api = opts.github_api.clone().unwrap_or_else(|| g.api.clone());
+    if !(api.starts_with("https://") || api.starts_with("http://")) {
+        return Err(RunError::Config(format!(
+            "--github-api {api}: expected an http(s) URL, e.g. https://api.github.com"
+        )));
+    }
+    Ok(Some(sink::github::Settings {
+        repo: format!("{owner}/{name}"),
+        owner,
+        name,
+        api,
+        token: opts.github_token.clone(),
+        dry_run: opts.dry_run || g.dry_run,
+        cfg: g.clone(),
+    }))
+}
+
+/// One line per kind of GitHub action on stderr, and why writing stopped.
+fn print_github_summary(g: &crate::record::GithubReport) {
+    let mut counts: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for a in &g.actions {
+        *counts
+            .entry((a.action.clone(), a.status.clone()))
+            .or_default() += 1;
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|((a, s), n)| {
+            if s == "none" {
+                format!("{n} {a}")
+            } else {
+                format!("{n} {a} {s}")
+            }
+        })
+        .collect();
+    let mode = match g.mode.as_str() {
+        "dry-run" => " (dry run: nothing written)",
+        "no-token" => " (no GITHUB_TOKEN: nothing sent)",
+        _ => "",
+    };
+    eprintln!("gardener: GitHub {}{mode}: {}", g.repo, parts.join(", "));
+    if let Some(s) = &g.stopped {
+        eprintln!("gardener: GitHub: {s}");
+    }
+}
+
+fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Writes a line to standard error. Unlike `eprintln!`, never panics when standard error is
+/// closed (`gardener run 2>&1 | head`).
+pub fn warn(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "gardener: {msg}");
+}
+
+/// Per-stage statistics, as a table on stderr.
+pub fn print_stats(r: &Report) {
+    use std::io::Write;
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(
+        e,
+        "{:<12} {:>7} {:>10} {:>10} {:>8} {:>10} {:>11} {:>9} {:>9}",
+        "stage", "workers", "in", "out", "batches", "busy ms", "blocked ms", "p50 µs", "p99 µs"
+    );
+    for s in &r.stages {
+        let _ = writeln!(
+            e,
+            "{:<12} {:>7} {:>10} {:>10} {:>8} {:>10.1} {:>11.1} {:>9} {:>9}",
+            s.stage,
+            s.workers,
+            s.entries_in,
+            s.entries_out,
+            s.batches,
+            s.busy_ms,
+            s.blocked_ms,
+            s.batch_p50_us,
+            s.batch_p99_us
+        );
+    }
+    let _ = writeln!(
+        e,
+        "{} entries, {} bytes in {} ms",
+        r.totals.entries_read, r.totals.bytes_read, r.totals.elapsed_ms
+    );
+}

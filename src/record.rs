@@ -1,0 +1,516 @@
+//! The record types that flow between stages. Every stage speaks these types and nothing else.
+//!
+//! Entries travel in [`Batch`]es: one owned byte buffer holding the raw JSON of many entries, plus
+//! one [`Record`] per entry whose text fields are [`Str`] spans into that buffer (or, for strings
+//! that needed unescaping, into the batch's small `arena`). Parsing therefore allocates per batch,
+//! never per field, and the raw bytes of every entry stay available for samples and dead letters.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+/// A piece of text owned by a [`Batch`]: a span of its raw buffer or of its arena.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Str {
+    start: u32,
+    /// Length in bytes; the top bit says the span lives in the arena.
+    len: u32,
+}
+
+const ARENA_BIT: u32 = 1 << 31;
+
+impl Str {
+    pub const EMPTY: Str = Str { start: 0, len: 0 };
+
+    pub fn raw(range: Range<usize>) -> Str {
+        Str {
+            start: range.start as u32,
+            len: (range.end - range.start) as u32,
+        }
+    }
+
+    pub fn arena(range: Range<usize>) -> Str {
+        Str {
+            start: range.start as u32,
+            len: (range.end - range.start) as u32 | ARENA_BIT,
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len & !ARENA_BIT == 0
+    }
+}
+
+/// Cloud Logging's severity enum, in its numeric order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Severity {
+    #[default]
+    Default = 0,
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 9] = [
+        Severity::Default,
+        Severity::Debug,
+        Severity::Info,
+        Severity::Notice,
+        Severity::Warning,
+        Severity::Error,
+        Severity::Critical,
+        Severity::Alert,
+        Severity::Emergency,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Default => "DEFAULT",
+            Severity::Debug => "DEBUG",
+            Severity::Info => "INFO",
+            Severity::Notice => "NOTICE",
+            Severity::Warning => "WARNING",
+            Severity::Error => "ERROR",
+            Severity::Critical => "CRITICAL",
+            Severity::Alert => "ALERT",
+            Severity::Emergency => "EMERGENCY",
+        }
+    }
+
+    /// Parses a name (any case; `WARN` and `FATAL` accepted as aliases) or a Cloud Logging number
+    /// (0, 100, 200, ... 800).
+    pub fn parse(s: &str) -> Option<Severity> {
+        let t = s.trim();
+        if let Ok(n) = t.parse::<i64>() {
+            return Some(Self::from_number(n));
+        }
+        Some(match t.to_ascii_uppercase().as_str() {
+            "DEFAULT" => Severity::Default,
+            "DEBUG" => Severity::Debug,
+            "INFO" => Severity::Info,
+            "NOTICE" => Severity::Notice,
+            "WARNING" | "WARN" => Severity::Warning,
+            "ERROR" => Severity::Error,
+            "CRITICAL" | "FATAL" => Severity::Critical,
+            "ALERT" => Severity::Alert,
+            "EMERGENCY" => Severity::Emergency,
+            _ => return None,
+        })
+    }
+
+    /// Cloud Logging numbers: DEFAULT 0, DEBUG 100, ... EMERGENCY 800; values between round down.
+    pub fn from_number(n: i64) -> Severity {
+        Self::ALL[(n / 100).clamp(0, 8) as usize]
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The parts of `httpRequest` the pipeline uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Http {
+    pub method: Str,
+    pub url: Str,
+    /// HTTP status; 0 when absent.
+    pub status: u16,
+    /// Latency in microseconds, when present and well-formed.
+    pub latency_us: Option<u64>,
+    pub user_agent: Str,
+}
+
+/// One log entry, parsed. Text fields point into the owning [`Batch`].
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    /// 1-based position of the entry in its input.
+    pub entry_no: u64,
+    /// Byte offset of the entry's first byte in its input.
+    pub offset: u64,
+    /// The entry's raw JSON, a span of the batch buffer.
+    pub raw: Str,
+    pub insert_id: Str,
+    /// Event time in Unix nanoseconds (`timestamp`, else `receiveTimestamp`); `None` when absent.
+    pub timestamp: Option<i64>,
+    pub severity: Severity,
+    pub resource_type: Str,
+    pub service: Str,
+    pub revision: Str,
+    /// Raw JSON of `resource.labels`.
+    pub resource_labels: Str,
+    pub log_name: Str,
+    /// The message (see `parse` for the order of payload fields it is taken from).
+    pub message: Str,
+    pub module: Str,
+    pub function: Str,
+    pub line: Str,
+    pub file: Str,
+    pub http: Option<Http>,
+    pub trace: Str,
+    /// Raw JSON of the entry's `labels`.
+    pub labels: Str,
+    /// Set by the fingerprint stage.
+    pub fingerprint: u64,
+}
+
+/// An entry that could not be parsed: kept with its location and reason, never dropped silently.
+#[derive(Clone, Debug)]
+pub struct BadEntry {
+    pub entry_no: u64,
+    pub offset: u64,
+    pub reason: String,
+    /// The entry's raw text (for an entry over the size limit, only its first bytes).
+    pub raw: Str,
+    /// The entry's size in the input, in bytes.
+    pub size: u64,
+}
+
+/// A group of entries moving between stages.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Sequence number of the batch in its input, for ordering sinks that care.
+    pub seq: u64,
+    /// Index of the input (file) the entries came from.
+    pub input: u32,
+    /// Raw bytes of the entries (plus separators between them); shared by the batches cut
+    /// from one read.
+    pub buf: Arc<Vec<u8>>,
+    /// Byte ranges of `buf` holding one entry each, with entry number and input offset.
+    pub spans: Vec<EntrySpan>,
+    /// Unescaped or repaired strings that could not be borrowed from `buf`.
+    pub arena: String,
+    pub records: Vec<Record>,
+    pub bad: Vec<BadEntry>,
+    /// Templates first seen by the fingerprint worker in this batch.
+    pub new_templates: Vec<NewTemplate>,
+    /// Entries whose invalid UTF-8 was repaired.
+    pub repaired_utf8: u64,
+}
+
+/// A template announced by the fingerprint stage the first time a worker meets it.
+#[derive(Clone, Debug)]
+pub struct NewTemplate {
+    pub id: u64,
+    /// Service and code location the template belongs to (see `fingerprint::scope`).
+    pub scope: String,
+    pub template: String,
+}
+
+/// Where one entry sits in a batch buffer and in the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntrySpan {
+    pub range: (u32, u32),
+    pub entry_no: u64,
+    pub offset: u64,
+    /// What the source already knows is wrong with the entry.
+    pub flaw: Flaw,
+}
+
+/// A problem the source found while splitting an entry off the input; such an entry is bad
+/// before it is parsed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flaw {
+    #[default]
+    None,
+    /// The input ended inside the entry.
+    Cut,
+    /// In gcloud's layout, the entry was still open where the line at this input offset starts
+    /// the next entry, closes the array or is not JSON (a bracket or quote is missing);
+    /// splitting resumed there.
+    Unbalanced { resumed_at: u64 },
+    /// Brackets nested deeper than `limit` (`source.max_depth`).
+    TooDeep { limit: u32 },
+    /// `size` bytes, over `limit` (`source.max_entry_kib`): only the first bytes were kept.
+    /// `cut`: the input also ended inside it.
+    TooLarge { size: u64, limit: u64, cut: bool },
+}
+
+impl Flaw {
+    /// Why an entry with this flaw is bad, for the report and the dead letter.
+    pub fn reason(self) -> Option<String> {
+        Some(match self {
+            Flaw::None => return None,
+            Flaw::Cut => "the input ended inside this entry (it was cut off)".into(),
+            Flaw::Unbalanced { resumed_at } => format!(
+                "unbalanced JSON: the entry was still open (a bracket or quote is missing) where the line at byte {resumed_at} starts another entry, closes the array or is not JSON (gcloud's layout); reading resumed there"
+            ),
+            Flaw::TooDeep { limit } => {
+                format!("nested more than {limit} levels deep (source.max_depth)")
+            }
+            Flaw::TooLarge { size, limit, cut } => format!(
+                "entry of {size} bytes is larger than the limit of {limit} bytes (source.max_entry_kib){}; raw holds only its first bytes",
+                if cut {
+                    ", and the input ended inside it"
+                } else {
+                    ""
+                }
+            ),
+        })
+    }
+}
+
+impl Batch {
+    /// The text behind a span. Spans are only ever made from valid UTF-8 (see `parse`); invalid
+    /// bytes make this return the empty string rather than panic.
+    pub fn str(&self, s: Str) -> &str {
+        let len = (s.len & !ARENA_BIT) as usize;
+        let start = s.start as usize;
+        if s.len & ARENA_BIT != 0 {
+            self.arena.get(start..start + len).unwrap_or("")
+        } else {
+            self.buf
+                .get(start..start + len)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or("")
+        }
+    }
+
+    /// Raw bytes behind a span of the buffer.
+    pub fn bytes(&self, s: Str) -> &[u8] {
+        let len = (s.len & !ARENA_BIT) as usize;
+        let start = s.start as usize;
+        if s.len & ARENA_BIT != 0 {
+            self.arena.as_bytes().get(start..start + len).unwrap_or(&[])
+        } else {
+            self.buf.get(start..start + len).unwrap_or(&[])
+        }
+    }
+
+    /// Appends text to the arena and returns its span.
+    pub fn push_arena(&mut self, text: &str) -> Str {
+        let start = self.arena.len();
+        self.arena.push_str(text);
+        Str::arena(start..self.arena.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_names_and_numbers() {
+        assert_eq!(Severity::parse("warning"), Some(Severity::Warning));
+        assert_eq!(Severity::parse("WARN"), Some(Severity::Warning));
+        assert_eq!(Severity::parse("500"), Some(Severity::Error));
+        assert_eq!(Severity::parse("650"), Some(Severity::Critical));
+        assert_eq!(Severity::parse("9999"), Some(Severity::Emergency));
+        assert_eq!(Severity::parse("nonsense"), None);
+        assert!(Severity::Critical > Severity::Error);
+    }
+
+    #[test]
+    fn spans_resolve_to_buffer_or_arena() {
+        let mut b = Batch {
+            buf: Arc::new(b"hello world".to_vec()),
+            ..Default::default()
+        };
+        let raw = Str::raw(6..11);
+        assert_eq!(b.str(raw), "world");
+        let a = b.push_arena("unescaped \"x\"");
+        assert_eq!(b.str(a), "unescaped \"x\"");
+        assert!(!a.is_empty());
+        assert!(Str::EMPTY.is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the aggregate stage hands on, and the report the prioritize stage builds for the sinks.
+// ---------------------------------------------------------------------------------------------
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// A sample entry kept raw.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    pub timestamp: Option<i64>,
+    pub insert_id: String,
+    pub raw: String,
+}
+
+/// An entry that could not be processed, as reported.
+#[derive(Clone, Debug, Serialize)]
+pub struct BadInfo {
+    pub input: String,
+    pub entry: u64,
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// Everything counted about one fingerprint.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub id: u64,
+    pub template: String,
+    /// Service and code location the template belongs to (see `fingerprint::scope`).
+    pub scope: String,
+    pub service: String,
+    pub count: u64,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    /// Entries per severity, indexed by [`Severity::index`].
+    pub severities: [u64; 9],
+    pub revisions: BTreeMap<String, u64>,
+    /// `module:function:line` (or `file:function:line`) with counts.
+    pub locations: BTreeMap<String, u64>,
+    /// Entries per second of event time (Unix seconds), within reach of the largest window.
+    pub per_second: BTreeMap<i64, u64>,
+    /// Counts in the configured windows (filled when aggregation finishes).
+    pub windows: Vec<u64>,
+    /// The newest entries, newest first.
+    pub samples: Vec<Sample>,
+    pub http_statuses: BTreeMap<u16, u64>,
+    /// Request latency in microseconds.
+    pub latency_us: Option<hdrhistogram::Histogram<u64>>,
+}
+
+impl Cluster {
+    pub fn max_severity(&self) -> Severity {
+        Severity::ALL
+            .into_iter()
+            .rev()
+            .find(|s| self.severities[s.index()] > 0)
+            .unwrap_or_default()
+    }
+}
+
+/// The result of aggregation, handed to the prioritize stage.
+#[derive(Debug, Default)]
+pub struct Aggregate {
+    pub clusters: Vec<Cluster>,
+    /// (name, seconds) of each window, in configured order.
+    pub windows: Vec<(String, i64)>,
+    /// The time windows were measured back from.
+    pub reference: Option<i64>,
+    pub entries: u64,
+    pub bad_count: u64,
+    pub bad: Vec<BadInfo>,
+    pub repaired_utf8: u64,
+    pub without_timestamp: u64,
+}
+
+/// The report every sink renders: the JSON report is this, serialised.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub tool: String,
+    pub generated_at: String,
+    /// True when the run was interrupted: counts cover only what was read until then.
+    pub partial: bool,
+    pub inputs: Vec<String>,
+    /// The time windows were measured back from (newest entry, or `--now`).
+    pub reference_time: Option<String>,
+    pub time_range: Option<TimeRange>,
+    pub services: BTreeMap<String, u64>,
+    pub totals: Totals,
+    pub windows: Vec<String>,
+    pub priorities: BTreeMap<String, u64>,
+    pub clusters: Vec<ClusterReport>,
+    pub notes: Vec<String>,
+    pub bad_entries: Vec<BadInfo>,
+    pub stages: Vec<crate::stats::StageReport>,
+    /// What the GitHub sink did (or planned), when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<GithubReport>,
+}
+
+/// The GitHub sink's results: one action per cluster considered.
+#[derive(Clone, Debug, Serialize)]
+pub struct GithubReport {
+    /// `OWNER/REPO`.
+    pub repo: String,
+    /// `live` (writes sent), `dry-run` (`--dry-run`: nothing written) or `no-token` (no
+    /// `GITHUB_TOKEN`: planned offline from the state file, nothing sent).
+    pub mode: String,
+    pub actions: Vec<GithubAction>,
+    /// Why writing stopped before the end (rate limit, caps, an error), when it did.
+    pub stopped: Option<String>,
+    pub notes: Vec<String>,
+}
+
+/// What happened to one cluster on GitHub.
+#[derive(Clone, Debug, Serialize)]
+pub struct GithubAction {
+    pub fingerprint: String,
+    pub title: String,
+    pub priority: String,
+    /// The issue number, when the cluster has one.
+    pub issue: Option<u64>,
+    pub url: Option<String>,
+    /// `create`, `comment`, `escalate`, `reopen`, `unchanged` or `skip`.
+    pub action: String,
+    /// `done`, `planned` (dry run), `deferred` (caps or rate limit: next run), `failed`, or
+    /// `none` for `unchanged` and `skip`.
+    pub status: String,
+    /// `P2 → P0` when the priority label changed (or would change).
+    pub priority_change: Option<String>,
+    /// Why, in a few words.
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TimeRange {
+    pub first: String,
+    pub last: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    pub bytes_read: u64,
+    pub entries_read: u64,
+    pub entries_processed: u64,
+    pub entries_skipped: u64,
+    pub utf8_repaired: u64,
+    pub without_timestamp: u64,
+    pub clusters: u64,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterReport {
+    pub id: String,
+    pub priority: String,
+    pub title: String,
+    /// The rule that set the priority.
+    pub rule: String,
+    pub expected: bool,
+    pub labels: Vec<String>,
+    pub service: String,
+    pub template: String,
+    pub max_severity: String,
+    pub severities: BTreeMap<String, u64>,
+    pub count: u64,
+    pub windows: BTreeMap<String, u64>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub revisions: BTreeMap<String, u64>,
+    pub locations: BTreeMap<String, u64>,
+    pub samples: Vec<serde_json::Value>,
+    pub http: Option<HttpReport>,
+    /// Entries per second of event time (Unix seconds) within reach of the largest window: how
+    /// the GitHub sink counts entries newer than what it last reported.
+    #[serde(skip)]
+    pub per_second: BTreeMap<i64, u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpReport {
+    pub statuses: BTreeMap<String, u64>,
+    pub latency_ms: Option<LatencyReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LatencyReport {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub count: u64,
+}

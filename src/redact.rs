@@ -1,0 +1,284 @@
+//! The redact stage: removes secrets from everything that leaves the machine — GitHub issue
+//! titles, bodies and comments always; the markdown worklog and the JSON report unless
+//! `redact.reports: false`.
+//!
+//! It runs on the finished [`Report`], after fingerprinting, so a cluster's fingerprint never
+//! depends on it. The patterns are a rule pack (`stages/redact.yaml`, built in; replaceable and
+//! extendable in `pipeline.yaml`): regular expressions for credentials of known shapes (JWTs,
+//! bearer tokens, provider keys, passwords in URLs, email local parts), plus a list of
+//! secret-looking key names whose values are redacted in `key=value` / `key: value` text and in
+//! the JSON fields of sample entries.
+
+use regex::{Captures, Regex};
+use serde_json::Value;
+
+use crate::config::{ConfigError, RedactPack};
+use crate::record::Report;
+
+/// What a redacted value becomes.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Values after a secret-looking key that are left alone: already redacted or masked.
+const ALREADY_SAFE: [&str; 5] = ["<*>", "REDACTED", REDACTED, "***", ""];
+
+/// A compiled redaction pack.
+pub struct Redactor {
+    /// (pattern, replacement), applied in order.
+    patterns: Vec<(Regex, String)>,
+    /// `key=value` / `key: value` with a secret-looking key, in text.
+    key_value: Option<Regex>,
+    /// A whole JSON field name that is secret-looking.
+    key_name: Option<Regex>,
+}
+
+impl Redactor {
+    /// Compiles a pack; errors name the pattern.
+    pub fn new(pack: &RedactPack) -> Result<Redactor, ConfigError> {
+        let mut patterns = Vec::new();
+        for p in &pack.patterns {
+            let re = Regex::new(&p.regex).map_err(|e| {
+                ConfigError(format!(
+                    "redact pattern '{}': bad regular expression: {e}",
+                    p.name
+                ))
+            })?;
+            let replace = p
+                .replace
+                .clone()
+                .unwrap_or_else(|| format!("[REDACTED:{}]", p.name));
+            patterns.push((re, replace));
+        }
+        let (key_value, key_name) = if pack.secret_keys.is_empty() {
+            (None, None)
+        } else {
+            let alts = pack
+                .secret_keys
+                .iter()
+                .map(|k| format!("(?:{k})"))
+                .collect::<Vec<_>>()
+                .join("|");
+            let bad = |e: regex::Error| {
+                ConfigError(format!("redact secret_keys: bad regular expression: {e}"))
+            };
+            let kv = Regex::new(&format!(
+                r#"(?i)\b([A-Za-z0-9_.-]*(?:{alts}))\b(\\?["']?[ \t]*[:=][ \t]*\\?["']?)([^\s"'\\,;&)}}\]]+)"#
+            ))
+            .map_err(bad)?;
+            let name = Regex::new(&format!(r"(?i)(?:{alts})$")).map_err(bad)?;
+            (Some(kv), Some(name))
+        };
+        Ok(Redactor {
+            patterns,
+            key_value,
+            key_name,
+        })
+    }
+
+    /// Redacts one text.
+    pub fn text(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        for (re, replace) in &self.patterns {
+            if re.is_match(&out) {
+                out = re.replace_all(&out, replace.as_str()).into_owned();
+            }
+        }
+        if let Some(kv) = &self.key_value
+            && kv.is_match(&out)
+        {
+            out = kv
+                .replace_all(&out, |c: &Captures| {
+                    if ALREADY_SAFE.contains(&&c[3]) {
+                        c[0].to_string()
+                    } else {
+                        format!("{}{}{REDACTED}", &c[1], &c[2])
+                    }
+                })
+                .into_owned();
+        }
+        out
+    }
+
+    /// Redacts a JSON value in place: every string, and the whole value of every field whose
+    /// name is secret-looking (unless it is an object or array, which are walked instead).
+    pub fn json(&self, v: &mut Value) {
+        match v {
+            Value::String(s) => *s = self.text(s),
+            Value::Array(items) => items.iter_mut().for_each(|i| self.json(i)),
+            Value::Object(map) => {
+                for (k, val) in map.iter_mut() {
+                    let secret = self.key_name.as_ref().is_some_and(|re| re.is_match(k));
+                    match val {
+                        Value::Object(_) | Value::Array(_) => self.json(val),
+                        Value::String(s) if secret && !ALREADY_SAFE.contains(&s.as_str()) => {
+                            *val = Value::String(REDACTED.into())
+                        }
+                        Value::Number(_) if secret => *val = Value::String(REDACTED.into()),
+                        _ => self.json(val),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Redacts every free text of a report: titles, templates, locations, samples, notes and
+    /// bad-entry reasons. Ids, counts and times are left alone.
+    pub fn report(&self, r: &mut Report) {
+        for c in &mut r.clusters {
+            c.title = self.text(&c.title);
+            c.template = self.text(&c.template);
+            c.locations = std::mem::take(&mut c.locations)
+                .into_iter()
+                .map(|(k, n)| (self.text(&k), n))
+                .collect();
+            c.samples.iter_mut().for_each(|s| self.json(s));
+        }
+        r.notes = r.notes.iter().map(|n| self.text(n)).collect();
+        for b in &mut r.bad_entries {
+            b.reason = self.text(&b.reason);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use serde_json::json;
+
+    fn redactor() -> Redactor {
+        Redactor::new(&Config::default().redact_pack().unwrap()).unwrap()
+    }
+
+    /// Each planted secret disappears, and the text around it survives.
+    #[test]
+    fn built_in_patterns_remove_common_secrets() {
+        let r = redactor();
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        let cases = [
+            (format!("token {jwt} rejected"), jwt.to_string()),
+            (
+                "Authorization: Bearer abcdef0123456789abcdef".into(),
+                "abcdef0123456789abcdef".into(),
+            ),
+            (
+                "auth header Basic dXNlcjpwYXNzd29yZDEyMw== bad".into(),
+                "dXNlcjpwYXNzd29yZDEyMw==".into(),
+            ),
+            (
+                "using ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 for CI".into(),
+                "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789".into(),
+            ),
+            (
+                "pat github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz".into(),
+                "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz".into(),
+            ),
+            (
+                "maps key AIzaSyA-1234567890abcdefghijklmnopqrstu failed".into(),
+                "AIzaSyA-1234567890abcdefghijklmnopqrstu".into(),
+            ),
+            (
+                "aws AKIAIOSFODNN7EXAMPLE denied".into(),
+                "AKIAIOSFODNN7EXAMPLE".into(),
+            ),
+            (
+                "slack xoxb-123456789012-abcdefghijkl post".into(),
+                "xoxb-123456789012-abcdefghijkl".into(),
+            ),
+            (
+                "charge with sk_live_51Habcdefghijklmnop failed".into(),
+                "sk_live_51Habcdefghijklmnop".into(),
+            ),
+            (
+                "connect postgres://app:s3cr3t-pw@db.internal:5432/main".into(),
+                "s3cr3t-pw".into(),
+            ),
+            (
+                "login failed password=hunter2 user=bob".into(),
+                "hunter2".into(),
+            ),
+            (
+                "config api_key: abc123xyz loaded".into(),
+                "abc123xyz".into(),
+            ),
+            (
+                r#"body {"client_secret": "zzTopSecret"}"#.into(),
+                "zzTopSecret".into(),
+            ),
+            (
+                "GET /cb?code=1&access_token=tok987&x=1".into(),
+                "tok987".into(),
+            ),
+            ("user jane.doe@example.com locked".into(), "jane.doe".into()),
+        ];
+        for (input, secret) in cases {
+            let out = r.text(&input);
+            assert!(!out.contains(&secret), "{input:?} -> {out:?}");
+            assert!(out.len() > 5, "{out}");
+        }
+        assert_eq!(
+            r.text("user jane.doe@example.com locked"),
+            "user ***@example.com locked"
+        );
+        assert_eq!(
+            r.text("connect postgres://app:pw@db/main"),
+            "connect postgres://app:[REDACTED]@db/main"
+        );
+        assert_eq!(r.text("password=hunter2;"), "password=[REDACTED];");
+    }
+
+    #[test]
+    fn ordinary_text_is_left_alone() {
+        let r = redactor();
+        for s in [
+            "Failed to refresh user record <*>... in UserRepository: circuit breaker open",
+            "max_tokens=4096 exceeded",
+            "basic authentication is enabled",
+            "[<*>] GOLDEN PATH AUTH=REDACTED permissive authentication",
+            "JWT=REDACTED",
+            "password=<*>",
+            "GET /api/threads/<*>/messages HTTP/1.1",
+            "***@gmail.com",
+        ] {
+            assert_eq!(r.text(s), s);
+        }
+    }
+
+    #[test]
+    fn json_fields_with_secret_names_are_redacted() {
+        let r = redactor();
+        let mut v = json!({
+            "jsonPayload": {
+                "message": "user bob@corp.io sent Bearer abcdefghijklmnopqrstuvwxyz",
+                "password": "hunter2",
+                "X-Api-Key": 12345,
+                "max_tokens": 7,
+                "headers": [{"Authorization": "Basic Ym9iOnNlY3JldA=="}],
+                "token": {"kind": "opaque"},
+            },
+            "insertId": "abc",
+        });
+        r.json(&mut v);
+        assert_eq!(v["jsonPayload"]["password"], REDACTED);
+        assert_eq!(v["jsonPayload"]["X-Api-Key"], REDACTED);
+        assert_eq!(v["jsonPayload"]["max_tokens"], 7);
+        assert_eq!(v["jsonPayload"]["headers"][0]["Authorization"], REDACTED);
+        assert_eq!(v["jsonPayload"]["token"]["kind"], "opaque");
+        assert_eq!(v["insertId"], "abc");
+        assert_eq!(
+            v["jsonPayload"]["message"],
+            "user ***@corp.io sent Bearer [REDACTED]"
+        );
+    }
+
+    #[test]
+    fn extra_patterns_and_bad_patterns() {
+        let yaml = "redact:\n  extra:\n    - name: order\n      regex: 'ORD-[0-9]+'\n";
+        let cfg = Config::from_yaml(yaml, "t").unwrap();
+        let r = Redactor::new(&cfg.redact_pack().unwrap()).unwrap();
+        assert_eq!(r.text("order ORD-123 paid"), "order [REDACTED:order] paid");
+        let bad = "redact:\n  extra:\n    - name: broken\n      regex: '('\n";
+        let err = Config::from_yaml(bad, "t").unwrap_err().0;
+        assert!(err.contains("broken"), "{err}");
+    }
+}

@@ -1,0 +1,306 @@
+//! What the bot writes on GitHub: issue titles, bodies and comments, and the hidden marker that
+//! ties an issue to its cluster. Everything here is built from the redacted report.
+//!
+//! The marker is an HTML comment, invisible on GitHub, on the first line of every body and
+//! comment the bot writes:
+//!
+//! ```text
+//! <!-- log-gardener:fingerprint=8e60859d90c1619d count=41 last_seen=2025-09-14T03:59:12Z -->
+//! ```
+//!
+//! `count` and `last_seen` record what that body or comment reported, so a run that lost its
+//! state file can still tell new evidence from evidence already posted.
+
+use std::fmt::Write as _;
+
+use crate::record::ClusterReport;
+use crate::sink::report::{code, counts, short_time, thousands, window_line};
+
+/// GitHub's limit on a title.
+const TITLE_MAX: usize = 256;
+/// GitHub's limit on a body or comment is 65,536 characters; stay below it.
+const BODY_MAX: usize = 60_000;
+/// A sample longer than this is cut.
+const SAMPLE_MAX: usize = 6_000;
+
+/// The hidden marker of a body or comment.
+pub fn marker(fingerprint: &str, count: u64, last_seen: Option<&str>) -> String {
+    format!(
+        "<!-- log-gardener:fingerprint={fingerprint} count={count} last_seen={} -->",
+        last_seen.unwrap_or("-")
+    )
+}
+
+/// A parsed marker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    pub fingerprint: String,
+    pub count: Option<u64>,
+    pub last_seen: Option<String>,
+}
+
+/// The first marker in a text.
+pub fn parse_marker(text: &str) -> Option<Marker> {
+    let start = text.find("<!-- log-gardener:")? + "<!-- log-gardener:".len();
+    let rest = &text[start..];
+    let inner = &rest[..rest.find("-->")?];
+    let mut m = Marker {
+        fingerprint: String::new(),
+        count: None,
+        last_seen: None,
+    };
+    for kv in inner.split_whitespace() {
+        match kv.split_once('=') {
+            Some(("fingerprint", v)) => m.fingerprint = v.to_string(),
+            Some(("count", v)) => m.count = v.parse().ok(),
+            Some(("last_seen", v)) if v != "-" => m.last_seen = Some(v.to_string()),
+            _ => {}
+        }
+    }
+    let ok = m.fingerprint.len() == 16 && m.fingerprint.bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then_some(m)
+}
+
+/// The issue title: the cluster's title (seeds' style, `service | P0 | summary`), one line,
+/// within GitHub's limit.
+pub fn title(c: &ClusterReport) -> String {
+    let one = c.title.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() <= TITLE_MAX {
+        return one;
+    }
+    let cut: String = one.chars().take(TITLE_MAX - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// The body of a new issue.
+pub fn issue_body(c: &ClusterReport, windows: &[String]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{}\n", marker(&c.id, c.count, c.last_seen.as_deref()));
+    let _ = writeln!(
+        o,
+        "**{}** · {} · `{}` — filed by Log Gardener from Cloud Logging entries.\n",
+        c.priority, c.max_severity, c.service
+    );
+    let _ = writeln!(o, "### Log pattern\n\n{}\n", fenced("text", &c.template));
+    facts(&mut o, c, windows, true);
+    sample(&mut o, c, "Sample entry (newest)");
+    let _ = writeln!(
+        o,
+        "<sub>Log Gardener keeps this issue in step with the logs: it comments when new entries arrive, raises the priority label when the cluster grows, and reopens the issue if the problem comes back after it was closed. It never lowers a priority or closes an issue. The hidden marker at the top identifies the cluster; please keep it.</sub>"
+    );
+    cap(o)
+}
+
+/// Why a comment is written.
+pub enum Reason<'a> {
+    /// New entries since the last report.
+    NewEvidence {
+        new_entries: Option<u64>,
+        previous_last_seen: Option<&'a str>,
+    },
+    /// The priority rose.
+    Escalated {
+        from: &'a str,
+        new_entries: Option<u64>,
+    },
+    /// The cluster came back after the issue was closed.
+    Regression {
+        closed_at: Option<&'a str>,
+        new_entries: Option<u64>,
+        from: Option<&'a str>,
+    },
+}
+
+/// A comment on an existing issue.
+pub fn comment(c: &ClusterReport, windows: &[String], reason: &Reason) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{}\n", marker(&c.id, c.count, c.last_seen.as_deref()));
+    let newest = c
+        .last_seen
+        .as_deref()
+        .map(short_time)
+        .unwrap_or_else(|| "no timestamp".into());
+    let entries = |n: Option<u64>| match n {
+        Some(1) => "1 new entry".to_string(),
+        Some(n) => format!("{} new entries", thousands(n)),
+        None => "New entries".to_string(),
+    };
+    match reason {
+        Reason::NewEvidence {
+            new_entries,
+            previous_last_seen,
+        } => {
+            let since = previous_last_seen
+                .map(|t| format!(" since the last report (newest then: {})", short_time(t)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "**{}**{since}; newest now {newest}. Priority stays {}.\n",
+                entries(*new_entries),
+                c.priority
+            );
+        }
+        Reason::Escalated { from, new_entries } => {
+            let _ = writeln!(
+                o,
+                "**Escalated: {from} → {}** (rule: {}). {}; newest {newest}.\n",
+                c.priority,
+                c.rule,
+                entries(*new_entries)
+            );
+        }
+        Reason::Regression {
+            closed_at,
+            new_entries,
+            from,
+        } => {
+            let closed = closed_at
+                .map(|t| format!(" on {}", short_time(t)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "**Regression: reopened.** This problem came back after the issue was closed{closed}: {} since, newest {newest}.{}\n",
+                entries(*new_entries).to_lowercase(),
+                match from {
+                    Some(f) => format!(" Priority {f} → {} (rule: {}).", c.priority, c.rule),
+                    None => String::new(),
+                }
+            );
+        }
+    }
+    facts(&mut o, c, windows, false);
+    sample(&mut o, c, "Latest sample entry");
+    cap(o)
+}
+
+/// The table of facts about a cluster.
+fn facts(o: &mut String, c: &ClusterReport, windows: &[String], full: bool) {
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(
+        o,
+        "| **Priority** | {} (rule: {}) |",
+        c.priority,
+        cell(&c.rule)
+    );
+    let _ = writeln!(o, "| **Severity** | {} |", counts(&c.severities));
+    let _ = writeln!(o, "| **Count** | {} in this run |", thousands(c.count));
+    let _ = writeln!(o, "| **Windows** | {} |", window_line(c, windows));
+    if let (Some(f), Some(l)) = (&c.first_seen, &c.last_seen) {
+        let _ = writeln!(
+            o,
+            "| **Time range** | {} → {} |",
+            short_time(f),
+            short_time(l)
+        );
+    }
+    if full {
+        let _ = writeln!(o, "| **Service** | `{}` |", cell(&c.service));
+    }
+    if !c.revisions.is_empty() {
+        let _ = writeln!(o, "| **Revisions** | {} |", cell(&counts(&c.revisions)));
+    }
+    if !c.locations.is_empty() {
+        let mut v: Vec<_> = c.locations.iter().collect();
+        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let locs: Vec<String> = v
+            .iter()
+            .take(3)
+            .map(|(k, n)| format!("{} ({})", code(k), thousands(**n)))
+            .collect();
+        let _ = writeln!(o, "| **Location** | {} |", cell(&locs.join(", ")));
+    }
+    if let Some(h) = &c.http {
+        let statuses = h
+            .statuses
+            .iter()
+            .map(|(s, n)| format!("{s} × {}", thousands(*n)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(o, "| **HTTP statuses** | {statuses} |");
+        if let Some(l) = &h.latency_ms {
+            let _ = writeln!(
+                o,
+                "| **Latency** | p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms · max {:.1} ms ({} requests) |",
+                l.p50,
+                l.p95,
+                l.p99,
+                l.max,
+                thousands(l.count)
+            );
+        }
+    }
+    let _ = writeln!(o, "| **Fingerprint** | `{}` |\n", c.id);
+}
+
+fn sample(o: &mut String, c: &ClusterReport, heading: &str) {
+    if let Some(s) = c.samples.first() {
+        let mut text = serde_json::to_string_pretty(s).unwrap_or_default();
+        if text.len() > SAMPLE_MAX {
+            let mut end = SAMPLE_MAX;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push_str("\n… (cut)");
+        }
+        let _ = writeln!(o, "### {heading}\n\n{}\n", fenced("json", &text));
+    }
+}
+
+/// A fenced code block whose fence cannot be closed by the text.
+fn fenced(lang: &str, text: &str) -> String {
+    let mut fence = "```".to_string();
+    while text.contains(&fence) {
+        fence.push('`');
+    }
+    format!("{fence}{lang}\n{text}\n{fence}")
+}
+
+/// A table cell: no pipes or newlines.
+fn cell(s: &str) -> String {
+    crate::sink::report::cell(s)
+}
+
+fn cap(mut s: String) -> String {
+    if s.len() > BODY_MAX {
+        let mut end = BODY_MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("\n\n… (cut to fit GitHub's limit)");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_round_trip() {
+        let m = marker("8e60859d90c1619d", 41, Some("2025-09-14T03:59:12Z"));
+        let body = format!("{m}\n\nsome text <!-- other -->");
+        assert_eq!(
+            parse_marker(&body),
+            Some(Marker {
+                fingerprint: "8e60859d90c1619d".into(),
+                count: Some(41),
+                last_seen: Some("2025-09-14T03:59:12Z".into()),
+            })
+        );
+        assert_eq!(
+            parse_marker(&marker("8e60859d90c1619d", 3, None))
+                .unwrap()
+                .last_seen,
+            None
+        );
+        assert_eq!(parse_marker("<!-- log-gardener:fingerprint=zz -->"), None);
+        assert_eq!(parse_marker("no marker"), None);
+    }
+
+    #[test]
+    fn fences_survive_backticks() {
+        assert_eq!(fenced("text", "a ``` b"), "````text\na ``` b\n````");
+    }
+}

@@ -1,0 +1,129 @@
+//! The local state file: per repository, fingerprint → the issue filed for it and what was last
+//! reported there (priority, count, newest entry). It lets a run know its issues without
+//! searching and tell new evidence from evidence already reported. It is a cache, not the truth:
+//! when it is lost, issues are found again by their label and hidden marker.
+//!
+//! Written atomically (temporary file in the same directory, then rename), so a crash or a
+//! full disk leaves the previous state intact.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// What was last reported for one cluster.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct Entry {
+    /// The issue number.
+    pub issue: u64,
+    /// The priority on the issue's label, `P0`..`P5`.
+    pub priority: String,
+    /// Entries in the run that last reported (created, commented).
+    pub count: u64,
+    /// Newest entry last reported (RFC 3339).
+    pub last_seen: Option<String>,
+}
+
+/// The whole file.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct State {
+    /// `OWNER/REPO` → fingerprint → entry.
+    pub repos: BTreeMap<String, BTreeMap<String, Entry>>,
+}
+
+impl State {
+    /// Reads the state file; a missing file is an empty state.
+    pub fn load(path: &Path) -> Result<State, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(e) => {
+                return Err(format!(
+                    "cannot read the GitHub state file {}: {e}",
+                    path.display()
+                ));
+            }
+        };
+        serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "the GitHub state file {} is not valid ({e}); fix it or delete it (issues are found again by their label)",
+                path.display()
+            )
+        })
+    }
+
+    /// Writes the state file atomically: a temporary file in the same directory, then rename.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let fail = |e: std::io::Error| {
+            format!("cannot write the GitHub state file {}: {e}", path.display())
+        };
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let tmp: PathBuf = dir.join(format!(
+            ".{}.{}.tmp",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "state".into()),
+            std::process::id()
+        ));
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            serde_json::to_writer_pretty(&mut f, self)?;
+            f.write_all(b"\n")?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            fail(e)
+        })
+    }
+
+    /// The entries of one repository.
+    pub fn repo(&mut self, repo: &str) -> &mut BTreeMap<String, Entry> {
+        self.repos.entry(repo.to_string()).or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/state.json");
+        assert_eq!(State::load(&path).unwrap(), State::default());
+        let mut s = State::default();
+        s.repo("o/r").insert(
+            "00000000000000ab".into(),
+            Entry {
+                issue: 7,
+                priority: "P1".into(),
+                count: 3,
+                last_seen: Some("2025-09-14T04:00:00Z".into()),
+            },
+        );
+        s.save(&path).unwrap();
+        assert_eq!(State::load(&path).unwrap(), s);
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn corrupt_file_is_an_actionable_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, "{not json").unwrap();
+        let err = State::load(&path).unwrap_err();
+        assert!(err.contains("delete it"), "{err}");
+    }
+}

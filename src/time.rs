@@ -1,0 +1,230 @@
+//! Time helpers: RFC 3339 timestamps (0–9 fraction digits) to Unix nanoseconds and back, and
+//! human durations (`5m`, `1h`, `24h`, `90s`, `2d`). Hand-written because the parse sits on the
+//! hot path (one call per entry) and needs no time-zone database: Cloud Logging always writes UTC
+//! (`Z`), and numeric offsets are handled too.
+
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Inverse of [`days_from_civil`]: (year, month, day).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
+    let s = b.get(at..at + n)?;
+    let mut v = 0i64;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as i64;
+    }
+    Some(v)
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.f{0,9}](Z|±HH:MM)` into Unix nanoseconds. A space may stand for
+/// `T`, and `t`/`z` may be lower case. Returns `None` for anything else.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    if !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let (y, mo, d) = (digits(b, 0, 4)?, digits(b, 5, 2)?, digits(b, 8, 2)?);
+    let (h, mi, se) = (digits(b, 11, 2)?, digits(b, 14, 2)?, digits(b, 17, 2)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut frac = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 9 {
+                frac = frac * 10 + (b[i] - b'0') as i64;
+            }
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 {
+            return None;
+        }
+        for _ in n..9 {
+            frac *= 10;
+        }
+    }
+    let offset_secs = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let v = digits(b, i + 1, 2)? * 3600 + digits(b, i + 4, 2)? * 60;
+            if *sign == b'+' { v } else { -v }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset_secs;
+    secs.checked_mul(NANOS_PER_SEC)?.checked_add(frac)
+}
+
+/// Formats Unix nanoseconds as RFC 3339 UTC with microseconds: `2025-09-14T02:57:03.399376Z`.
+pub fn format_rfc3339(nanos: i64) -> String {
+    let secs = nanos.div_euclid(NANOS_PER_SEC);
+    let micros = nanos.rem_euclid(NANOS_PER_SEC) / 1000;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
+/// Formats Unix nanoseconds to the second, for headings: `2025-09-14 02:57:03 UTC`.
+pub fn format_short(nanos: i64) -> String {
+    let s = format_rfc3339(nanos);
+    format!("{} {} UTC", &s[..10], &s[11..19])
+}
+
+/// Parses a duration such as `90s`, `5m`, `1h`, `24h`, `2d` (or a plain number of seconds) into
+/// seconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: i64 = t[..split].parse().ok()?;
+    let unit = match t[split..].trim() {
+        "" | "s" | "sec" | "secs" => 1,
+        "m" | "min" | "mins" => 60,
+        "h" | "hr" | "hrs" => 3600,
+        "d" | "day" | "days" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(unit).filter(|&v| v > 0)
+}
+
+/// Formats seconds back as the shortest unit that divides them: 300 → `5m`.
+pub fn format_duration(secs: i64) -> String {
+    for (unit, name) in [(86_400, "d"), (3600, "h"), (60, "m")] {
+        if secs % unit == 0 {
+            return format!("{}{name}", secs / unit);
+        }
+    }
+    format!("{secs}s")
+}
+
+/// Parses a Cloud Logging latency such as `"0.002803s"` into microseconds.
+pub fn parse_latency_us(s: &str) -> Option<u64> {
+    let t = s.strip_suffix('s')?;
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut us = 0u64;
+    for (i, c) in frac.bytes().enumerate() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        if i < 6 {
+            us = us * 10 + (c - b'0') as u64;
+        }
+    }
+    for _ in frac.len()..6 {
+        us *= 10;
+    }
+    whole.checked_mul(1_000_000)?.checked_add(us)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_fraction_width() {
+        let base = parse_rfc3339("2025-09-14T02:57:03Z").unwrap();
+        assert_eq!(base, 1_757_818_623 * NANOS_PER_SEC);
+        assert_eq!(
+            parse_rfc3339("2025-09-14T02:57:03.5Z"),
+            Some(base + 500_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2025-09-14T02:57:03.399376Z"),
+            Some(base + 399_376_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2025-09-14T02:57:03.123456789Z"),
+            Some(base + 123_456_789)
+        );
+        assert_eq!(
+            parse_rfc3339("2025-09-14T02:57:03.399376+00:00"),
+            Some(base + 399_376_000)
+        );
+        assert_eq!(parse_rfc3339("2025-09-14T04:57:03+02:00"), Some(base));
+        assert_eq!(parse_rfc3339("2025-09-14T02:57:03"), None);
+        assert_eq!(parse_rfc3339("2025-13-14T02:57:03Z"), None);
+        assert_eq!(parse_rfc3339("garbage"), None);
+        assert_eq!(parse_rfc3339("2025-09-14T02:57:03.Z"), None);
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        for s in [
+            "2025-09-14T02:57:03.399376Z",
+            "1970-01-01T00:00:00.000000Z",
+            "2000-02-29T23:59:59.999999Z",
+            "1969-12-31T23:59:59.000001Z",
+        ] {
+            assert_eq!(format_rfc3339(parse_rfc3339(s).unwrap()), s);
+        }
+        assert_eq!(
+            format_short(parse_rfc3339("2025-09-14T02:57:03.1Z").unwrap()),
+            "2025-09-14 02:57:03 UTC"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m"), Some(300));
+        assert_eq!(parse_duration("24h"), Some(86_400));
+        assert_eq!(parse_duration("2d"), Some(172_800));
+        assert_eq!(parse_duration("45"), Some(45));
+        assert_eq!(parse_duration("0m"), None);
+        assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(format_duration(300), "5m");
+        assert_eq!(format_duration(86_400), "1d");
+        assert_eq!(format_duration(90), "90s");
+    }
+
+    #[test]
+    fn latencies() {
+        assert_eq!(parse_latency_us("0.002803s"), Some(2803));
+        assert_eq!(parse_latency_us("1s"), Some(1_000_000));
+        assert_eq!(parse_latency_us("1.5s"), Some(1_500_000));
+        assert_eq!(parse_latency_us("0.000000123s"), Some(0));
+        assert_eq!(parse_latency_us("fast"), None);
+    }
+}

@@ -1,0 +1,885 @@
+//! End-to-end tests of the GitHub sink: the real binary against a stateful fake of GitHub's
+//! REST API on 127.0.0.1 (`fake_github`), checking what the server holds after each run.
+
+mod common;
+mod fake_github;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use common::{Out, find_cluster, gardener_in, read_json, s, text, write};
+use fake_github::{FakeGithub, Fault, OWNER, REPO, TOKEN};
+
+const SERVICE: &str = "netra-backend-staging";
+const LIMIT: Duration = Duration::from_secs(90);
+
+fn tempdir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("gardener-github-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// A gcloud-shaped Cloud Run entry.
+fn entry(id: &str, ts: &str, severity: &str, message: &str) -> Value {
+    json!({
+        "insertId": id,
+        "jsonPayload": {
+            "message": message,
+            "labels": { "module": "netra_backend.app.services.message_service", "function": "persist", "line": "212" }
+        },
+        "logName": "projects/netra-staging/logs/run.googleapis.com%2Fstderr",
+        "resource": {
+            "labels": {
+                "location": "us-central1",
+                "project_id": "netra-staging",
+                "revision_name": format!("{SERVICE}-00042-abc"),
+                "service_name": SERVICE,
+            },
+            "type": "cloud_run_revision",
+        },
+        "severity": severity,
+        "timestamp": ts,
+    })
+}
+
+/// `count` entries of the "persist message" error (P2, or P1 at 10 or more in an hour) from
+/// 2025-09-14T03:MM:00Z, ten seconds apart.
+fn persist_errors(minute: u32, count: u32) -> Vec<Value> {
+    (0..count)
+        .map(|i| {
+            entry(
+                &format!("persist-{minute}-{i}"),
+                &format!("2025-09-14T03:{minute:02}:{:02}Z", i * 10),
+                "ERROR",
+                &format!(
+                    "Failed to persist message {} in MessageService: database timeout after 30s",
+                    1000 + minute * 100 + i
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `count` entries of the critical circuit-breaker message (P0) from 03:MM:00, five seconds apart.
+fn breaker_critical(minute: u32, count: u32) -> Vec<Value> {
+    (0..count)
+        .map(|i| {
+            entry(
+                &format!("breaker-{minute}-{i}"),
+                &format!("2025-09-14T03:{minute:02}:{:02}Z", i * 5),
+                "CRITICAL",
+                &format!(
+                    "Auth circuit breaker OPEN after {} consecutive failures",
+                    5 + i
+                ),
+            )
+        })
+        .collect()
+}
+
+/// A warning (P4: never filed) and expected behaviour (never filed).
+fn noise() -> Vec<Value> {
+    vec![
+        entry(
+            "slow-1",
+            "2025-09-14T03:02:00Z",
+            "WARNING",
+            "Slow query on users took 1200ms",
+        ),
+        entry(
+            "slow-2",
+            "2025-09-14T03:02:30Z",
+            "WARNING",
+            "Slow query on users took 1400ms",
+        ),
+        entry(
+            "user-1",
+            "2025-09-14T03:03:00Z",
+            "WARNING",
+            "[?] USER AUTO-CREATED: Created user 42 from JWT",
+        ),
+        entry(
+            "user-2",
+            "2025-09-14T03:03:30Z",
+            "WARNING",
+            "[?] USER AUTO-CREATED: Created user 43 from JWT",
+        ),
+    ]
+}
+
+fn input(dir: &Path, name: &str, groups: &[Vec<Value>]) -> PathBuf {
+    let all: Vec<Value> = groups.iter().flatten().cloned().collect();
+    write(
+        dir,
+        name,
+        serde_json::to_string_pretty(&all).unwrap() + "\n",
+    )
+}
+
+/// A config for the fake, written to `dir/name`: state file in `dir`, no pacing, short waits.
+/// `github` is appended to the `sinks.github` section (indented by four spaces), `top` is
+/// put before it.
+fn config_named(dir: &Path, name: &str, github: &str, top: &str) -> PathBuf {
+    let state = dir.join("state/github.json");
+    let defaults = [
+        format!("    state_file: {}", s(&state)),
+        "    write_interval_ms: 0".into(),
+        "    max_wait_secs: 5".into(),
+        "    secondary_backoff_secs: 1".into(),
+        "    timeout_secs: 10".into(),
+    ];
+    let key = |l: &str| l.split(':').next().unwrap_or("").trim().to_string();
+    let mut yaml = format!("{top}sinks:\n  github:\n");
+    for d in defaults {
+        if !github.lines().any(|l| key(l) == key(&d)) {
+            yaml.push_str(&d);
+            yaml.push('\n');
+        }
+    }
+    yaml.push_str(github);
+    write(dir, name, yaml)
+}
+
+fn config(dir: &Path, github: &str) -> PathBuf {
+    config_named(dir, "config.yaml", github, "")
+}
+
+/// One run against the fake: returns the process output, the JSON report and the worklog.
+fn run(
+    dir: &Path,
+    fake: &FakeGithub,
+    input: &Path,
+    cfg: &Path,
+    tag: &str,
+    extra: &[&str],
+) -> (Out, Value, String) {
+    let json_path = dir.join(format!("{tag}.json"));
+    let md_path = dir.join(format!("{tag}.md"));
+    let repo = format!("{OWNER}/{REPO}");
+    let mut args = vec![
+        "run",
+        s(input),
+        "--config",
+        s(cfg),
+        "--github",
+        &repo,
+        "--github-api",
+        &fake.url,
+        "--json",
+        s(&json_path),
+        "--report",
+        s(&md_path),
+    ];
+    args.extend_from_slice(extra);
+    let out = gardener_in(&args, b"", LIMIT, &[("GITHUB_TOKEN", TOKEN)], Some(dir));
+    let json = if json_path.exists() {
+        read_json(&json_path)
+    } else {
+        Value::Null
+    };
+    let md = std::fs::read_to_string(&md_path).unwrap_or_default();
+    (out, json, md)
+}
+
+/// The GitHub action recorded in the JSON report for a fingerprint.
+fn action<'a>(report: &'a Value, fingerprint: &str) -> &'a Value {
+    report["github"]["actions"]
+        .as_array()
+        .expect("github.actions")
+        .iter()
+        .find(|a| a["fingerprint"] == fingerprint)
+        .unwrap_or_else(|| panic!("no GitHub action for {fingerprint}: {:#}", report["github"]))
+}
+
+fn labels(issue: &Value) -> Vec<String> {
+    let mut v: Vec<String> = issue["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn writes_since(fake: &FakeGithub, before: usize) -> Vec<fake_github::Request> {
+    fake.requests()
+        .into_iter()
+        .skip(before)
+        .filter(|r| r.is_write())
+        .collect()
+}
+
+#[test]
+fn issue_lifecycle_create_rerun_comment_escalate_reopen() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fake = FakeGithub::start();
+    // One issue per page: every listing has to follow the Link header.
+    fake.set_max_per_page(1);
+    let cfg = config(d, "");
+
+    // 1. First run: the two filable clusters get one issue each; warnings and expected
+    //    behaviour are not filed.
+    let in1 = input(
+        d,
+        "in1.json",
+        &[persist_errors(0, 3), breaker_critical(1, 2), noise()],
+    );
+    let (out, rep, md) = run(d, &fake, &in1, &cfg, "r1", &[]);
+    out.expect_code(0);
+    let x = text(
+        find_cluster(&rep, SERVICE, "Failed to persist message"),
+        "id",
+    )
+    .to_string();
+    let y = text(
+        find_cluster(&rep, SERVICE, "Auth circuit breaker OPEN"),
+        "id",
+    )
+    .to_string();
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 2, "{issues:#?}");
+    let ix = issues
+        .iter()
+        .find(|i| {
+            i["body"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("fingerprint={x}"))
+        })
+        .expect("an issue for the persist errors");
+    let iy = issues
+        .iter()
+        .find(|i| {
+            i["body"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("fingerprint={y}"))
+        })
+        .expect("an issue for the circuit breaker");
+    let (nx, ny) = (
+        ix["number"].as_u64().unwrap(),
+        iy["number"].as_u64().unwrap(),
+    );
+    assert_eq!(labels(ix), ["log-gardener", "priority:P2"]);
+    assert_eq!(labels(iy), ["log-gardener", "priority:P0"]);
+    assert_eq!(
+        ix["title"],
+        "netra-backend-staging | P2 | Failed to persist message <*> in MessageService: database timeout after <*>"
+    );
+    let body = ix["body"].as_str().unwrap();
+    assert!(
+        body.starts_with(&format!("<!-- log-gardener:fingerprint={x} count=3 ")),
+        "{body}"
+    );
+    for part in [
+        "### Log pattern",
+        "| **Count** | 3 in this run |",
+        "| **Windows** | 5m: 3 · 1h: 3 · 6h: 3 · 24h: 3 |",
+        "2025-09-14 03:00:00 UTC → 2025-09-14 03:00:20 UTC",
+        "netra-backend-staging-00042-abc (3)",
+        "`netra_backend.app.services.message_service:persist:212` (3)",
+        "### Sample entry (newest)",
+        "\"insertId\": \"persist-0-2\"",
+    ] {
+        assert!(body.contains(part), "issue body lacks {part:?}:\n{body}");
+    }
+    assert_eq!(text(action(&rep, &x), "action"), "create");
+    assert_eq!(text(action(&rep, &x), "status"), "done");
+    assert_eq!(action(&rep, &x)["issue"], nx);
+    assert!(md.contains("## 🎯 GitHub Issue Processing Results"), "{md}");
+    assert!(
+        md.contains(&format!(
+            "[#{nx}](https://github.com/{OWNER}/{REPO}/issues/{nx}) | Created new issue"
+        )),
+        "{md}"
+    );
+    assert!(
+        md.contains("No issue (not filed)"),
+        "expected behaviour is listed: {md}"
+    );
+    let state = read_json(&d.join("state/github.json"));
+    assert_eq!(state["repos"]["acme/shop"][&x]["issue"], nx);
+
+    // 2. The same logs again: nothing changes on GitHub.
+    let before = fake.requests().len();
+    let (out, rep, _) = run(d, &fake, &in1, &cfg, "r2", &[]);
+    out.expect_code(0);
+    assert_eq!(
+        writes_since(&fake, before).len(),
+        0,
+        "a second identical run writes nothing"
+    );
+    assert!(
+        fake.requests()[before..]
+            .iter()
+            .any(|r| r.target.contains("page=2")),
+        "the listing follows pagination"
+    );
+    assert_eq!(text(action(&rep, &x), "action"), "unchanged");
+
+    // 3. Again, with the state file gone: found by label and marker, still nothing written.
+    std::fs::remove_file(d.join("state/github.json")).unwrap();
+    let before = fake.requests().len();
+    let (out, rep, _) = run(d, &fake, &in1, &cfg, "r3", &[]);
+    out.expect_code(0);
+    assert_eq!(writes_since(&fake, before).len(), 0);
+    assert_eq!(action(&rep, &y)["issue"], ny);
+
+    // 4. New evidence: one comment with the new count, on the right issue, and no new issue.
+    let in4 = input(
+        d,
+        "in4.json",
+        &[
+            persist_errors(0, 3),
+            persist_errors(10, 2),
+            breaker_critical(1, 2),
+            noise(),
+        ],
+    );
+    let before = fake.requests().len();
+    let (out, rep, md) = run(d, &fake, &in4, &cfg, "r4", &[]);
+    out.expect_code(0);
+    let w = writes_since(&fake, before);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert_eq!(w[0].method, "POST");
+    assert_eq!(
+        w[0].path(),
+        format!("/repos/{OWNER}/{REPO}/issues/{nx}/comments")
+    );
+    let comments = fake.comments(nx);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].contains("**2 new entries** since the last report"),
+        "{}",
+        comments[0]
+    );
+    assert!(
+        comments[0].contains("| **Count** | 5 in this run |"),
+        "{}",
+        comments[0]
+    );
+    assert!(
+        comments[0].contains("\"insertId\": \"persist-10-1\""),
+        "fresh sample: {}",
+        comments[0]
+    );
+    assert_eq!(fake.issues().len(), 2);
+    assert_eq!(text(action(&rep, &x), "action"), "comment");
+    assert!(
+        md.contains("Updated existing issue with latest logs"),
+        "{md}"
+    );
+
+    // 5. The cluster grows to 11 errors in an hour: P2 → P1. The priority label is replaced
+    //    (not added to), the title follows, and a comment says why.
+    let in5 = input(
+        d,
+        "in5.json",
+        &[
+            persist_errors(0, 3),
+            persist_errors(10, 2),
+            persist_errors(20, 6),
+            breaker_critical(1, 2),
+            noise(),
+        ],
+    );
+    let before = fake.requests().len();
+    let (out, rep, md) = run(d, &fake, &in5, &cfg, "r5", &[]);
+    out.expect_code(0);
+    let w = writes_since(&fake, before);
+    assert_eq!(
+        w.iter()
+            .map(|r| (r.method.as_str(), r.path().to_string()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("PATCH", format!("/repos/{OWNER}/{REPO}/issues/{nx}")),
+            (
+                "POST",
+                format!("/repos/{OWNER}/{REPO}/issues/{nx}/comments")
+            ),
+        ]
+    );
+    let issue = fake.issue(nx);
+    assert_eq!(labels(&issue), ["log-gardener", "priority:P1"]);
+    assert!(
+        issue["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("netra-backend-staging | P1 | ")
+    );
+    let last = fake.comments(nx).pop().unwrap();
+    assert!(
+        last.contains("**Escalated: P2 → P1** (rule: frequent errors)"),
+        "{last}"
+    );
+    assert!(last.contains("6 new entries"), "{last}");
+    assert_eq!(action(&rep, &x)["priority_change"], "P2 → P1");
+    assert!(
+        md.contains("| Escalated existing issue | P2 → P1 |"),
+        "{md}"
+    );
+
+    // 6. A person closes the circuit-breaker issue after its entries: the same logs do not
+    //    reopen it.
+    fake.close(ny, "2025-09-14T03:30:00Z", "completed");
+    let before = fake.requests().len();
+    let (out, rep, _) = run(d, &fake, &in5, &cfg, "r6", &[]);
+    out.expect_code(0);
+    assert_eq!(writes_since(&fake, before).len(), 0);
+    assert_eq!(
+        text(action(&rep, &y), "detail"),
+        "closed; no entries since it was closed"
+    );
+
+    // 7. It recurs after the closing: reopened, with a regression comment; still two issues.
+    let in7 = input(
+        d,
+        "in7.json",
+        &[
+            persist_errors(0, 3),
+            persist_errors(10, 2),
+            persist_errors(20, 6),
+            breaker_critical(1, 2),
+            breaker_critical(45, 3),
+            noise(),
+        ],
+    );
+    let before = fake.requests().len();
+    let (out, rep, md) = run(d, &fake, &in7, &cfg, "r7", &[]);
+    out.expect_code(0);
+    let w = writes_since(&fake, before);
+    assert_eq!(w.len(), 2, "{w:#?}");
+    let issue = fake.issue(ny);
+    assert_eq!(issue["state"], "open");
+    assert_eq!(issue["state_reason"], "reopened");
+    let last = fake.comments(ny).pop().unwrap();
+    assert!(last.contains("**Regression: reopened.**"), "{last}");
+    assert!(
+        last.contains("closed on 2025-09-14 03:30:00 UTC: 3 new entries since"),
+        "{last}"
+    );
+    assert_eq!(fake.issues().len(), 2);
+    assert_eq!(text(action(&rep, &y), "action"), "reopen");
+    assert!(md.contains("Reopened closed issue (regression)"), "{md}");
+
+    // 8. And once more: nothing to do.
+    let before = fake.requests().len();
+    run(d, &fake, &in7, &cfg, "r8", &[]).0.expect_code(0);
+    assert_eq!(writes_since(&fake, before).len(), 0);
+}
+
+#[test]
+fn secondary_rate_limit_with_retry_after_is_waited_out_and_writes_are_paced() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fake = FakeGithub::start();
+    fake.push_fault(Fault {
+        method: "POST",
+        path_suffix: "/issues".into(),
+        status: 403,
+        headers: vec![("retry-after".into(), "1".into())],
+        message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.".into(),
+        times: 1,
+    });
+    let cfg = config(d, "    write_interval_ms: 300\n");
+    let in1 = input(
+        d,
+        "in.json",
+        &[persist_errors(0, 3), breaker_critical(1, 2)],
+    );
+    let (out, rep, _) = run(d, &fake, &in1, &cfg, "r1", &[]);
+    out.expect_code(0);
+    assert_eq!(fake.issues().len(), 2, "each issue created exactly once");
+    let posts: Vec<_> = fake.writes();
+    assert_eq!(
+        posts.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![403, 201, 201],
+        "one refused write, then the retry and the second create"
+    );
+    assert!(
+        posts[1].at.duration_since(posts[0].at) >= Duration::from_secs(1),
+        "the retry waited for Retry-After"
+    );
+    assert!(
+        posts[2].at.duration_since(posts[1].at) >= Duration::from_millis(300),
+        "writes are at least write_interval_ms apart"
+    );
+    assert!(
+        out.stderr.contains("secondary rate limit"),
+        "{}",
+        out.stderr
+    );
+    assert!(rep["github"]["stopped"].is_null());
+}
+
+#[test]
+fn a_spent_primary_limit_is_waited_for_before_github_refuses() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fake = FakeGithub::start();
+    // Four requests per two seconds: the run needs more, and must wait for each reset that
+    // `x-ratelimit-remaining: 0` announces instead of running into a 403.
+    fake.set_primary_limit(4, 2);
+    let cfg = config(d, "");
+    let in1 = input(
+        d,
+        "in.json",
+        &[persist_errors(0, 3), breaker_critical(1, 2)],
+    );
+    let (out, rep, _) = run(d, &fake, &in1, &cfg, "r1", &[]);
+    out.expect_code(0);
+    assert_eq!(fake.issues().len(), 2);
+    let refused: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 403)
+        .collect();
+    assert!(refused.is_empty(), "{refused:#?}");
+    assert!(
+        fake.requests().len() > 4,
+        "the run needed more than one window"
+    );
+    assert!(
+        out.stderr.contains("rate limit spent; waiting"),
+        "{}",
+        out.stderr
+    );
+    assert!(rep["github"]["stopped"].is_null());
+}
+
+#[test]
+fn a_long_rate_limit_stops_writing_and_the_next_run_continues() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fake = FakeGithub::start();
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let cfg = config(d, "");
+    // Three clusters to file: P0, P0 and P2.
+    let other_critical: Vec<Value> = (0..2)
+        .map(|i| {
+            entry(
+                &format!("oom-{i}"),
+                &format!("2025-09-14T03:05:0{i}Z"),
+                "CRITICAL",
+                &format!("Worker {i} killed: out of memory"),
+            )
+        })
+        .collect();
+    let in1 = input(
+        d,
+        "in.json",
+        &[persist_errors(0, 3), breaker_critical(1, 2), other_critical],
+    );
+    // A first run capped at one new issue files the most urgent cluster only.
+    let cap1 = config_named(d, "cap1.yaml", "    max_new_issues: 1\n", "");
+    let (out, rep, _) = run(d, &fake, &in1, &cap1, "r0", &[]);
+    out.expect_code(0);
+    assert_eq!(fake.issues().len(), 1);
+    assert!(
+        text(&rep["github"]["actions"][1], "detail").contains("max_new_issues (1) reached"),
+        "{:#}",
+        rep["github"]
+    );
+    // Then the primary limit is spent for an hour.
+    fake.push_fault(Fault {
+        method: "POST",
+        path_suffix: "/issues".into(),
+        status: 403,
+        headers: vec![
+            ("x-ratelimit-remaining".into(), "0".into()),
+            ("x-ratelimit-reset".into(), reset.to_string()),
+        ],
+        message: "API rate limit exceeded for user ID 4242.".into(),
+        times: 5,
+    });
+    let before = fake.requests().len();
+    let (out, rep, md) = run(d, &fake, &in1, &cfg, "r1", &[]);
+    out.expect_code(0);
+    let w = writes_since(&fake, before);
+    assert_eq!(w.len(), 1, "one refused write, then no more writes: {w:#?}");
+    assert_eq!(w[0].status, 403);
+    let stopped = rep["github"]["stopped"]
+        .as_str()
+        .expect("the report says it stopped");
+    assert!(stopped.contains("rate limit"), "{stopped}");
+    assert!(stopped.contains("next run"), "{stopped}");
+    assert!(md.contains("**Stopped early:**"), "{md}");
+    assert!(out.stderr.contains("rate limit"), "{}", out.stderr);
+    let deferred = rep["github"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "deferred")
+        .count();
+    assert_eq!(deferred, 2);
+    assert_eq!(fake.issues().len(), 1);
+
+    // The limit is over: the next run files the rest, and only the rest.
+    fake.clear_faults();
+    let (out, rep, _) = run(d, &fake, &in1, &cfg, "r2", &[]);
+    out.expect_code(0);
+    assert_eq!(fake.issues().len(), 3);
+    assert!(rep["github"]["stopped"].is_null());
+    let before = fake.requests().len();
+    run(d, &fake, &in1, &cfg, "r3", &[]).0.expect_code(0);
+    assert_eq!(writes_since(&fake, before).len(), 0);
+}
+
+#[test]
+fn planted_secrets_never_reach_the_server_and_do_not_change_fingerprints() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fake = FakeGithub::start();
+    let ghp = "ghp_R4nd0mT0k3nV4lu3F0rT3st1ngPurp0s3s12";
+    let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIiwiZXhwIjoxNzAwMDAwMDAwfQ.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
+    let aws = "AKIAZ7VQ3XJ5EXAMPLE1";
+    let pw = "Sup3rS3cretPw";
+    let email = "jane.doe.oncall";
+    let secrets = [ghp, jwt, aws, pw, email];
+    let leaky: Vec<Value> = (0..3)
+        .map(|i| {
+            entry(
+                &format!("leak-{i}"),
+                &format!("2025-09-14T03:00:0{i}Z"),
+                "CRITICAL",
+                &format!(
+                    "Deploy hook failed for {email}@example.com with token {ghp} and Authorization: Bearer {jwt}; aws {aws}; db postgres://app:{pw}@10.0.0.{i}:5432/main"
+                ),
+            )
+        })
+        .collect();
+    let in1 = input(d, "in.json", &[leaky]);
+    let cfg = config(d, "");
+    let (out, rep, md) = run(d, &fake, &in1, &cfg, "r1", &[]);
+    out.expect_code(0);
+    assert_eq!(fake.issues().len(), 1);
+    // Every byte sent to the server, and both reports, are clean.
+    for r in fake.requests() {
+        for secret in secrets {
+            assert!(
+                !r.body.contains(secret),
+                "{secret} reached GitHub in {} {}",
+                r.method,
+                r.target
+            );
+            assert!(!r.target.contains(secret));
+        }
+    }
+    let json_text = serde_json::to_string(&rep).unwrap();
+    for secret in secrets {
+        assert!(!md.contains(secret), "{secret} is in the worklog");
+        assert!(
+            !json_text.contains(secret),
+            "{secret} is in the JSON report"
+        );
+    }
+    let body = fake.issues()[0]["body"].as_str().unwrap().to_string();
+    assert!(body.contains("[REDACTED:github token]"), "{body}");
+    assert!(body.contains("***@example.com"), "{body}");
+    assert!(body.contains("postgres://app:[REDACTED]@"), "{body}");
+
+    // With report redaction off (and a fresh server, so the issue is created again), the
+    // secrets are in the local report (so the checks above could fail), GitHub still gets
+    // none, and the fingerprint is the same.
+    let dir2 = tempdir();
+    let d2 = dir2.path();
+    let fake2 = FakeGithub::start();
+    let in2 = write(d2, "in.json", std::fs::read(&in1).unwrap());
+    let plain = config_named(d2, "plain.yaml", "", "redact:\n  reports: false\n");
+    let (out, rep2, md2) = run(d2, &fake2, &in2, &plain, "r2", &[]);
+    out.expect_code(0);
+    assert!(
+        md2.contains(ghp) && md2.contains(jwt),
+        "unredacted worklog keeps the message"
+    );
+    assert_eq!(
+        find_cluster(&rep2, SERVICE, "Deploy hook failed")["id"],
+        find_cluster(&rep, SERVICE, "Deploy hook failed")["id"]
+    );
+    assert_eq!(fake2.issues().len(), 1);
+    for r in fake2.requests() {
+        for secret in secrets {
+            assert!(!r.body.contains(secret), "{secret} reached GitHub");
+        }
+    }
+}
+
+#[test]
+fn dry_run_on_the_bundled_example_prints_the_plan_and_sends_nothing() {
+    let dir = tempdir();
+    let d = dir.path();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/netra-staging.json");
+    let out = gardener_in(
+        &[
+            "run",
+            s(&example),
+            "--github",
+            "netra-systems/netra-apex",
+            "--dry-run",
+        ],
+        b"",
+        LIMIT,
+        &[],
+        Some(d),
+    );
+    out.expect_code(0);
+    let md = &out.stdout;
+    assert!(md.contains("## 🎯 GitHub Issue Processing Results"), "{md}");
+    assert!(
+        md.contains("**Repository:** netra-systems/netra-apex (**PLAN ONLY**"),
+        "{md}"
+    );
+    assert!(md.contains("| Would create new issue |"), "{md}");
+    assert!(
+        md.contains("Deferred to next run: create new issue"),
+        "the cap applies: {md}"
+    );
+    assert!(out.stderr.contains("nothing sent"), "{}", out.stderr);
+    assert!(
+        !d.join(".log-gardener").exists(),
+        "a dry run writes no state file"
+    );
+
+    // With a token, a dry run reads GitHub to plan exactly, and writes nothing.
+    let fake = FakeGithub::start();
+    let cfg = config(d, "");
+    let in1 = input(d, "in.json", &[persist_errors(0, 3)]);
+    run(d, &fake, &in1, &cfg, "r1", &[]).0.expect_code(0);
+    let in2 = input(
+        d,
+        "in2.json",
+        &[persist_errors(0, 3), persist_errors(10, 2)],
+    );
+    let before = fake.requests().len();
+    let (out, rep, md) = run(d, &fake, &in2, &cfg, "r2", &["--dry-run"]);
+    out.expect_code(0);
+    assert!(
+        fake.requests().len() > before,
+        "the dry run read the issues"
+    );
+    assert_eq!(writes_since(&fake, before).len(), 0);
+    assert_eq!(rep["github"]["mode"], "dry-run");
+    assert!(
+        md.contains("| #1 | Would add latest logs |")
+            || md.contains("/issues/1) | Would add latest logs |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn search_finds_an_issue_that_lost_its_label_and_state() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fake = FakeGithub::start();
+    let cfg = config(d, "");
+    let in1 = input(d, "in.json", &[persist_errors(0, 3)]);
+    run(d, &fake, &in1, &cfg, "r1", &[]).0.expect_code(0);
+    // A person strips the labels and the state file is lost: only search can find it.
+    fake.set_labels(1, &["bug"]);
+    std::fs::remove_file(d.join("state/github.json")).unwrap();
+    // A pull request carrying the label and a marker is not an issue.
+    fake.add_pull_request(
+        "unrelated",
+        "<!-- log-gardener:fingerprint=0123456789abcdef count=1 last_seen=- -->",
+        &["log-gardener"],
+    );
+    let in2 = input(
+        d,
+        "in2.json",
+        &[persist_errors(0, 3), persist_errors(10, 2)],
+    );
+    let before = fake.requests().len();
+    let (out, rep, _) = run(d, &fake, &in2, &cfg, "r2", &[]);
+    out.expect_code(0);
+    assert!(
+        fake.requests()[before..]
+            .iter()
+            .any(|r| r.path() == "/search/issues")
+    );
+    assert_eq!(fake.issues().len(), 1, "no duplicate");
+    assert_eq!(fake.comments(1).len(), 1);
+    let x = text(
+        find_cluster(&rep, SERVICE, "Failed to persist message"),
+        "id",
+    )
+    .to_string();
+    assert_eq!(action(&rep, &x)["issue"], 1);
+
+    // Search lags behind: a fresh issue is invisible to it, but the label listing finds it.
+    let dir2 = tempdir();
+    let d2 = dir2.path();
+    let fake2 = FakeGithub::start();
+    fake2.freeze_search_index(true);
+    let cfg2 = config(d2, "");
+    let in3 = input(d2, "in.json", &[persist_errors(0, 3)]);
+    run(d2, &fake2, &in3, &cfg2, "r1", &[]).0.expect_code(0);
+    std::fs::remove_file(d2.join("state/github.json")).unwrap();
+    let before = fake2.requests().len();
+    run(d2, &fake2, &in3, &cfg2, "r2", &[]).0.expect_code(0);
+    assert_eq!(writes_since(&fake2, before).len(), 0);
+    assert_eq!(fake2.issues().len(), 1);
+}
+
+#[test]
+fn a_rejected_token_exits_1_with_an_actionable_message_and_is_never_printed() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fake = FakeGithub::start();
+    let cfg = config(d, "");
+    let in1 = input(d, "in.json", &[persist_errors(0, 3)]);
+    let bad = "ghp_WrongTokenWrongTokenWrongToken0000";
+    let repo = format!("{OWNER}/{REPO}");
+    let out = gardener_in(
+        &[
+            "run",
+            s(&in1),
+            "--config",
+            s(&cfg),
+            "--github",
+            &repo,
+            "--github-api",
+            &fake.url,
+        ],
+        b"",
+        LIMIT,
+        &[("GITHUB_TOKEN", bad)],
+        Some(d),
+    );
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("GITHUB_TOKEN was rejected"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(bad) && !out.stdout.contains(bad));
+    assert!(
+        fake.writes().is_empty(),
+        "nothing is written without reading first"
+    );
+    assert!(
+        out.stdout.contains("GitHub could not be read"),
+        "{}",
+        out.stdout
+    );
+
+    // A malformed repository is a usage error.
+    let out = gardener_in(
+        &["run", s(&in1), "--github", "no-slash"],
+        b"",
+        LIMIT,
+        &[],
+        Some(d),
+    );
+    out.expect_code(2);
+    assert!(out.stderr.contains("OWNER/REPO"), "{}", out.stderr);
+}
