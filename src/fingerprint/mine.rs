@@ -19,6 +19,16 @@
 //! that is not generalized keeps its id, and the id of a generalized template is the id of its
 //! generalized text, computed like any other (`xxh3(service ␟ template)`).
 //!
+//! **Memory across runs.** The id of a generalized template depends on the data that taught
+//! it: a run that sees two user names keeps `login alice` and `login bob` apart, a run that
+//! sees three makes `login <*>`. So that an id, once generalized, outlives the data that taught
+//! it, every generalized template is remembered ([`Known`], kept in the state store between
+//! runs). Before mining, a raw template that a remembered one covers (same scope; equal words,
+//! `<*>` standing for one or more tokens) takes the remembered text, and with it the remembered
+//! id. Mining then runs as usual; a remembered template can still generalize further, never
+//! back. With no memory (`--state none`, `gardener fingerprint`) the result depends on the run
+//! alone.
+//!
 //! **Cost.** It runs once per run over distinct templates (thousands, not millions), in
 //! O(templates × tokens) hash operations per round.
 
@@ -60,22 +70,55 @@ struct Node {
     members: Vec<u64>,
 }
 
+/// A generalized template remembered from earlier runs.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Known {
+    /// The template's scope, as in [`Raw::service`].
+    pub scope: String,
+    pub template: String,
+}
+
+/// What mining decided.
+#[derive(Debug, Default)]
+pub struct Mined {
+    /// Raw id → final `(id, template)`, for every raw id given. Ids whose template was not
+    /// generalized map to themselves.
+    pub finals: HashMap<u64, (u64, String)>,
+    /// The generalized templates of this run (remembered ones that matched included), sorted:
+    /// what the template memory should keep.
+    pub learned: Vec<Known>,
+}
+
 /// Returns the final `(id, template)` of every raw id given. Ids whose template was not
 /// generalized map to themselves.
 pub fn generalize(raws: &[Raw<'_>]) -> HashMap<u64, (u64, String)> {
+    generalize_with(raws, &[]).finals
+}
+
+/// [`generalize`], starting from the templates remembered from earlier runs (see the module
+/// docs).
+pub fn generalize_with(raws: &[Raw<'_>], known: &[Known]) -> Mined {
+    let memory = Memory::new(known);
     // Group by service and token count; BTreeMap keeps the processing order fixed.
     let mut groups: BTreeMap<(&str, usize), BTreeMap<&str, Vec<u64>>> = BTreeMap::new();
-    let mut out = HashMap::with_capacity(raws.len());
+    let mut out = Mined {
+        finals: HashMap::with_capacity(raws.len()),
+        learned: Vec::new(),
+    };
+    // Raw id → its own template, to tell generalized finals from unchanged ones.
+    let mut own: HashMap<u64, &str> = HashMap::with_capacity(raws.len());
     for r in raws {
         if !minable(r.template) {
-            out.insert(r.id, (r.id, r.template.to_string()));
+            out.finals.insert(r.id, (r.id, r.template.to_string()));
             continue;
         }
-        let n = r.template.split(' ').count();
+        own.insert(r.id, r.template);
+        let template = memory.cover(r.service, r.template).unwrap_or(r.template);
+        let n = template.split(' ').count();
         groups
             .entry((r.service, n))
             .or_default()
-            .entry(r.template)
+            .entry(template)
             .or_default()
             .push(r.id);
     }
@@ -93,12 +136,104 @@ pub fn generalize(raws: &[Raw<'_>]) -> HashMap<u64, (u64, String)> {
         for node in nodes {
             let template = fold_vars(&node.tokens);
             let id = fingerprint_id(service, &template);
+            if node.members.iter().any(|m| own[m] != template) {
+                out.learned.push(Known {
+                    scope: service.to_string(),
+                    template: template.clone(),
+                });
+            }
             for m in node.members {
-                out.insert(m, (id, template.clone()));
+                out.finals.insert(m, (id, template.clone()));
             }
         }
     }
+    out.learned.sort();
+    out.learned.dedup();
     out
+}
+
+/// Remembered templates by scope and first word (`<*>` for those that start with a variable),
+/// most specific (most words) first.
+struct Memory<'k> {
+    by_start: HashMap<(&'k str, &'k str), Vec<Remembered<'k>>>,
+}
+
+struct Remembered<'k> {
+    text: &'k str,
+    tokens: Vec<&'k str>,
+    /// Tokens that are not `<*>`, negated so that ascending order puts the most specific first.
+    words: std::cmp::Reverse<usize>,
+}
+
+impl<'k> Memory<'k> {
+    fn new(known: &'k [Known]) -> Memory<'k> {
+        let mut by_start: HashMap<(&str, &str), Vec<Remembered>> = HashMap::new();
+        for k in known {
+            let tokens: Vec<&str> = k.template.split(' ').collect();
+            by_start
+                .entry((k.scope.as_str(), tokens[0]))
+                .or_default()
+                .push(Remembered {
+                    text: &k.template,
+                    words: std::cmp::Reverse(tokens.iter().filter(|t| **t != VAR).count()),
+                    tokens,
+                });
+        }
+        for list in by_start.values_mut() {
+            // The choice never depends on the order of the memory file.
+            list.sort_by(|a, b| (a.words, a.text).cmp(&(b.words, b.text)));
+            list.dedup_by(|a, b| a.text == b.text);
+        }
+        Memory { by_start }
+    }
+
+    /// The most specific remembered template that covers `template`, if any.
+    fn cover(&self, scope: &str, template: &str) -> Option<&'k str> {
+        if self.by_start.is_empty() {
+            return None;
+        }
+        let tokens: Vec<&str> = template.split(' ').collect();
+        let mut best: Option<&Remembered<'k>> = None;
+        for start in [tokens[0], VAR] {
+            let Some(list) = self.by_start.get(&(scope, start)) else {
+                continue;
+            };
+            if let Some(k) = list.iter().find(|k| covers(&k.tokens, &tokens))
+                && best.is_none_or(|b| (k.words, k.text) < (b.words, b.text))
+            {
+                best = Some(k);
+            }
+        }
+        best.map(|k| k.text)
+    }
+}
+
+/// Whether `pattern` matches `tokens` word for word, each `<*>` standing for one or more
+/// tokens (a raw template's own `<*>` included).
+fn covers(pattern: &[&str], tokens: &[&str]) -> bool {
+    // reach[j]: the first i pattern tokens can match the first j tokens.
+    let mut reach = vec![false; tokens.len() + 1];
+    reach[0] = true;
+    for p in pattern {
+        let mut next = vec![false; tokens.len() + 1];
+        if *p == VAR {
+            // One or more tokens: next[j] when reach[k] for some k < j.
+            let mut any = false;
+            for j in 1..=tokens.len() {
+                any |= reach[j - 1];
+                next[j] = any;
+            }
+        } else {
+            for j in 1..=tokens.len() {
+                next[j] = reach[j - 1] && tokens[j - 1] == *p;
+            }
+        }
+        if !next.iter().any(|x| *x) {
+            return false;
+        }
+        reach = next;
+    }
+    reach[tokens.len()]
 }
 
 /// Joins tokens, folding runs of `<*>` into one (as the masker does).
@@ -324,6 +459,87 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(&a[..5], vec!["transition <*> -> <*>"; 5].as_slice());
         assert_eq!(a[5], "other thing entirely here");
+    }
+
+    fn mined(templates: &[&str], known: &[Known]) -> Mined {
+        let raws: Vec<Raw> = templates
+            .iter()
+            .map(|t| Raw {
+                id: fingerprint_id("s", t),
+                service: "s",
+                template: t,
+            })
+            .collect();
+        generalize_with(&raws, known)
+    }
+
+    fn known(t: &str) -> Known {
+        Known {
+            scope: "s".into(),
+            template: t.into(),
+        }
+    }
+
+    #[test]
+    fn a_remembered_template_keeps_its_id_when_the_run_alone_would_not_generalize() {
+        let first = mined(
+            &["login alice ok", "login bob ok", "login carol ok", "other"],
+            &[],
+        );
+        assert_eq!(first.learned, vec![known("login <*> ok")]);
+        let id = first.finals[&fingerprint_id("s", "login alice ok")].0;
+        // A later run sees one user only: alone, it would keep "login dave ok".
+        assert_eq!(
+            mined(&["login dave ok"], &[]).finals[&fingerprint_id("s", "login dave ok")].1,
+            "login dave ok"
+        );
+        let later = mined(&["login dave ok", "other"], &first.learned);
+        assert_eq!(
+            later.finals[&fingerprint_id("s", "login dave ok")],
+            (id, "login <*> ok".to_string())
+        );
+        assert_eq!(later.learned, first.learned);
+        // Unrelated templates are untouched.
+        assert_eq!(
+            later.finals[&fingerprint_id("s", "other")].0,
+            fingerprint_id("s", "other")
+        );
+    }
+
+    #[test]
+    fn a_variable_covers_several_tokens_and_the_most_specific_memory_wins() {
+        let memory = [
+            known("job <*> done"),
+            known("job <*> done in <*>"),
+            known("<*>"),
+        ];
+        let m = mined(&["job nightly backup done in <*>", "job x done"], &memory);
+        assert_eq!(
+            m.finals[&fingerprint_id("s", "job nightly backup done in <*>")].1,
+            "job <*> done in <*>"
+        );
+        assert_eq!(
+            m.finals[&fingerprint_id("s", "job x done")].1,
+            "job <*> done"
+        );
+        // Another scope's memory does not apply.
+        let other = [Known {
+            scope: "t".into(),
+            template: "job <*> done".into(),
+        }];
+        assert_eq!(
+            mined(&["job x done"], &other).finals[&fingerprint_id("s", "job x done")].1,
+            "job x done"
+        );
+    }
+
+    #[test]
+    fn covering_needs_every_word_in_place() {
+        assert!(covers(&["a", VAR, "c"], &["a", "b", "b", "c"]));
+        assert!(covers(&[VAR], &["a"]));
+        assert!(!covers(&["a", VAR, "c"], &["a", "c"]));
+        assert!(!covers(&["a", VAR], &["b", "c"]));
+        assert!(!covers(&["a", "b"], &["a", "b", "c"]));
     }
 
     #[test]
