@@ -154,6 +154,11 @@ struct RunArgs {
     /// Plan the GitHub actions and put them in the worklog without writing anything to GitHub.
     #[arg(long)]
     dry_run: bool,
+    /// Directory of the state store kept across runs (new, escalating, regressed clusters;
+    /// totals), or `none` to run stateless. Default: $GARDENER_STATE, else state.dir
+    /// (.log-gardener).
+    #[arg(long, value_name = "DIR|none")]
+    state: Option<String>,
     /// Input files; standard input when none (`-` also means standard input).
     #[arg(value_name = "FILE")]
     files: Vec<String>,
@@ -194,6 +199,11 @@ struct GenArgs {
     /// Output path (standard output by default).
     #[arg(long, short = 'o', value_name = "PATH")]
     output: Option<PathBuf>,
+    /// Instead of the built-in bursts, make the template with this ground-truth key (see
+    /// --truth) burst near the end: 3% of the entries in 40 minutes ending 10 minutes before
+    /// the newest entry.
+    #[arg(long, value_name = "KEY")]
+    spike: Option<String>,
 }
 
 fn load_config(arg: &ConfigArg) -> Result<Config, String> {
@@ -288,6 +298,10 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .map(log_gardener::sink::github::Token),
+        state: args
+            .state
+            .or_else(|| std::env::var("GARDENER_STATE").ok())
+            .filter(|s| !s.trim().is_empty()),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -414,6 +428,7 @@ fn cmd_gen(args: GenArgs) -> ExitCode {
         format,
         end_unix: end.div_euclid(1_000_000_000),
         span_secs: span,
+        spike: args.spike,
     };
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => match std::fs::File::create(p) {
@@ -452,6 +467,9 @@ fn cmd_gen(args: GenArgs) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            fail(exit::BAD_CONFIG, &e.to_string())
+        }
         Err(e) => fail(exit::SINK_FAILED, &format!("gen failed: {e}")),
     }
 }
