@@ -509,7 +509,9 @@ mod tests {
     #[test]
     fn series_buckets_are_order_independent_and_bounded() {
         // Newest first (gcloud), oldest first and shuffled give the same series.
-        let ts = [10_000i64, 9_999, 9_000, 8_700, 7_200, 1_000, 600, 599, 9_001];
+        let ts = [
+            10_000i64, 9_999, 9_000, 8_700, 7_200, 1_000, 600, 599, 9_001,
+        ];
         let newest_first = {
             let mut v = ts.to_vec();
             v.sort_by(|a, b| b.cmp(a));
@@ -528,8 +530,15 @@ mod tests {
         assert_eq!(a, expected);
         // Unbounded enough, every bucket stays; entries after --now are dropped.
         let b = series_record(&ts, Some(9_500 * NANOS), 1000);
-        let expected: BTreeMap<i64, u64> =
-            [(300, 1), (600, 1), (900, 1), (7_200, 1), (8_700, 1), (9_000, 2)].into();
+        let expected: BTreeMap<i64, u64> = [
+            (300, 1),
+            (600, 1),
+            (900, 1),
+            (7_200, 1),
+            (8_700, 1),
+            (9_000, 2),
+        ]
+        .into();
         assert_eq!(b, expected);
     }
 

@@ -391,13 +391,7 @@ struct Burst {
 }
 
 impl Timeline {
-    fn new(
-        n: u64,
-        span: i64,
-        catalog: &Catalog,
-        spike: Option<usize>,
-        rng: &mut Rng,
-    ) -> Timeline {
+    fn new(n: u64, span: i64, catalog: &Catalog, spike: Option<usize>, rng: &mut Rng) -> Timeline {
         // (template, window seconds, entries per mille); the first lands in
         // the newer half of the span, the second in the older half. A spike
         // replaces them with one burst near the end.

@@ -83,7 +83,8 @@ EXIT CODES:
     1    a sink failed, GitHub included (named on stderr; the other sinks were still written);
          a GitHub rate limit that stops the writing is not a failure: the next run continues
     2    bad command line or configuration
-    3    the input could not be read (missing file, gcloud failed or missing)
+    3    the input could not be read (missing file, gcloud failed or missing), or the state
+         file (--state) is unreadable or corrupt
     4    --strict and some entries were skipped as bad
     130  interrupted (Ctrl-C / SIGTERM): the report was written and marked partial
 

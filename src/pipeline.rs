@@ -29,9 +29,9 @@ use crate::redact::Redactor;
 use crate::sink::{self, SinkError};
 use crate::source::{self, Input};
 use crate::state::Store;
-use crate::trend;
 use crate::stats::StageStats;
 use crate::time::format_rfc3339;
+use crate::trend;
 
 /// What a run is asked to do, beyond the config.
 #[derive(Clone, Debug, Default)]

@@ -102,8 +102,7 @@ impl Prioritizer {
             && m.http_status_at_least
                 .is_none_or(|s| c.http_statuses.keys().any(|&k| k >= s))
             && m.status.as_deref().is_none_or(|s| status == Some(s))
-            && m.escalating
-                .is_none_or(|e| e == t.escalation.is_some())
+            && m.escalating.is_none_or(|e| e == t.escalation.is_some())
     }
 
     /// Priority, rule name, title, labels and expected flag of a cluster, without trend
@@ -347,7 +346,11 @@ mod tests {
         assert_eq!(rule, "warnings; raised P3 → P2 by 'escalating'");
         assert_eq!(labels, vec!["escalating".to_string()]);
         // The largest matching raise wins.
-        assert_eq!(p.judge_trend(&cluster(Severity::Warning, 5, "boom"), &spiking).0, 1);
+        assert_eq!(
+            p.judge_trend(&cluster(Severity::Warning, 5, "boom"), &spiking)
+                .0,
+            1
+        );
         // A status condition.
         let back = ClusterTrend {
             status: Some(crate::record::Status::Regressed),
@@ -355,7 +358,10 @@ mod tests {
         };
         assert_eq!(p.judge_trend(&c, &back).0, 1);
         // Info is not raised by the WARNING modifier.
-        assert_eq!(p.judge_trend(&cluster(Severity::Info, 5, "x"), &spiking).0, 5);
+        assert_eq!(
+            p.judge_trend(&cluster(Severity::Info, 5, "x"), &spiking).0,
+            5
+        );
         // A rule must set priority or raise, not both.
         let bad = "prioritize:\n  rules:\n    - name: r\n      priority: P1\n      raise: 1\n    - name: s\n      when: { status: flapping }\n      priority: P2\n";
         let err = Config::from_yaml(bad, "t").unwrap_err().0;

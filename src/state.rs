@@ -221,7 +221,10 @@ impl Store {
                     b += bucket;
                 }
             }
-            if self.reference_secs().is_none_or(|old| r.div_euclid(NANOS) > old) {
+            if self
+                .reference_secs()
+                .is_none_or(|old| r.div_euclid(NANOS) > old)
+            {
                 self.reference = Some(format_rfc3339(r));
             }
         }
@@ -239,7 +242,8 @@ impl Store {
     /// the old one; then the directory is synced.
     pub fn save(&self) -> Result<(), String> {
         let path = &self.path;
-        let fail = |e: std::io::Error| format!("cannot write the state file {}: {e}", path.display());
+        let fail =
+            |e: std::io::Error| format!("cannot write the state file {}: {e}", path.display());
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -432,7 +436,10 @@ mod tests {
         assert_eq!(names, vec![std::ffi::OsString::from(FILE)]);
         std::fs::write(sub.join(FILE), "{\"version\": 1, \"bucket_secs\": ").unwrap();
         let err = Store::open(d, &cfg).unwrap_err();
-        assert!(err.contains("is corrupt") && err.contains("--state none"), "{err}");
+        assert!(
+            err.contains("is corrupt") && err.contains("--state none"),
+            "{err}"
+        );
         assert!(Store::open("none", &cfg).unwrap().is_none());
     }
 }

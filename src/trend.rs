@@ -200,15 +200,13 @@ pub fn judge(agg: &Aggregate, store: Option<&Store>, cfg: &Config) -> Judged {
                 Status::Ongoing
             }),
             (Some(_), None) => Some(Status::New),
-            (Some(_), Some(k)) => Some(
-                if is_regressed(c, k.last_seen_nanos(), k.closed, gap) {
-                    Status::Regressed
-                } else if escalation.is_some() {
-                    Status::Escalating
-                } else {
-                    Status::Ongoing
-                },
-            ),
+            (Some(_), Some(k)) => Some(if is_regressed(c, k.last_seen_nanos(), k.closed, gap) {
+                Status::Regressed
+            } else if escalation.is_some() {
+                Status::Escalating
+            } else {
+                Status::Ongoing
+            }),
         };
         let trend = ClusterTrend {
             status,
@@ -361,9 +359,7 @@ mod tests {
         // Exact P(X ≥ 10 | λ = 2) ≈ 4.6e-5; the bound must not be below it.
         let exact: f64 = 1.0
             - (0..10)
-                .map(|i| {
-                    (-2.0f64).exp() * 2f64.powi(i) / (1..=i).map(f64::from).product::<f64>()
-                })
+                .map(|i| (-2.0f64).exp() * 2f64.powi(i) / (1..=i).map(f64::from).product::<f64>())
                 .sum::<f64>();
         let bound = poisson_tail_bound(10, 2.0);
         assert!(bound >= exact && bound < 1e-2, "{bound} vs {exact}");

@@ -73,7 +73,14 @@ fn a_burst_injected_in_the_last_hour_escalates_that_cluster_only() {
             dir.path(),
             &format!("{key}.json"),
             &[
-                "--entries", "6000", "--seed", "11", "--span", "6h", "--spike", key,
+                "--entries",
+                "6000",
+                "--seed",
+                "11",
+                "--span",
+                "6h",
+                "--spike",
+                key,
             ],
         );
         let (r, md) = run(dir.path(), key, &[s(&input), "--state", "none"]);
@@ -92,7 +99,9 @@ fn a_burst_injected_in_the_last_hour_escalates_that_cluster_only() {
         );
         let c = flagged[0];
         assert!(
-            text(c, "template").to_lowercase().contains(&needle.to_lowercase()),
+            text(c, "template")
+                .to_lowercase()
+                .contains(&needle.to_lowercase()),
             "{key}: the flagged cluster is {}",
             c["template"]
         );
@@ -141,14 +150,28 @@ fn state_across_runs_new_regressed_resolved_and_no_double_counting() {
         d,
         "a.json",
         &[
-            "--entries", "3000", "--seed", "21", "--span", "6h", "--end", "2025-09-14T04:00:00Z",
+            "--entries",
+            "3000",
+            "--seed",
+            "21",
+            "--span",
+            "6h",
+            "--end",
+            "2025-09-14T04:00:00Z",
         ],
     );
     let b = gen_file(
         d,
         "b.json",
         &[
-            "--entries", "3000", "--seed", "22", "--span", "6h", "--end", "2025-09-14T10:00:00Z",
+            "--entries",
+            "3000",
+            "--seed",
+            "22",
+            "--span",
+            "6h",
+            "--end",
+            "2025-09-14T10:00:00Z",
         ],
     );
     let common_args = ["--config", s(&cfg), "--state", s(&state)];
@@ -186,7 +209,10 @@ fn state_across_runs_new_regressed_resolved_and_no_double_counting() {
         assert_eq!(num(&c["trend"]["history"], "total"), total, "{id}");
     }
     for kind in ["new", "regressed", "ongoing"] {
-        assert!(seen.get(kind).is_some_and(|n| *n > 0), "no {kind} cluster: {seen:?}");
+        assert!(
+            seen.get(kind).is_some_and(|n| *n > 0),
+            "no {kind} cluster: {seen:?}"
+        );
     }
     // Resolved-looking: in A, not in B, last seen within 3h of A's end (so newly past the
     // limit 3h before B's end).
@@ -227,7 +253,10 @@ fn state_across_runs_new_regressed_resolved_and_no_double_counting() {
         );
         for c in clusters(&r) {
             if let Some(before) = ib.get(text(c, "id")) {
-                assert_eq!(c["trend"]["history"]["total"], before["trend"]["history"]["total"]);
+                assert_eq!(
+                    c["trend"]["history"]["total"],
+                    before["trend"]["history"]["total"]
+                );
             }
         }
         assert_eq!(r["trends"]["resolved"], serde_json::json!([]));

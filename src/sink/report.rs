@@ -339,8 +339,11 @@ fn changes(o: &mut String, r: &Report) {
     if !stateful && escalating.is_empty() {
         return;
     }
-    let _ = writeln!(o, "### What changed since the last run
-");
+    let _ = writeln!(
+        o,
+        "### What changed since the last run
+"
+    );
     if stateful && r.trends.previous_run.is_none() {
         let _ = writeln!(
             o,
@@ -349,12 +352,19 @@ fn changes(o: &mut String, r: &Report) {
             r.trends.state.as_deref().unwrap_or_default()
         );
     }
-    let list = |o: &mut String, title: &str, cs: &[&ClusterReport], extra: &dyn Fn(&ClusterReport) -> String| {
+    let list = |o: &mut String,
+                title: &str,
+                cs: &[&ClusterReport],
+                extra: &dyn Fn(&ClusterReport) -> String| {
         if cs.is_empty() {
             return;
         }
-        let _ = writeln!(o, "**{title} ({}):**
-", cs.len());
+        let _ = writeln!(
+            o,
+            "**{title} ({}):**
+",
+            cs.len()
+        );
         for c in cs.iter().take(LISTED) {
             let _ = writeln!(
                 o,
@@ -366,7 +376,11 @@ fn changes(o: &mut String, r: &Report) {
             );
         }
         if cs.len() > LISTED {
-            let _ = writeln!(o, "- … and {} more (the JSON report lists them all)", cs.len() - LISTED);
+            let _ = writeln!(
+                o,
+                "- … and {} more (the JSON report lists them all)",
+                cs.len() - LISTED
+            );
         }
         let _ = writeln!(o);
     };
@@ -405,8 +419,12 @@ fn changes(o: &mut String, r: &Report) {
         });
     }
     if !r.trends.resolved.is_empty() {
-        let _ = writeln!(o, "**Resolved-looking ({}):** not seen for a while
-", r.trends.resolved.len());
+        let _ = writeln!(
+            o,
+            "**Resolved-looking ({}):** not seen for a while
+",
+            r.trends.resolved.len()
+        );
         for x in r.trends.resolved.iter().take(LISTED) {
             let _ = writeln!(
                 o,
@@ -426,8 +444,11 @@ fn changes(o: &mut String, r: &Report) {
         && regressed.is_empty()
         && r.trends.resolved.is_empty()
     {
-        let _ = writeln!(o, "Nothing new, escalating, regressed or resolved.
-");
+        let _ = writeln!(
+            o,
+            "Nothing new, escalating, regressed or resolved.
+"
+        );
     }
 }
 
