@@ -3,6 +3,7 @@
 //! data from `gardener gen`.
 
 mod common;
+mod fake_github;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,7 +12,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use common::{clusters, gardener, gardener_in, num, read_json, s, text, write};
+use common::{clusters, find_cluster, gardener, gardener_in, num, read_json, s, text, write};
+use fake_github::{FakeGithub, OWNER, REPO, TOKEN};
 use log_gardener::time::parse_rfc3339;
 
 fn tempdir() -> TempDir {
@@ -301,4 +303,104 @@ fn state_defaults_to_the_working_directory_and_none_writes_nothing() {
     assert!(cwd.join(".log-gardener/state.json").exists());
     let cwd = run_in("none", &["--state", "none"]);
     assert!(!cwd.join(".log-gardener").exists());
+}
+
+/// `count` "persist message" errors (P2: filed on GitHub) at 2025-09-14T03:MM:SS, ten seconds
+/// apart.
+fn persist_errors(minute: u32, count: u32) -> Vec<Value> {
+    (0..count)
+        .map(|i| {
+            serde_json::json!({
+                "insertId": format!("persist-{minute}-{i}"),
+                "jsonPayload": {
+                    "message": format!("Failed to persist message {} in MessageService: database timeout after 30s", 1000 + minute * 100 + i),
+                },
+                "logName": "projects/netra-staging/logs/run.googleapis.com%2Fstderr",
+                "resource": {
+                    "labels": { "service_name": "netra-backend-staging", "revision_name": "netra-backend-staging-00042-abc" },
+                    "type": "cloud_run_revision",
+                },
+                "severity": "ERROR",
+                "timestamp": format!("2025-09-14T03:{minute:02}:{:02}Z", i * 10),
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_cluster_whose_issue_was_closed_comes_back_regressed() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fake = FakeGithub::start();
+    let cfg = write(
+        d,
+        "cfg.yaml",
+        format!(
+            "sinks:\n  github:\n    state_file: {}\n    write_interval_ms: 0\n    max_wait_secs: 5\n    secondary_backoff_secs: 1\n    timeout_secs: 10\n",
+            s(&d.join("github-state.json"))
+        ),
+    );
+    let state = d.join("state");
+    let repo = format!("{OWNER}/{REPO}");
+    let go = |tag: &str, entries: Vec<Value>| -> Value {
+        let input = write(
+            d,
+            &format!("{tag}.in.json"),
+            serde_json::to_string_pretty(&entries).unwrap(),
+        );
+        let json = d.join(format!("{tag}.json"));
+        let md = d.join(format!("{tag}.md"));
+        let args = [
+            "run",
+            s(&input),
+            "--config",
+            s(&cfg),
+            "--state",
+            s(&state),
+            "--github",
+            &repo,
+            "--github-api",
+            &fake.url,
+            "--json",
+            s(&json),
+            "--report",
+            s(&md),
+        ];
+        gardener_in(
+            &args,
+            b"",
+            Duration::from_secs(90),
+            &[("GITHUB_TOKEN", TOKEN)],
+            Some(d),
+        )
+        .expect_code(0);
+        read_json(&json)
+    };
+    let persist = |r: &Value| -> Value {
+        find_cluster(r, "netra-backend-staging", "Failed to persist message").clone()
+    };
+    // 1. New: an issue is filed.
+    let r1 = go("r1", persist_errors(0, 3));
+    assert_eq!(status(&persist(&r1)), "new");
+    let issue = fake.issues()[0]["number"].as_u64().unwrap();
+    // 2. A person closes it; the same logs: nothing new, but the state learns it is closed.
+    fake.close(issue, "2025-09-14T03:30:00Z", "completed");
+    let r2 = go("r2", persist_errors(0, 3));
+    assert_eq!(status(&persist(&r2)), "ongoing");
+    // 3. It comes back ten minutes later (well within state.regression_gap): regressed, because
+    //    its issue was closed; the sink reopens the issue and its comment carries the trend.
+    let mut back = persist_errors(0, 3);
+    back.extend(persist_errors(40, 2));
+    let r3 = go("r3", back.clone());
+    let c = persist(&r3);
+    assert_eq!(status(&c), "regressed");
+    assert_eq!(c["trend"]["history"]["closed"], true);
+    assert_eq!(num(&c["trend"]["history"], "total"), 5);
+    assert_eq!(fake.issue(issue)["state"], "open");
+    let comment = fake.comments(issue).pop().unwrap();
+    assert!(comment.contains("| **Trend** | regressed"), "{comment}");
+    // 4. The regression was reported: the same logs again are not a regression again.
+    let r4 = go("r4", back);
+    assert_eq!(status(&persist(&r4)), "ongoing");
+    assert_eq!(num(&persist(&r4)["trend"]["history"], "total"), 5);
 }

@@ -301,9 +301,10 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
         ));
     }
     out.actions = items.iter().map(action).collect();
+    // Without a token the issues were not read: their state is unknown.
     let closed = items
         .iter()
-        .filter(|i| !i.unknown)
+        .filter(|i| !i.unknown && mode != Mode::NoToken)
         .filter_map(|i| {
             let k = i.known.as_ref()?;
             let reopened = i.plan.kind == Kind::Reopen && i.status == "done";
