@@ -527,6 +527,8 @@ pub struct TrendsReport {
     pub previous_run: Option<String>,
     /// Known clusters that look resolved since the last run.
     pub resolved: Vec<Resolved>,
+    /// How long a cluster must be gone to look resolved (`state.resolved_after`).
+    pub resolved_after: String,
     /// Whether the state file was updated by this run (not for interrupted runs).
     pub state_updated: bool,
 }

@@ -242,6 +242,13 @@ pub fn judge(agg: &Aggregate, store: Option<&Store>, cfg: &Config) -> Judged {
             });
         }
     }
+    out.resolved.sort_by(|a, b| {
+        (&a.priority, std::cmp::Reverse(a.total), &a.id).cmp(&(
+            &b.priority,
+            std::cmp::Reverse(b.total),
+            &b.id,
+        ))
+    });
     out
 }
 
@@ -253,6 +260,7 @@ pub fn report(cfg: &Config, store: Option<&Store>, resolved: Vec<Resolved>) -> T
         state: store.map(|s| s.path.display().to_string()),
         previous_run: store.and_then(|s| s.reference.clone()),
         resolved,
+        resolved_after: cfg.state.resolved_after.clone(),
         state_updated: false,
     }
 }

@@ -118,6 +118,18 @@ pub fn render(r: &Report) -> String {
     if let Some(rt) = &r.reference_time {
         let _ = writeln!(o, "**Windows counted back from:** {}  ", short_time(rt));
     }
+    let tr = &r.trends;
+    let _ = writeln!(
+        o,
+        "**Trends:** {} buckets, spike window {} · {}  ",
+        tr.bucket,
+        tr.recent,
+        match (&tr.state, &tr.previous_run) {
+            (None, _) => "no state (stateless run)".to_string(),
+            (Some(p), None) => format!("state {p} (first run)"),
+            (Some(p), Some(prev)) => format!("state {p}, previous run up to {}", short_time(prev)),
+        }
+    );
     let _ = writeln!(o, "**Inputs:** {}\n", r.inputs.join(", "));
 
     // Executive summary.
@@ -275,6 +287,15 @@ fn status_text(c: &ClusterReport, s: Status) -> String {
     }
 }
 
+/// `1 entry`, `1,234 entries`.
+fn entries(n: u64) -> String {
+    if n == 1 {
+        "1 entry".into()
+    } else {
+        format!("{} entries", thousands(n))
+    }
+}
+
 /// Whole hours or minutes, for durations in the worklog.
 fn span(secs: i64) -> String {
     if secs % 3600 == 0 || secs >= 10 * 3600 {
@@ -311,7 +332,7 @@ pub(crate) fn trend_line(c: &ClusterReport) -> Option<String> {
                 parts.push("its issue was closed".into());
             }
         }
-        parts.push(format!("{} entries over all runs", thousands(h.total)));
+        parts.push(format!("{} over all runs", entries(h.total)));
         if let Some(p) = &h.previous_priority
             && *p != c.priority
         {
@@ -339,16 +360,11 @@ fn changes(o: &mut String, r: &Report) {
     if !stateful && escalating.is_empty() {
         return;
     }
-    let _ = writeln!(
-        o,
-        "### What changed since the last run
-"
-    );
+    let _ = writeln!(o, "### What changed since the last run\n");
     if stateful && r.trends.previous_run.is_none() {
         let _ = writeln!(
             o,
-            "First run with this state ({}): every cluster is new.
-",
+            "First run with this state ({}): every cluster is new.\n",
             r.trends.state.as_deref().unwrap_or_default()
         );
     }
@@ -359,19 +375,14 @@ fn changes(o: &mut String, r: &Report) {
         if cs.is_empty() {
             return;
         }
-        let _ = writeln!(
-            o,
-            "**{title} ({}):**
-",
-            cs.len()
-        );
+        let _ = writeln!(o, "**{title} ({}):**\n", cs.len());
         for c in cs.iter().take(LISTED) {
             let _ = writeln!(
                 o,
-                "- **{}** {} — {} entries{}",
+                "- **{}** {} — {}{}",
                 c.priority,
                 code(&crate::prioritize::summary(&c.template, 90)),
-                thousands(c.count),
+                entries(c.count),
                 extra(c)
             );
         }
@@ -421,18 +432,25 @@ fn changes(o: &mut String, r: &Report) {
     if !r.trends.resolved.is_empty() {
         let _ = writeln!(
             o,
-            "**Resolved-looking ({}):** not seen for a while
-",
-            r.trends.resolved.len()
+            "**Resolved-looking ({}):** not seen for {} or more\n",
+            r.trends.resolved.len(),
+            r.trends.resolved_after
         );
         for x in r.trends.resolved.iter().take(LISTED) {
             let _ = writeln!(
                 o,
-                "- **{}** {} — last seen {} ({} entries over all runs)",
+                "- **{}** {} — last seen {} ({} over all runs)",
                 x.priority,
                 code(&crate::prioritize::summary(&x.template, 90)),
                 short_time(&x.last_seen),
-                thousands(x.total)
+                entries(x.total)
+            );
+        }
+        if r.trends.resolved.len() > LISTED {
+            let _ = writeln!(
+                o,
+                "- … and {} more (the JSON report lists them all)",
+                r.trends.resolved.len() - LISTED
             );
         }
         let _ = writeln!(o);
@@ -444,11 +462,7 @@ fn changes(o: &mut String, r: &Report) {
         && regressed.is_empty()
         && r.trends.resolved.is_empty()
     {
-        let _ = writeln!(
-            o,
-            "Nothing new, escalating, regressed or resolved.
-"
-        );
+        let _ = writeln!(o, "Nothing new, escalating, regressed or resolved.\n");
     }
 }
 
