@@ -6,8 +6,10 @@ mod common;
 mod fake_github;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -23,10 +25,13 @@ fn tempdir() -> TempDir {
         .expect("temp dir")
 }
 
-/// `gardener gen` with extra flags, to `dir/name`.
+/// `gardener gen` with extra flags (a gcloud array unless they say `--format`), to `dir/name`.
 fn gen_file(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let p = dir.join(name);
-    let mut all = vec!["gen", "--format", "array", "-o", s(&p)];
+    let mut all = vec!["gen", "-o", s(&p)];
+    if !args.contains(&"--format") {
+        all.extend(["--format", "array"]);
+    }
     all.extend_from_slice(args);
     gardener(&all).expect_code(0);
     p
@@ -403,4 +408,83 @@ fn a_cluster_whose_issue_was_closed_comes_back_regressed() {
     let r4 = go("r4", back);
     assert_eq!(status(&persist(&r4)), "ongoing");
     assert_eq!(num(&persist(&r4)["trend"]["history"], "total"), 5);
+}
+
+#[test]
+fn an_interrupted_run_leaves_the_state_untouched() {
+    let dir = tempdir();
+    let d = dir.path();
+    let state = d.join("state");
+    let a = gen_file(
+        d,
+        "a.json",
+        &["--entries", "300", "--seed", "5", "--span", "6h"],
+    );
+    run(d, "a", &[s(&a), "--state", s(&state)]);
+    let before = std::fs::read(state.join("state.json")).expect("state after a full run");
+    // Later entries on a pipe that stays open (gcloud still running), then SIGINT.
+    let b = gen_file(
+        d,
+        "b.ndjson",
+        &[
+            "--entries",
+            "300",
+            "--seed",
+            "6",
+            "--span",
+            "6h",
+            "--end",
+            "2025-09-14T12:00:00Z",
+            "--format",
+            "ndjson",
+        ],
+    );
+    let json = d.join("b.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gardener"))
+        .args([
+            "run",
+            "--state",
+            s(&state),
+            "--json",
+            s(&json),
+            "--report",
+            "-",
+        ])
+        .env_remove("GARDENER_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gardener");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(&std::fs::read(&b).unwrap())
+        .expect("write input");
+    stdin.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "gardener did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    drop(stdin);
+    assert_eq!(status.code(), Some(130));
+    let r = read_json(&json);
+    assert_eq!(r["partial"], true);
+    assert_eq!(r["trends"]["state_updated"], false);
+    assert_eq!(
+        std::fs::read(state.join("state.json")).unwrap(),
+        before,
+        "an interrupted run changed the state"
+    );
 }
