@@ -11,6 +11,12 @@
 //! event time, pruned to the reach of the largest window. An entry counts in a window of length
 //! W when its timestamp, truncated to the second, is after `reference − W` and not after the
 //! reference (also truncated to the second). Entries without a timestamp count in totals only.
+//!
+//! **Time series**: each cluster also counts entries per bucket of event time
+//! (`aggregate.bucket`, aligned to the Unix epoch) in a map keyed by the bucket's start, so any
+//! input order gives the same series. Shards drop buckets more than `aggregate.max_buckets` back
+//! from the newest entry seen so far; [`bound_series`] makes the final cut once the reference is
+//! known. `src/trend.rs` judges the series.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
