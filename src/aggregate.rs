@@ -11,6 +11,12 @@
 //! event time, pruned to the reach of the largest window. An entry counts in a window of length
 //! W when its timestamp, truncated to the second, is after `reference − W` and not after the
 //! reference (also truncated to the second). Entries without a timestamp count in totals only.
+//!
+//! **Time series**: each cluster also counts entries per bucket of event time
+//! (`aggregate.bucket`, aligned to the Unix epoch) in a map keyed by the bucket's start, so any
+//! input order gives the same series. Shards drop buckets more than `aggregate.max_buckets` back
+//! from the newest entry seen so far; [`bound_series`] makes the final cut once the reference is
+//! known. `src/trend.rs` judges the series.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -35,6 +41,10 @@ pub struct AggregateSettings {
     pub reach: i64,
     /// Fixed reference time (`--now`), in Unix nanoseconds.
     pub now: Option<i64>,
+    /// Time-series bucket size, in seconds (`aggregate.bucket`).
+    pub bucket: i64,
+    /// Buckets kept back from the reference (`aggregate.max_buckets`).
+    pub max_buckets: usize,
     pub inputs: Arc<Vec<String>>,
 }
 
@@ -131,6 +141,7 @@ impl Shard {
                 revisions: BTreeMap::new(),
                 locations: BTreeMap::new(),
                 per_second: BTreeMap::new(),
+                series: BTreeMap::new(),
                 windows: Vec::new(),
                 samples: Vec::new(),
                 http_statuses: BTreeMap::new(),
@@ -147,6 +158,10 @@ impl Shard {
                 let sec = ts.div_euclid(NANOS);
                 if sec > reference.div_euclid(NANOS) - self.set.reach {
                     *c.per_second.entry(sec).or_insert(0) += 1;
+                }
+                let bucket = bucket_start(sec, self.set.bucket);
+                if bucket >= series_floor(reference, self.set.bucket, self.set.max_buckets) {
+                    *c.series.entry(bucket).or_insert(0) += 1;
                 }
             }
             None => self.out.without_timestamp += 1,
@@ -208,7 +223,14 @@ impl Shard {
             return;
         };
         let floor = reference.div_euclid(NANOS) - self.set.reach;
+        let series_floor = series_floor(reference, self.set.bucket, self.set.max_buckets);
         for c in self.clusters.values_mut() {
+            if c.series
+                .first_key_value()
+                .is_some_and(|(k, _)| *k < series_floor)
+            {
+                c.series = c.series.split_off(&series_floor);
+            }
             if c.per_second
                 .first_key_value()
                 .is_some_and(|(k, _)| *k <= floor)
@@ -316,6 +338,9 @@ pub fn merge_cluster(a: &mut Cluster, b: Cluster, max_samples: usize) {
     for (k, v) in b.per_second {
         *a.per_second.entry(k).or_insert(0) += v;
     }
+    for (k, v) in b.series {
+        *a.series.entry(k).or_insert(0) += v;
+    }
     for (k, v) in b.http_statuses {
         *a.http_statuses.entry(k).or_insert(0) += v;
     }
@@ -392,6 +417,33 @@ pub fn finish(
     all
 }
 
+/// The start (Unix seconds, aligned to the epoch) of the bucket holding second `sec`.
+pub fn bucket_start(sec: i64, bucket: i64) -> i64 {
+    sec.div_euclid(bucket) * bucket
+}
+
+/// The oldest bucket start kept for a reference time (Unix nanoseconds): `max_buckets` buckets
+/// ending with the reference's own bucket.
+pub fn series_floor(reference: i64, bucket: i64, max_buckets: usize) -> i64 {
+    bucket_start(reference.div_euclid(NANOS), bucket)
+        .saturating_sub((max_buckets as i64 - 1).max(0).saturating_mul(bucket))
+}
+
+/// Bounds every cluster's time series to the `max_buckets` buckets ending with the reference's
+/// bucket (entries after the reference, possible with `--now`, are dropped too). Run once when
+/// aggregation has finished, so the result does not depend on input order: shards prune only
+/// what this would drop anyway (their reference is never later than the final one).
+pub fn bound_series(agg: &mut Aggregate, bucket: i64, max_buckets: usize) {
+    let Some(reference) = agg.reference else {
+        return;
+    };
+    let floor = series_floor(reference, bucket, max_buckets);
+    let top = bucket_start(reference.div_euclid(NANOS), bucket);
+    for c in &mut agg.clusters {
+        c.series.retain(|k, _| (floor..=top).contains(k));
+    }
+}
+
 /// Counts per window from per-second counts (see the module docs for the exact rule).
 pub fn window_counts(
     per_second: &BTreeMap<i64, u64>,
@@ -424,6 +476,76 @@ mod tests {
         let w = vec![("5m".to_string(), 300), ("1h".to_string(), 3600)];
         assert_eq!(window_counts(&ps, Some(top * NANOS + 999), &w), vec![3, 4]);
         assert_eq!(window_counts(&ps, None, &w), vec![0, 0]);
+    }
+
+    fn series_record(ts: &[i64], now: Option<i64>, max_buckets: usize) -> BTreeMap<i64, u64> {
+        let set = AggregateSettings {
+            shard: 0,
+            shards: 1,
+            samples: 1,
+            reach: 86_400,
+            now,
+            bucket: 300,
+            max_buckets,
+            inputs: Arc::new(vec!["t".into()]),
+        };
+        let mut shard = Shard::new(set);
+        for (i, t) in ts.iter().enumerate() {
+            let raw = "{}".to_string();
+            let b = Batch {
+                buf: Arc::new(raw.into_bytes()),
+                records: vec![Record {
+                    entry_no: i as u64,
+                    timestamp: Some(*t * NANOS),
+                    fingerprint: 1,
+                    raw: crate::record::Str::raw(0..2),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            shard.add(&b);
+            shard.prune();
+        }
+        let (agg, newest) = shard.end();
+        let mut all = finish(vec![(agg, newest)], &HashMap::new(), vec![], now, 1);
+        bound_series(&mut all, 300, max_buckets);
+        all.clusters[0].series.clone()
+    }
+
+    #[test]
+    fn series_buckets_are_order_independent_and_bounded() {
+        // Newest first (gcloud), oldest first and shuffled give the same series.
+        let ts = [
+            10_000i64, 9_999, 9_000, 8_700, 7_200, 1_000, 600, 599, 9_001,
+        ];
+        let newest_first = {
+            let mut v = ts.to_vec();
+            v.sort_by(|a, b| b.cmp(a));
+            v
+        };
+        let oldest_first = {
+            let mut v = ts.to_vec();
+            v.sort();
+            v
+        };
+        let a = series_record(&ts, None, 8);
+        assert_eq!(a, series_record(&newest_first, None, 8));
+        assert_eq!(a, series_record(&oldest_first, None, 8));
+        // Reference 10_000 is in bucket 9_900; 8 buckets back reach 7_800.
+        let expected: BTreeMap<i64, u64> = [(9_900, 2), (9_000, 2), (8_700, 1)].into();
+        assert_eq!(a, expected);
+        // Unbounded enough, every bucket stays; entries after --now are dropped.
+        let b = series_record(&ts, Some(9_500 * NANOS), 1000);
+        let expected: BTreeMap<i64, u64> = [
+            (300, 1),
+            (600, 1),
+            (900, 1),
+            (7_200, 1),
+            (8_700, 1),
+            (9_000, 2),
+        ]
+        .into();
+        assert_eq!(b, expected);
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub struct Config {
     pub redact: RedactConfig,
     /// Where results go.
     pub sinks: SinksConfig,
+    /// Spike (escalation) detection on the per-cluster time series.
+    pub trend: TrendConfig,
+    /// What is remembered across runs (first seen, last seen, totals, history).
+    pub state: StateConfig,
 }
 
 /// Wiring shared by all stages.
@@ -211,6 +215,11 @@ pub struct AggregateConfig {
     pub windows: Vec<String>,
     /// Sample entries kept per cluster (the newest ones).
     pub samples: usize,
+    /// Size of the time-series buckets counted per cluster (event time, aligned to the Unix
+    /// epoch), e.g. `5m`.
+    pub bucket: String,
+    /// Buckets kept per cluster, counted back from the reference time; older ones are dropped.
+    pub max_buckets: usize,
 }
 
 impl Default for AggregateConfig {
@@ -219,6 +228,64 @@ impl Default for AggregateConfig {
             shards: 2,
             windows: ["5m", "1h", "6h", "24h"].map(String::from).to_vec(),
             samples: 3,
+            bucket: "5m".into(),
+            max_buckets: 576,
+        }
+    }
+}
+
+/// Spike detection: a cluster is escalating when its count in the recent window is far above
+/// what its baseline rate (earlier buckets of this run and the stored history) predicts. See
+/// `src/trend.rs` for the statistic.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrendConfig {
+    /// The recent window, ending at the reference time, e.g. `1h`.
+    pub recent: String,
+    /// Least baseline (observed time before the recent window) needed to judge, e.g. `3h`.
+    pub min_baseline: String,
+    /// Least entries in the recent window for a cluster to be flagged.
+    pub min_count: u64,
+    /// Least ratio of the recent rate to the baseline rate for a cluster to be flagged.
+    pub factor: f64,
+    /// Largest Poisson tail bound (chance of seeing that many recent entries at the baseline
+    /// rate) for a cluster to be flagged.
+    pub max_p: f64,
+}
+
+impl Default for TrendConfig {
+    fn default() -> Self {
+        TrendConfig {
+            recent: "1h".into(),
+            min_baseline: "3h".into(),
+            min_count: 10,
+            factor: 3.0,
+            max_p: 0.001,
+        }
+    }
+}
+
+/// The state store: one JSON file under `dir`, kept across runs.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// Directory of the state file (`state.json`); `none` runs stateless. `--state` wins.
+    pub dir: String,
+    /// A cluster not seen for longer than this that comes back is regressed, e.g. `24h`.
+    pub regression_gap: String,
+    /// A known cluster not seen for this long is listed as resolved-looking, e.g. `24h`.
+    pub resolved_after: String,
+    /// Time-series history kept per cluster in the state, e.g. `7d`.
+    pub history: String,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: ".log-gardener".into(),
+            regression_gap: "24h".into(),
+            resolved_after: "24h".into(),
+            history: "7d".into(),
         }
     }
 }
@@ -251,8 +318,14 @@ pub struct Rule {
     /// Conditions, all of which must hold; no conditions match every cluster.
     #[serde(default)]
     pub when: Match,
-    /// `P0` (drop everything) to `P5` (noise).
+    /// `P0` (drop everything) to `P5` (noise). Left out in a rule that sets `raise`.
+    #[serde(default)]
     pub priority: String,
+    /// A modifier rule: instead of setting a priority, raise the priority given by the first
+    /// matching ordinary rule by this many levels (towards P0). Every matching modifier is
+    /// applied, the largest raise wins; expected behaviour is never raised.
+    #[serde(default)]
+    pub raise: u8,
     /// Title template for matching clusters (same placeholders as `prioritize.title`).
     #[serde(default)]
     pub title: Option<String>,
@@ -284,6 +357,10 @@ pub struct Match {
     pub window_at_least: BTreeMap<String, u64>,
     /// The cluster has HTTP requests with a status of at least this.
     pub http_status_at_least: Option<u16>,
+    /// The cluster's status across runs: `new`, `ongoing`, `escalating` or `regressed`.
+    pub status: Option<String>,
+    /// The spike test flagged the cluster (whatever its status), or did not (`false`).
+    pub escalating: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -486,6 +563,13 @@ impl Config {
         }
     }
 
+    /// Time-series bucket size in seconds (at least 1).
+    pub fn bucket_secs(&self) -> i64 {
+        crate::time::parse_duration(&self.aggregate.bucket)
+            .unwrap_or(300)
+            .max(1)
+    }
+
     /// Window lengths in seconds, in configured order, with their names.
     pub fn windows(&self) -> Vec<(String, i64)> {
         self.aggregate
@@ -547,6 +631,32 @@ impl Config {
                 }
                 Some(s) => seen.push(s),
             }
+        }
+        for (key, value) in [
+            ("aggregate.bucket", &self.aggregate.bucket),
+            ("trend.recent", &self.trend.recent),
+            ("trend.min_baseline", &self.trend.min_baseline),
+            ("state.regression_gap", &self.state.regression_gap),
+            ("state.resolved_after", &self.state.resolved_after),
+            ("state.history", &self.state.history),
+        ] {
+            if crate::time::parse_duration(value).is_none_or(|s| s <= 0) {
+                problems.push(format!(
+                    "{key}: '{value}' is not a positive duration (use e.g. 90s, 5m, 1h, 2d)"
+                ));
+            }
+        }
+        if !(1..=100_000).contains(&self.aggregate.max_buckets) {
+            problems.push("aggregate.max_buckets must be between 1 and 100000".into());
+        }
+        if !(self.trend.factor >= 1.0 && self.trend.factor.is_finite()) {
+            problems.push("trend.factor must be a number of at least 1".into());
+        }
+        if !(self.trend.max_p > 0.0 && self.trend.max_p <= 1.0) {
+            problems.push("trend.max_p must be above 0 and at most 1".into());
+        }
+        if self.state.dir.trim().is_empty() {
+            problems.push("state.dir must name a directory, or be `none`".into());
         }
         if self.source.kind == SourceKind::Gcloud && self.source.gcloud.binary.trim().is_empty() {
             problems.push("source.gcloud.binary must name a program".into());
@@ -647,10 +757,25 @@ fn check_github(g: &GithubConfig) -> Vec<String> {
 
 fn check_rule(r: &Rule, windows: &[String]) -> Vec<String> {
     let mut errs = Vec::new();
-    if parse_priority(&r.priority).is_none() {
-        errs.push(format!("priority '{}' is not one of P0..P5", r.priority));
+    match (r.raise, r.priority.is_empty()) {
+        (0, _) if parse_priority(&r.priority).is_none() => {
+            errs.push(format!("priority '{}' is not one of P0..P5", r.priority))
+        }
+        (1..=5, true) => {}
+        (1..=5, false) => errs.push(
+            "set either priority or raise: a rule with raise keeps the priority of the first matching rule and raises it".into(),
+        ),
+        (n, _) if n > 5 => errs.push(format!("raise {n}: at most 5 levels")),
+        _ => {}
     }
     let m = &r.when;
+    if let Some(s) = &m.status
+        && !["new", "ongoing", "escalating", "regressed"].contains(&s.as_str())
+    {
+        errs.push(format!(
+            "status '{s}' is not one of new, ongoing, escalating, regressed"
+        ));
+    }
     for s in [&m.severity_at_least, &m.severity_below]
         .into_iter()
         .flatten()

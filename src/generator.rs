@@ -56,6 +56,10 @@ pub struct GenOptions {
     pub end_unix: i64,
     /// Seconds between the oldest and the newest entry.
     pub span_secs: i64,
+    /// A template key (as in the ground truth) that bursts near the end of the span instead of
+    /// the two built-in bursts: 3% of the entries, in a 40-minute window that ends 10 minutes
+    /// before the newest entry (an escalation to detect). `None`: the built-in bursts.
+    pub spike: Option<String>,
 }
 
 impl Default for GenOptions {
@@ -66,6 +70,7 @@ impl Default for GenOptions {
             format: GenFormat::Array,
             end_unix: 1_757_822_400, // 2025-09-14T04:00:00Z
             span_secs: 2 * 86_400,
+            spike: None,
         }
     }
 }
@@ -89,6 +94,23 @@ pub fn generate(
     truth: Option<&mut dyn Write>,
 ) -> io::Result<GenSummary> {
     let catalog = Catalog::build();
+    let spike = match &opts.spike {
+        None => None,
+        Some(key) => Some(
+            catalog
+                .templates
+                .iter()
+                .position(|t| t.key == *key)
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "--spike {key}: no such template key (see `gardener gen --truth` for the keys)"
+                        ),
+                    )
+                })?,
+        ),
+    };
     let mut rng = Rng(mix64(opts.seed ^ 0x6c6f_675f_6761_7264));
     let span_ns = opts.span_secs.max(0).saturating_mul(NANOS);
     let end_ns = opts.end_unix.saturating_mul(NANOS);
@@ -98,7 +120,7 @@ pub fn generate(
         instances: instance_ids(&mut rng),
         id_salt: rng.next(),
     };
-    let timeline = Timeline::new(opts.entries, span_ns, &catalog, &mut rng);
+    let timeline = Timeline::new(opts.entries, span_ns, &catalog, spike, &mut rng);
 
     let mut out = BufWriter::with_capacity(1 << 16, out);
     let mut truth = truth.map(|t| BufWriter::with_capacity(1 << 16, t));
@@ -369,14 +391,21 @@ struct Burst {
 }
 
 impl Timeline {
-    fn new(n: u64, span: i64, catalog: &Catalog, rng: &mut Rng) -> Timeline {
+    fn new(n: u64, span: i64, catalog: &Catalog, spike: Option<usize>, rng: &mut Rng) -> Timeline {
         // (template, window seconds, entries per mille); the first lands in
-        // the newer half of the span, the second in the older half.
-        let specs = [
-            (catalog.bursts[0], 11 * 60, 15),
-            (catalog.bursts[1], 2 * 60, 10),
-        ];
-        let counts = specs.map(|(_, _, per_mille)| n * per_mille / 1000);
+        // the newer half of the span, the second in the older half. A spike
+        // replaces them with one burst near the end.
+        let specs = match spike {
+            None => vec![
+                (catalog.bursts[0], 11 * 60, 15),
+                (catalog.bursts[1], 2 * 60, 10),
+            ],
+            Some(t) => vec![(t, 40 * 60, 30)],
+        };
+        let counts: Vec<u64> = specs
+            .iter()
+            .map(|(_, _, per_mille)| n * per_mille / 1000)
+            .collect();
         let background = n - counts.iter().sum::<u64>();
         // Background entries newer than `t`.
         let newer_than = |t: i64| -> u64 {
@@ -397,7 +426,10 @@ impl Timeline {
             } else {
                 (0, span / 2)
             };
-            let hi = half_lo + len + rng.below((half_hi - half_lo - len) as u64 + 1) as i64;
+            let hi = match spike {
+                None => half_lo + len + rng.below((half_hi - half_lo - len) as u64 + 1) as i64,
+                Some(_) => span - (10 * 60 * NANOS).min(span / 8),
+            };
             let lo = hi - len;
             if count == 0 {
                 continue;

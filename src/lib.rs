@@ -17,8 +17,10 @@ pub mod record;
 pub mod redact;
 pub mod sink;
 pub mod source;
+pub mod state;
 pub mod stats;
 pub mod time;
+pub mod trend;
 
 /// Process exit codes (documented in `gardener run --help` and the README).
 pub mod exit {

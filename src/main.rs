@@ -83,7 +83,8 @@ EXIT CODES:
     1    a sink failed, GitHub included (named on stderr; the other sinks were still written);
          a GitHub rate limit that stops the writing is not a failure: the next run continues
     2    bad command line or configuration
-    3    the input could not be read (missing file, gcloud failed or missing)
+    3    the input could not be read (missing file, gcloud failed or missing), or the state
+         file (--state) is unreadable or corrupt
     4    --strict and some entries were skipped as bad
     130  interrupted (Ctrl-C / SIGTERM): the report was written and marked partial
 
@@ -154,6 +155,11 @@ struct RunArgs {
     /// Plan the GitHub actions and put them in the worklog without writing anything to GitHub.
     #[arg(long)]
     dry_run: bool,
+    /// Directory of the state store kept across runs (new, escalating, regressed clusters;
+    /// totals), or `none` to run stateless. Default: $GARDENER_STATE, else state.dir
+    /// (.log-gardener).
+    #[arg(long, value_name = "DIR|none")]
+    state: Option<String>,
     /// Input files; standard input when none (`-` also means standard input).
     #[arg(value_name = "FILE")]
     files: Vec<String>,
@@ -194,6 +200,11 @@ struct GenArgs {
     /// Output path (standard output by default).
     #[arg(long, short = 'o', value_name = "PATH")]
     output: Option<PathBuf>,
+    /// Instead of the built-in bursts, make the template with this ground-truth key (see
+    /// --truth) burst near the end: 3% of the entries in 40 minutes ending 10 minutes before
+    /// the newest entry.
+    #[arg(long, value_name = "KEY")]
+    spike: Option<String>,
 }
 
 fn load_config(arg: &ConfigArg) -> Result<Config, String> {
@@ -288,6 +299,10 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .map(log_gardener::sink::github::Token),
+        state: args
+            .state
+            .or_else(|| std::env::var("GARDENER_STATE").ok())
+            .filter(|s| !s.trim().is_empty()),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -414,6 +429,7 @@ fn cmd_gen(args: GenArgs) -> ExitCode {
         format,
         end_unix: end.div_euclid(1_000_000_000),
         span_secs: span,
+        spike: args.spike,
     };
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => match std::fs::File::create(p) {
@@ -452,6 +468,9 @@ fn cmd_gen(args: GenArgs) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            fail(exit::BAD_CONFIG, &e.to_string())
+        }
         Err(e) => fail(exit::SINK_FAILED, &format!("gen failed: {e}")),
     }
 }

@@ -28,8 +28,10 @@ use crate::record::{Batch, Report, TimeRange, Totals};
 use crate::redact::Redactor;
 use crate::sink::{self, SinkError};
 use crate::source::{self, Input};
+use crate::state::Store;
 use crate::stats::StageStats;
 use crate::time::format_rfc3339;
+use crate::trend;
 
 /// What a run is asked to do, beyond the config.
 #[derive(Clone, Debug, Default)]
@@ -52,6 +54,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// From `GITHUB_TOKEN`; without it the GitHub sink only plans.
     pub github_token: Option<sink::github::Token>,
+    /// Overrides `state.dir`: the state store's directory, or `none`.
+    pub state: Option<String>,
 }
 
 /// How a run ended.
@@ -86,6 +90,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         .and_then(|p| Redactor::new(&p))
         .map_err(|e| RunError::Config(e.0))?;
     let github = github_settings(&cfg, &opts)?;
+    let mut store = Store::open(opts.state.as_deref().unwrap_or(&cfg.state.dir), &cfg)
+        .map_err(RunError::Input)?;
     let inputs = source::inputs(&cfg, &opts.files);
     // Fail early and clearly on a file that cannot be opened.
     for i in &inputs {
@@ -173,6 +179,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             samples: cfg.aggregate.samples,
             reach,
             now: opts.now,
+            bucket: cfg.bucket_secs(),
+            max_buckets: cfg.aggregate.max_buckets,
             inputs: Arc::clone(&input_names),
         };
         shards.push(tokio::spawn(aggregate::run(
@@ -250,14 +258,16 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             sink_errors.extend(errors);
         }
     }
-    let agg = aggregate::finish(
+    let mut agg = aggregate::finish(
         parts,
         &final_ids,
         cfg.windows(),
         opts.now,
         cfg.aggregate.samples,
     );
-    let clusters = prioritizer.run(&agg);
+    aggregate::bound_series(&mut agg, cfg.bucket_secs(), cfg.aggregate.max_buckets);
+    let judged = trend::judge(&agg, store.as_ref(), &cfg);
+    let clusters = prioritizer.run_with(&agg, &judged.clusters);
     let mut services = std::collections::BTreeMap::new();
     let mut priorities = std::collections::BTreeMap::new();
     let (mut first, mut last) = (None::<i64>, None::<i64>);
@@ -324,9 +334,10 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         priorities,
         clusters,
         notes,
-        bad_entries: agg.bad,
+        bad_entries: std::mem::take(&mut agg.bad),
         stages: std::mem::take(&mut stages),
         github: None,
+        trends: trend::report(&cfg, store.as_ref(), judged.resolved),
     };
     if opts.stats {
         print_stats(&report);
@@ -341,6 +352,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         redactor.report(&mut p);
         public = Some(p);
     }
+    let mut closed = std::collections::BTreeMap::new();
     if let Some(gs) = &github {
         let out = sink::github::run(public.as_ref().unwrap_or(&report), gs).await;
         print_github_summary(&out.report);
@@ -352,6 +364,21 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             });
         }
         report.github = Some(out.report);
+        closed = out.closed;
+    }
+    // The state store: updated by complete runs only (see `state`).
+    if let Some(st) = store.as_mut()
+        && !interrupted
+    {
+        st.update(&agg, &report, &closed, &cfg);
+        match st.save() {
+            Ok(()) => report.trends.state_updated = true,
+            Err(e) => sink_errors.push(SinkError {
+                sink: "state",
+                path: st.path.display().to_string(),
+                error: std::io::Error::other(e),
+            }),
+        }
     }
 
     // Sinks that need the finished report, each on its own task.

@@ -1,6 +1,12 @@
 //! The prioritize stage: applies the YAML rules (first match wins) to each cluster, giving it a
 //! priority P0..P5, a title, labels and the "expected behaviour" flag, and renders the cluster
 //! for the report.
+//!
+//! A rule with `raise: N` instead of `priority` is a *modifier*: the first matching ordinary
+//! rule sets the priority, then every matching modifier may raise it by its N levels towards
+//! P0 (the largest raise wins; expected behaviour is never raised). Rules can test a cluster's
+//! trend: `status` (`new`, `ongoing`, `escalating`, `regressed`) and `escalating` (the spike
+//! test's verdict, whatever the status).
 
 use std::collections::BTreeMap;
 
@@ -8,7 +14,9 @@ use regex::Regex;
 
 use crate::config::{Config, ConfigError, Rule, parse_priority};
 use crate::fingerprint::format_id;
-use crate::record::{Aggregate, Cluster, ClusterReport, HttpReport, LatencyReport, Severity};
+use crate::record::{
+    Aggregate, Cluster, ClusterReport, ClusterTrend, HttpReport, LatencyReport, Severity,
+};
 use crate::time::format_rfc3339;
 
 /// A rule ready to run.
@@ -23,6 +31,9 @@ struct Compiled {
     /// (window index, at least)
     windows: Vec<(usize, u64)>,
 }
+
+/// A verdict: priority, rule name, title, labels and expected flag.
+pub type Judgement = (u8, String, String, Vec<String>, bool);
 
 pub struct Prioritizer {
     rules: Vec<Compiled>,
@@ -45,8 +56,12 @@ impl Prioritizer {
             let m = &rule.when;
             let sev = |s: &Option<String>| s.as_deref().and_then(Severity::parse);
             let compiled = Compiled {
-                priority: parse_priority(&rule.priority)
-                    .ok_or_else(|| ConfigError(format!("rule '{}': bad priority", rule.name)))?,
+                priority: if rule.raise > 0 {
+                    0
+                } else {
+                    parse_priority(&rule.priority)
+                        .ok_or_else(|| ConfigError(format!("rule '{}': bad priority", rule.name)))?
+                },
                 severity_at_least: sev(&m.severity_at_least),
                 severity_below: sev(&m.severity_below),
                 service: re(&m.service)?,
@@ -67,8 +82,9 @@ impl Prioritizer {
         })
     }
 
-    fn matches(&self, r: &Compiled, c: &Cluster) -> bool {
+    fn matches(&self, r: &Compiled, c: &Cluster, t: &ClusterTrend) -> bool {
         let m = &r.rule.when;
+        let status = t.status.map(|s| s.name());
         let sev = c.max_severity();
         r.severity_at_least.is_none_or(|s| sev >= s)
             && r.severity_below.is_none_or(|s| sev < s)
@@ -85,13 +101,23 @@ impl Prioritizer {
                 .all(|&(i, n)| c.windows.get(i).is_some_and(|&v| v >= n))
             && m.http_status_at_least
                 .is_none_or(|s| c.http_statuses.keys().any(|&k| k >= s))
+            && m.status.as_deref().is_none_or(|s| status == Some(s))
+            && m.escalating.is_none_or(|e| e == t.escalation.is_some())
     }
 
-    /// Priority, rule name, title, labels and expected flag of a cluster. With no matching rule a
-    /// cluster is P5.
-    pub fn judge(&self, c: &Cluster) -> (u8, String, String, Vec<String>, bool) {
-        let hit = self.rules.iter().find(|r| self.matches(r, c));
-        let (p, name, title, labels, expected) = match hit {
+    /// Priority, rule name, title, labels and expected flag of a cluster, without trend
+    /// information. With no matching rule a cluster is P5.
+    pub fn judge(&self, c: &Cluster) -> Judgement {
+        self.judge_trend(c, &ClusterTrend::default())
+    }
+
+    /// Priority, rule name, title, labels and expected flag of a cluster with its trend.
+    pub fn judge_trend(&self, c: &Cluster, t: &ClusterTrend) -> Judgement {
+        let hit = self
+            .rules
+            .iter()
+            .find(|r| r.rule.raise == 0 && self.matches(r, c, t));
+        let (mut p, mut name, title, mut labels, expected) = match hit {
             Some(r) => (
                 r.priority,
                 r.rule.name.clone(),
@@ -107,6 +133,23 @@ impl Prioritizer {
                 false,
             ),
         };
+        let raise = self
+            .rules
+            .iter()
+            .filter(|r| r.rule.raise > 0 && !expected && self.matches(r, c, t))
+            .max_by_key(|r| r.rule.raise);
+        if let Some(r) = raise {
+            let raised = p.saturating_sub(r.rule.raise);
+            if raised < p {
+                name = format!("{name}; raised P{p} → P{raised} by '{}'", r.rule.name);
+                p = raised;
+            }
+            for l in &r.rule.labels {
+                if !labels.contains(l) {
+                    labels.push(l.clone());
+                }
+            }
+        }
         let title = title
             .replace("{service}", &c.service)
             .replace("{priority}", &format!("P{p}"))
@@ -118,12 +161,26 @@ impl Prioritizer {
 
     /// Judges and renders every cluster, most urgent first.
     pub fn run(&self, agg: &Aggregate) -> Vec<ClusterReport> {
+        self.run_with(agg, &std::collections::HashMap::new())
+    }
+
+    /// Judges and renders every cluster with its trend (`trends`: cluster id → trend; a
+    /// cluster without one has none), most urgent first.
+    pub fn run_with(
+        &self,
+        agg: &Aggregate,
+        trends: &std::collections::HashMap<u64, ClusterTrend>,
+    ) -> Vec<ClusterReport> {
+        let none = ClusterTrend::default();
         let mut out: Vec<(u8, ClusterReport)> = agg
             .clusters
             .iter()
             .map(|c| {
-                let (p, rule, title, labels, expected) = self.judge(c);
-                (p, render(c, agg, p, rule, title, labels, expected))
+                let t = trends.get(&c.id).unwrap_or(&none);
+                let (p, rule, title, labels, expected) = self.judge_trend(c, t);
+                let mut r = render(c, agg, p, rule, title, labels, expected);
+                r.trend = t.clone();
+                (p, r)
             })
             .collect();
         out.sort_by(|(pa, a), (pb, b)| {
@@ -203,6 +260,7 @@ fn render(
             .collect(),
         http,
         per_second: c.per_second.clone(),
+        trend: ClusterTrend::default(),
     }
 }
 
@@ -225,6 +283,7 @@ mod tests {
             revisions: Default::default(),
             locations: Default::default(),
             per_second: Default::default(),
+            series: Default::default(),
             windows: vec![0, count, count, count],
             samples: vec![],
             http_statuses: Default::default(),
@@ -264,6 +323,50 @@ mod tests {
         c.service = "netra-auth-service".into();
         let (pr, rule, title, _, _) = p.judge(&c);
         assert_eq!((pr, rule.as_str(), title.as_str()), (0, "auth", "P0 boom"));
+    }
+
+    #[test]
+    fn trend_conditions_and_raises() {
+        let yaml = "prioritize:\n  rules:\n    - name: regressions\n      when: { status: regressed }\n      priority: P1\n    - name: escalating\n      when: { escalating: true, severity_at_least: WARNING }\n      raise: 1\n      labels: [escalating]\n    - name: big raise\n      when: { escalating: true, template: 'boom' }\n      raise: 2\n    - name: warnings\n      when: { severity_at_least: WARNING }\n      priority: P3\n    - name: rest\n      priority: P5\n";
+        let cfg = Config::from_yaml(yaml, "t").unwrap();
+        let p = Prioritizer::new(&cfg).unwrap();
+        let c = cluster(Severity::Warning, 5, "x");
+        let steady = ClusterTrend {
+            status: Some(crate::record::Status::Ongoing),
+            ..Default::default()
+        };
+        assert_eq!(p.judge_trend(&c, &steady).0, 3);
+        let spiking = ClusterTrend {
+            status: Some(crate::record::Status::Escalating),
+            escalation: Some(Default::default()),
+            ..Default::default()
+        };
+        let (pr, rule, _, labels, _) = p.judge_trend(&c, &spiking);
+        assert_eq!(pr, 2);
+        assert_eq!(rule, "warnings; raised P3 → P2 by 'escalating'");
+        assert_eq!(labels, vec!["escalating".to_string()]);
+        // The largest matching raise wins.
+        assert_eq!(
+            p.judge_trend(&cluster(Severity::Warning, 5, "boom"), &spiking)
+                .0,
+            1
+        );
+        // A status condition.
+        let back = ClusterTrend {
+            status: Some(crate::record::Status::Regressed),
+            ..Default::default()
+        };
+        assert_eq!(p.judge_trend(&c, &back).0, 1);
+        // Info is not raised by the WARNING modifier.
+        assert_eq!(
+            p.judge_trend(&cluster(Severity::Info, 5, "x"), &spiking).0,
+            5
+        );
+        // A rule must set priority or raise, not both.
+        let bad = "prioritize:\n  rules:\n    - name: r\n      priority: P1\n      raise: 1\n    - name: s\n      when: { status: flapping }\n      priority: P2\n";
+        let err = Config::from_yaml(bad, "t").unwrap_err().0;
+        assert!(err.contains("set either priority or raise"), "{err}");
+        assert!(err.contains("'flapping'"), "{err}");
     }
 
     #[test]

@@ -363,6 +363,10 @@ pub struct Cluster {
     pub locations: BTreeMap<String, u64>,
     /// Entries per second of event time (Unix seconds), within reach of the largest window.
     pub per_second: BTreeMap<i64, u64>,
+    /// The time series: entries per bucket of event time (`aggregate.bucket`), keyed by the
+    /// bucket's start in Unix seconds (aligned to the epoch). Merged by sum; bounded to
+    /// `aggregate.max_buckets` back from the reference when aggregation finishes.
+    pub series: BTreeMap<i64, u64>,
     /// Counts in the configured windows (filled when aggregation finishes).
     pub windows: Vec<u64>,
     /// The newest entries, newest first.
@@ -419,6 +423,114 @@ pub struct Report {
     /// What the GitHub sink did (or planned), when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubReport>,
+    /// Time series, spikes and what changed since the last run.
+    pub trends: TrendsReport,
+}
+
+/// A cluster's status across runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Never seen by an earlier run (the state does not know it).
+    New,
+    /// Known, and neither escalating nor regressed.
+    Ongoing,
+    /// Known, and the spike test flagged it.
+    Escalating,
+    /// It had disappeared (not seen for longer than `state.regression_gap`) or its issue was
+    /// closed, and it is back.
+    Regressed,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Ongoing => "ongoing",
+            Status::Escalating => "escalating",
+            Status::Regressed => "regressed",
+        }
+    }
+}
+
+/// The spike test's verdict on a cluster that it flagged (see `trend::spike`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Escalation {
+    /// Recent rate over baseline rate.
+    pub factor: f64,
+    /// Entries in the recent window.
+    pub recent: u64,
+    /// Entries the baseline rate predicts for the recent window.
+    pub expected: f64,
+    /// Length of the recent window, in seconds.
+    pub recent_secs: i64,
+    /// Observed time before the recent window (this run and the stored history), in seconds.
+    pub baseline_secs: i64,
+    /// Entries in the baseline.
+    pub baseline: u64,
+    /// Upper bound on the chance of `recent` or more entries at the baseline rate.
+    pub p_bound: f64,
+}
+
+/// What is known about a cluster across runs, when a state store is used.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct History {
+    /// The first entry ever seen (RFC 3339).
+    pub first_seen: Option<String>,
+    /// The newest entry seen before this run (RFC 3339).
+    pub previous_last_seen: Option<String>,
+    /// Entries counted over all runs, this one included (each entry counted once).
+    pub total: u64,
+    /// Priority in the previous report.
+    pub previous_priority: Option<String>,
+    /// Its GitHub issue was closed (as last seen by the GitHub sink).
+    pub closed: bool,
+}
+
+/// Per cluster: status, spike verdict, state history and time series.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ClusterTrend {
+    /// `new`, `ongoing`, `escalating`, `regressed`; without a state store only `ongoing` or
+    /// `escalating`.
+    pub status: Option<Status>,
+    /// Set when the spike test flagged the cluster.
+    pub escalation: Option<Escalation>,
+    /// From the state store.
+    pub history: Option<History>,
+    /// Entries per bucket, keyed by the bucket's start (RFC 3339); empty buckets left out.
+    pub series: BTreeMap<String, u64>,
+    /// The series as a text sparkline over the run's time range.
+    pub sparkline: String,
+}
+
+/// A known cluster that was not seen for `state.resolved_after` (newly so since the last run).
+#[derive(Clone, Debug, Serialize)]
+pub struct Resolved {
+    pub id: String,
+    pub service: String,
+    pub template: String,
+    pub last_seen: String,
+    pub total: u64,
+    pub priority: String,
+}
+
+/// Report-wide trend information.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TrendsReport {
+    /// The time-series bucket (`aggregate.bucket`).
+    pub bucket: String,
+    /// The recent window of the spike test (`trend.recent`).
+    pub recent: String,
+    /// The state file, when one is used.
+    pub state: Option<String>,
+    /// Reference time of the previous run recorded in the state (RFC 3339).
+    pub previous_run: Option<String>,
+    /// Known clusters that look resolved since the last run.
+    pub resolved: Vec<Resolved>,
+    /// How long a cluster must be gone to look resolved (`state.resolved_after`).
+    pub resolved_after: String,
+    /// Whether the state file was updated by this run (not for interrupted runs).
+    pub state_updated: bool,
 }
 
 /// The GitHub sink's results: one action per cluster considered.
@@ -498,6 +610,8 @@ pub struct ClusterReport {
     /// the GitHub sink counts entries newer than what it last reported.
     #[serde(skip)]
     pub per_second: BTreeMap<i64, u64>,
+    /// Status across runs, spike verdict, history and time series.
+    pub trend: ClusterTrend,
 }
 
 #[derive(Clone, Debug, Serialize)]

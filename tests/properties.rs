@@ -163,6 +163,7 @@ fn run_and_account(dir: &Path, input: &[u8], max_entry_kib: u64) -> Result<(), T
     let mut cfg = Config::default();
     cfg.source.max_entry_kib = max_entry_kib;
     cfg.pipeline.batch_size = 3; // many batches, out of order across workers
+    cfg.state.dir = "none".into(); // no state store shared between cases
     let opts = RunOptions {
         files: vec![file.display().to_string()],
         report: Some(dir.join("report.md").display().to_string()),

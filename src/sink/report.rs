@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use crate::record::{ClusterReport, GithubAction, GithubReport, Report};
+use crate::record::{ClusterReport, GithubAction, GithubReport, Report, Status};
 use crate::sink::{SinkError, open};
 
 /// Clusters at this priority or more urgent get a full section; the rest are listed in a table.
@@ -118,6 +118,18 @@ pub fn render(r: &Report) -> String {
     if let Some(rt) = &r.reference_time {
         let _ = writeln!(o, "**Windows counted back from:** {}  ", short_time(rt));
     }
+    let tr = &r.trends;
+    let _ = writeln!(
+        o,
+        "**Trends:** {} buckets, spike window {} · {}  ",
+        tr.bucket,
+        tr.recent,
+        match (&tr.state, &tr.previous_run) {
+            (None, _) => "no state (stateless run)".to_string(),
+            (Some(p), None) => format!("state {p} (first run)"),
+            (Some(p), Some(prev)) => format!("state {p}, previous run up to {}", short_time(prev)),
+        }
+    );
     let _ = writeln!(o, "**Inputs:** {}\n", r.inputs.join(", "));
 
     // Executive summary.
@@ -161,16 +173,21 @@ pub fn render(r: &Report) -> String {
             for (i, c) in top.iter().enumerate() {
                 let _ = writeln!(
                     o,
-                    "{}. **{}** {} — {} entries ({})",
+                    "{}. **{}** {} — {} entries ({}){}",
                     i + 1,
                     c.priority,
                     code(&crate::prioritize::summary(&c.template, 100)),
                     thousands(c.count),
-                    window_line(c, &r.windows)
+                    window_line(c, &r.windows),
+                    match c.trend.status {
+                        Some(s) if s != Status::Ongoing => format!(" · **{}**", status_text(c, s)),
+                        _ => String::new(),
+                    }
                 );
             }
             let _ = writeln!(o);
         }
+        changes(&mut o, r);
     }
     if !r.bad_entries.is_empty() || !r.notes.is_empty() {
         let _ = writeln!(o, "### Input problems\n");
@@ -260,6 +277,197 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o);
     o
 }
+
+/// A status in words, with the escalation factor.
+fn status_text(c: &ClusterReport, s: Status) -> String {
+    match (&c.trend.escalation, s) {
+        (Some(e), Status::Escalating) => format!("escalating ×{:.1}", e.factor),
+        (Some(e), _) => format!("{}, escalating ×{:.1}", s.name(), e.factor),
+        _ => s.name().to_string(),
+    }
+}
+
+/// `1 entry`, `1,234 entries`.
+fn entries(n: u64) -> String {
+    if n == 1 {
+        "1 entry".into()
+    } else {
+        format!("{} entries", thousands(n))
+    }
+}
+
+/// Whole hours or minutes, for durations in the worklog.
+fn span(secs: i64) -> String {
+    if secs % 3600 == 0 || secs >= 10 * 3600 {
+        format!("{}h", (secs + 1800) / 3600)
+    } else {
+        format!("{}m", (secs + 30) / 60)
+    }
+}
+
+/// The cluster's trend in one line: status, spike verdict, history. `None` without a status.
+pub(crate) fn trend_line(c: &ClusterReport) -> Option<String> {
+    let t = &c.trend;
+    let s = t.status?;
+    let mut parts = vec![status_text(c, s)];
+    if let Some(e) = &t.escalation {
+        parts.push(format!(
+            "{} entries in the last {} vs {:.1} expected from {} of baseline ({} entries)",
+            thousands(e.recent),
+            span(e.recent_secs),
+            e.expected,
+            span(e.baseline_secs),
+            thousands(e.baseline)
+        ));
+    }
+    if let Some(h) = &t.history {
+        if let Some(f) = &h.first_seen {
+            parts.push(format!("first seen {}", short_time(f)));
+        }
+        if s == Status::Regressed {
+            if let Some(l) = &h.previous_last_seen {
+                parts.push(format!("back after last being seen {}", short_time(l)));
+            }
+            if h.closed {
+                parts.push("its issue was closed".into());
+            }
+        }
+        parts.push(format!("{} over all runs", entries(h.total)));
+        if let Some(p) = &h.previous_priority
+            && *p != c.priority
+        {
+            parts.push(format!("{p} → {} since the last run", c.priority));
+        }
+    }
+    Some(parts.join(" · "))
+}
+
+/// "What changed since the last run": new, escalating, regressed, resolved-looking.
+fn changes(o: &mut String, r: &Report) {
+    let with = |s: Status| -> Vec<&ClusterReport> {
+        r.clusters
+            .iter()
+            .filter(|c| c.trend.status == Some(s) && !c.expected)
+            .collect()
+    };
+    let escalating: Vec<&ClusterReport> = r
+        .clusters
+        .iter()
+        .filter(|c| c.trend.escalation.is_some() && !c.expected)
+        .collect();
+    let (new, regressed) = (with(Status::New), with(Status::Regressed));
+    let stateful = r.trends.state.is_some();
+    if !stateful && escalating.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "### What changed since the last run\n");
+    if stateful && r.trends.previous_run.is_none() {
+        let _ = writeln!(
+            o,
+            "First run with this state ({}): every cluster is new.\n",
+            r.trends.state.as_deref().unwrap_or_default()
+        );
+    }
+    let list = |o: &mut String,
+                title: &str,
+                cs: &[&ClusterReport],
+                extra: &dyn Fn(&ClusterReport) -> String| {
+        if cs.is_empty() {
+            return;
+        }
+        let _ = writeln!(o, "**{title} ({}):**\n", cs.len());
+        for c in cs.iter().take(LISTED) {
+            let _ = writeln!(
+                o,
+                "- **{}** {} — {}{}",
+                c.priority,
+                code(&crate::prioritize::summary(&c.template, 90)),
+                entries(c.count),
+                extra(c)
+            );
+        }
+        if cs.len() > LISTED {
+            let _ = writeln!(
+                o,
+                "- … and {} more (the JSON report lists them all)",
+                cs.len() - LISTED
+            );
+        }
+        let _ = writeln!(o);
+    };
+    list(o, "Escalating", &escalating, &|c| {
+        c.trend
+            .escalation
+            .as_ref()
+            .map(|e| {
+                format!(
+                    " · ×{:.1}: {} in the last {} vs {:.1} expected",
+                    e.factor,
+                    thousands(e.recent),
+                    span(e.recent_secs),
+                    e.expected
+                )
+            })
+            .unwrap_or_default()
+    });
+    list(o, "Regressed", &regressed, &|c| {
+        let h = c.trend.history.as_ref();
+        let mut s = String::new();
+        if let Some(l) = h.and_then(|h| h.previous_last_seen.as_deref()) {
+            s.push_str(&format!(" · back after last being seen {}", short_time(l)));
+        }
+        if h.is_some_and(|h| h.closed) {
+            s.push_str(" · its issue was closed");
+        }
+        s
+    });
+    if r.trends.previous_run.is_some() {
+        list(o, "New", &new, &|c| {
+            c.first_seen
+                .as_deref()
+                .map(|f| format!(" · first seen {}", short_time(f)))
+                .unwrap_or_default()
+        });
+    }
+    if !r.trends.resolved.is_empty() {
+        let _ = writeln!(
+            o,
+            "**Resolved-looking ({}):** not seen for {} or more\n",
+            r.trends.resolved.len(),
+            r.trends.resolved_after
+        );
+        for x in r.trends.resolved.iter().take(LISTED) {
+            let _ = writeln!(
+                o,
+                "- **{}** {} — last seen {} ({} over all runs)",
+                x.priority,
+                code(&crate::prioritize::summary(&x.template, 90)),
+                short_time(&x.last_seen),
+                entries(x.total)
+            );
+        }
+        if r.trends.resolved.len() > LISTED {
+            let _ = writeln!(
+                o,
+                "- … and {} more (the JSON report lists them all)",
+                r.trends.resolved.len() - LISTED
+            );
+        }
+        let _ = writeln!(o);
+    }
+    if stateful
+        && r.trends.previous_run.is_some()
+        && escalating.is_empty()
+        && new.is_empty()
+        && regressed.is_empty()
+        && r.trends.resolved.is_empty()
+    {
+        let _ = writeln!(o, "Nothing new, escalating, regressed or resolved.\n");
+    }
+}
+
+/// Clusters listed one by one in each "what changed" list.
+const LISTED: usize = 10;
 
 /// What an action was, in the seeds' words.
 fn action_taken(a: &GithubAction) -> String {
@@ -398,6 +606,12 @@ fn section(o: &mut String, n: usize, c: &ClusterReport, windows: &[String]) {
     let _ = writeln!(o, "**Severity:** {}  ", counts(&c.severities));
     let _ = writeln!(o, "**Count:** {}  ", thousands(c.count));
     let _ = writeln!(o, "**Windows:** {}  ", window_line(c, windows));
+    if !c.trend.sparkline.is_empty() {
+        let _ = writeln!(o, "**Series:** `{}`  ", c.trend.sparkline);
+    }
+    if let Some(t) = trend_line(c) {
+        let _ = writeln!(o, "**Trend:** {t}  ");
+    }
     if let (Some(f), Some(l)) = (&c.first_seen, &c.last_seen) {
         let _ = writeln!(o, "**Time Range:** {} → {}  ", short_time(f), short_time(l));
     }

@@ -50,7 +50,9 @@ pub fn gardener_limited(args: &[&str], stdin: &[u8], limit: Duration) -> Out {
 }
 
 /// Runs `gardener ARGS` with extra environment variables, in `cwd` when given. `GARDENER_CONFIG`
-/// and `GITHUB_TOKEN` are never inherited from the test's environment.
+/// and `GITHUB_TOKEN` are never inherited from the test's environment, and runs are stateless
+/// (`GARDENER_STATE=none`) unless `env` or `--state` say otherwise, so tests never share a
+/// state store.
 pub fn gardener_in(
     args: &[&str],
     stdin: &[u8],
@@ -61,7 +63,8 @@ pub fn gardener_in(
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gardener"));
     cmd.args(args)
         .env_remove("GARDENER_CONFIG")
-        .env_remove("GITHUB_TOKEN");
+        .env_remove("GITHUB_TOKEN")
+        .env("GARDENER_STATE", "none");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -185,6 +185,9 @@ fn facts(o: &mut String, c: &ClusterReport, windows: &[String], full: bool) {
     let _ = writeln!(o, "| **Severity** | {} |", counts(&c.severities));
     let _ = writeln!(o, "| **Count** | {} in this run |", thousands(c.count));
     let _ = writeln!(o, "| **Windows** | {} |", window_line(c, windows));
+    if let Some(t) = crate::sink::report::trend_line(c) {
+        let _ = writeln!(o, "| **Trend** | {} |", cell(&t));
+    }
     if let (Some(f), Some(l)) = (&c.first_seen, &c.last_seen) {
         let _ = writeln!(
             o,

@@ -62,6 +62,10 @@ pub struct Settings {
 pub struct Outcome {
     pub report: GithubReport,
     pub errors: Vec<String>,
+    /// Fingerprint → whether its issue is closed as completed after this run (not reopened),
+    /// for every cluster whose issue was found; the state store remembers it so that a
+    /// comeback counts as a regression.
+    pub closed: BTreeMap<String, bool>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -126,6 +130,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
             return Outcome {
                 report: out,
                 errors,
+                closed: BTreeMap::new(),
             };
         }
     };
@@ -180,6 +185,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
             return Outcome {
                 report: out,
                 errors,
+                closed: BTreeMap::new(),
             };
         }
         for i in items.iter_mut().filter(|i| i.plan.kind != Kind::Skip) {
@@ -295,9 +301,20 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
         ));
     }
     out.actions = items.iter().map(action).collect();
+    // Without a token the issues were not read: their state is unknown.
+    let closed = items
+        .iter()
+        .filter(|i| !i.unknown && mode != Mode::NoToken)
+        .filter_map(|i| {
+            let k = i.known.as_ref()?;
+            let reopened = i.plan.kind == Kind::Reopen && i.status == "done";
+            Some((i.cluster.id.clone(), !k.open && !k.not_planned && !reopened))
+        })
+        .collect();
     Outcome {
         report: out,
         errors,
+        closed,
     }
 }
 

@@ -277,6 +277,7 @@ mod tests {
             samples: vec![],
             http: None,
             per_second,
+            trend: Default::default(),
         }
     }
 
