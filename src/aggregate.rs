@@ -283,7 +283,9 @@ pub async fn run(
     stats: Arc<StageStats>,
 ) -> (Aggregate, Option<i64>) {
     let mut shard = Shard::new(set);
-    while let Some(batch) = rx.recv().await {
+    loop {
+        stats.queued(rx.len());
+        let Some(batch) = rx.recv().await else { break };
         let t = stats.start(batch.records.len());
         shard.add(&batch);
         stats.finish(t, batch.records.len());

@@ -160,7 +160,11 @@ pub async fn run(
 ) {
     let mut fp = Fingerprinter::new(masker);
     loop {
-        let next = rx.lock().await.recv().await;
+        let next = {
+            let mut rx = rx.lock().await;
+            stats.queued(rx.len());
+            rx.recv().await
+        };
         let Some(mut batch) = next else { break };
         let t = stats.start(batch.records.len());
         fp.batch(&mut batch);
