@@ -34,10 +34,10 @@ impl Progress {
     pub fn on(total: Option<u64>) -> Progress {
         let template = match total {
             Some(_) => {
-                "{spinner} {elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} \
-                 {binary_bytes_per_sec} · {msg} · ETA {eta}"
+                "{spinner} [{bar:24}] {bytes}/{total_bytes} · {binary_bytes_per_sec} · {msg} · \
+                 ETA {eta}"
             }
-            None => "{spinner} {elapsed_precise} {bytes} read · {binary_bytes_per_sec} · {msg}",
+            None => "{spinner} {bytes} read · {binary_bytes_per_sec} · {msg}",
         };
         let style = ProgressStyle::with_template(template)
             .expect("the progress templates are valid")
@@ -65,12 +65,12 @@ impl Progress {
             self.shown = true;
         }
         let rate = entries as f64 / elapsed.as_secs_f64().max(1e-3);
+        bar.set_position(bytes);
         bar.set_message(format!(
             "{} entries · {}/s",
             HumanCount(entries),
             HumanCount(rate as u64)
         ));
-        bar.set_position(bytes);
     }
 
     /// Removes the display (reading has ended).
