@@ -858,9 +858,12 @@ impl Feed {
     /// A file, decompressed on a thread of its own when it starts with gzip's magic bytes
     /// (whatever its name).
     fn file(f: std::fs::File, block: usize) -> Result<Feed, SourceError> {
+        use std::io::Seek;
         use std::os::unix::fs::FileExt;
+        // Peek at the two bytes where reading starts (standard input may already be past 0).
+        let at = (&f).stream_position().unwrap_or(0);
         let mut head = [0u8; 2];
-        let gzip = f.read_at(&mut head, 0).is_ok_and(|n| n == 2) && head == GZIP_MAGIC;
+        let gzip = f.read_at(&mut head, at).is_ok_and(|n| n == 2) && head == GZIP_MAGIC;
         if !gzip {
             return Ok(Feed::File(f));
         }

@@ -177,3 +177,29 @@ fn stages_report_channel_depth_and_no_progress_on_a_pipe() {
         assert!(mean >= 0.0 && mean <= max as f64, "{stage}: mean {mean}");
     }
 }
+
+#[test]
+fn gzip_on_standard_input_redirected_from_a_file() {
+    let dir = tempdir();
+    let (plain, bytes) = generated(dir.path());
+    let gz = dir.path().join("in.gz");
+    std::fs::write(&gz, gzip(&bytes)).expect("write gz");
+    let want = run_json(dir.path(), "plain", &[s(&plain)], b"");
+    // `gardener run < in.gz`: standard input is the file itself, read in place.
+    let json = dir.path().join("redirected.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gardener"))
+        .args(["run", "--now", "2025-09-14T04:00:00Z", "--report", "-"])
+        .args(["--json", s(&json)])
+        .env_remove("GARDENER_CONFIG")
+        .stdin(std::fs::File::open(&gz).expect("open gz"))
+        .output()
+        .expect("run gardener");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = read_json(&json);
+    assert_eq!(num(&got["totals"], "entries_read"), 3000);
+    assert_eq!(counts(&got), counts(&want));
+}
