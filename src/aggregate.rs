@@ -24,6 +24,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc::Receiver;
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::fingerprint::IdMap;
 use crate::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample};
 use crate::stats::StageStats;
 
@@ -51,11 +52,11 @@ pub struct AggregateSettings {
 /// One shard's state.
 pub struct Shard {
     set: AggregateSettings,
-    clusters: HashMap<u64, Cluster>,
+    clusters: IdMap<Cluster>,
     /// Fingerprint → (scope, template), from the fingerprint stage's announcements.
-    templates: HashMap<u64, (String, String)>,
+    templates: IdMap<(String, String)>,
     /// Location hash → location text, so a record costs no allocation for a known location.
-    locations: HashMap<u64, String>,
+    locations: IdMap<String>,
     newest: Option<i64>,
     batches: u64,
     out: Aggregate,
@@ -65,9 +66,9 @@ impl Shard {
     pub fn new(set: AggregateSettings) -> Shard {
         Shard {
             set,
-            clusters: HashMap::new(),
-            templates: HashMap::new(),
-            locations: HashMap::new(),
+            clusters: IdMap::default(),
+            templates: IdMap::default(),
+            locations: IdMap::default(),
             newest: None,
             batches: 0,
             out: Aggregate::default(),
@@ -177,23 +178,24 @@ impl Shard {
         }
         let (module, function, line) = (
             if r.module.is_empty() {
-                batch.str(r.file)
+                r.file
             } else {
-                batch.str(r.module)
+                r.module
             },
-            batch.str(r.function),
-            batch.str(r.line),
+            r.function,
+            r.line,
         );
         if !(module.is_empty() && function.is_empty()) {
+            // Hashed as raw bytes: a known location needs no UTF-8 check.
             let mut h = Xxh3::new();
             for part in [module, function, line] {
-                h.update(part.as_bytes());
+                h.update(batch.bytes(part));
                 h.update(&[0]);
             }
-            let key = self
-                .locations
-                .entry(h.digest())
-                .or_insert_with(|| format!("{module}:{function}:{line}"));
+            let key = self.locations.entry(h.digest()).or_insert_with(|| {
+                let [m, f, l] = [module, function, line].map(|p| batch.str(p));
+                format!("{m}:{f}:{l}")
+            });
             match c.locations.get_mut(key.as_str()) {
                 Some(n) => *n += 1,
                 None => {
@@ -265,6 +267,11 @@ fn keep_sample(samples: &mut Vec<Sample>, max: usize, batch: &Batch, r: &Record)
     if max == 0 {
         return;
     }
+    // Most entries are older than every sample kept: decided on the timestamp alone, without
+    // looking at (and validating) the entry's raw text.
+    if samples.len() == max && r.timestamp < samples[max - 1].timestamp {
+        return;
+    }
     let id = batch.str(r.insert_id);
     let raw = batch.str(r.raw);
     let key = sample_key(r.timestamp, id, raw);
@@ -305,7 +312,9 @@ pub async fn run(
     stats: Arc<StageStats>,
 ) -> (Aggregate, Option<i64>) {
     let mut shard = Shard::new(set);
-    while let Some(batch) = rx.recv().await {
+    loop {
+        stats.queued(rx.len());
+        let Some(batch) = rx.recv().await else { break };
         let t = stats.start(batch.records.len());
         shard.add(&batch);
         stats.finish(t, batch.records.len());

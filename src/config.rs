@@ -58,7 +58,7 @@ pub struct PipelineConfig {
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
-            batch_size: 1024,
+            batch_size: 256,
             channel_capacity: 4,
             read_block_kib: 1024,
         }

@@ -5,6 +5,7 @@
 //! between stages.
 
 pub mod aggregate;
+pub mod bench;
 pub mod config;
 pub mod eval;
 pub mod fingerprint;
@@ -13,6 +14,7 @@ pub mod generator;
 pub mod parse;
 pub mod pipeline;
 pub mod prioritize;
+pub mod progress;
 pub mod record;
 pub mod redact;
 pub mod sink;

@@ -448,7 +448,11 @@ pub fn parse_batch(batch: &mut Batch) {
 /// (on a signal the source stops reading, sends what it has and ends).
 pub async fn run(rx: Arc<Mutex<Receiver<Batch>>>, tx: Sender<Batch>, stats: Arc<StageStats>) {
     loop {
-        let next = rx.lock().await.recv().await;
+        let next = {
+            let mut rx = rx.lock().await;
+            stats.queued(rx.len());
+            rx.recv().await
+        };
         let Some(mut batch) = next else { break };
         let t = stats.start(batch.spans.len());
         parse_batch(&mut batch);

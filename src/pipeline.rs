@@ -24,6 +24,7 @@ use crate::fingerprint::mine::{self, Raw};
 use crate::fingerprint::{self, Masker};
 use crate::parse;
 use crate::prioritize::Prioritizer;
+use crate::progress::Progress;
 use crate::record::{Batch, Report, TimeRange, Totals};
 use crate::redact::Redactor;
 use crate::sink::{self, SinkError};
@@ -46,6 +47,9 @@ pub struct RunOptions {
     pub now: Option<i64>,
     /// Print per-stage statistics to stderr.
     pub stats: bool,
+    /// Show progress on stderr while reading (the caller checks that stderr is a terminal and
+    /// `--quiet` was not given).
+    pub progress: bool,
     /// Overrides `sinks.github.repo` (`OWNER/REPO`): turns the GitHub sink on.
     pub github_repo: Option<String>,
     /// Overrides `sinks.github.api`.
@@ -136,10 +140,10 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         })
     };
 
-    let source_stats = Arc::new(StageStats::new("source", 1));
-    let parse_stats = Arc::new(StageStats::new("parse", cfg.parse.workers));
-    let fp_stats = Arc::new(StageStats::new("fingerprint", cfg.fingerprint.workers));
-    let agg_stats = Arc::new(StageStats::new("aggregate", cfg.aggregate.shards));
+    let source_stats = Arc::new(StageStats::new("source", 1, 0));
+    let parse_stats = Arc::new(StageStats::new("parse", cfg.parse.workers, cap));
+    let fp_stats = Arc::new(StageStats::new("fingerprint", cfg.fingerprint.workers, cap));
+    let agg_stats = Arc::new(StageStats::new("aggregate", cfg.aggregate.shards, cap));
 
     // source → parse
     let (src_tx, src_rx) = mpsc::channel::<Batch>(cap);
@@ -148,7 +152,12 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         let stop = Arc::clone(&stop);
         let inputs = inputs.clone();
         let stats = Arc::clone(&source_stats);
-        tokio::task::spawn_blocking(move || source::run(inputs, cfg, src_tx, stop, stats))
+        let progress = if opts.progress {
+            Progress::on(input_size(&inputs))
+        } else {
+            Progress::off()
+        };
+        tokio::task::spawn_blocking(move || source::run(inputs, cfg, src_tx, stop, stats, progress))
     };
 
     // parse ×N → fingerprint
@@ -415,6 +424,15 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     })
 }
 
+/// Total size of the inputs when known: every input is a file (for a gzip file, its compressed
+/// size, which is what progress counts).
+fn input_size(inputs: &[Input]) -> Option<u64> {
+    inputs.iter().try_fold(0u64, |sum, i| match i {
+        Input::File(p) => std::fs::metadata(p).ok().map(|m| sum + m.len()),
+        Input::Stdin | Input::Gcloud => None,
+    })
+}
+
 /// The GitHub sink's settings, when it is on (`--github` or `sinks.github.repo`).
 fn github_settings(
     cfg: &Config,
@@ -500,13 +518,30 @@ pub fn print_stats(r: &Report) {
     let mut e = std::io::stderr().lock();
     let _ = writeln!(
         e,
-        "{:<12} {:>7} {:>10} {:>10} {:>8} {:>10} {:>11} {:>9} {:>9}",
-        "stage", "workers", "in", "out", "batches", "busy ms", "blocked ms", "p50 µs", "p99 µs"
+        "{:<12} {:>7} {:>10} {:>10} {:>8} {:>10} {:>11} {:>9} {:>9} {:>18}",
+        "stage",
+        "workers",
+        "in",
+        "out",
+        "batches",
+        "busy ms",
+        "blocked ms",
+        "p50 µs",
+        "p99 µs",
+        "queue max/mean/cap"
     );
     for s in &r.stages {
+        let queue = if s.channel_capacity == 0 {
+            "-".to_string()
+        } else {
+            format!(
+                "{}/{:.1}/{}",
+                s.channel_depth_max, s.channel_depth_mean, s.channel_capacity
+            )
+        };
         let _ = writeln!(
             e,
-            "{:<12} {:>7} {:>10} {:>10} {:>8} {:>10.1} {:>11.1} {:>9} {:>9}",
+            "{:<12} {:>7} {:>10} {:>10} {:>8} {:>10.1} {:>11.1} {:>9} {:>9} {:>18}",
             s.stage,
             s.workers,
             s.entries_in,
@@ -515,7 +550,8 @@ pub fn print_stats(r: &Report) {
             s.busy_ms,
             s.blocked_ms,
             s.batch_p50_us,
-            s.batch_p99_us
+            s.batch_p99_us,
+            queue
         );
     }
     let _ = writeln!(

@@ -11,11 +11,12 @@
 
 use std::io::Read;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::sync::mpsc::Sender;
 
 use crate::config::{Config, InputFormat, SourceKind};
+use crate::progress::Progress;
 use crate::record::{Batch, EntrySpan, Flaw};
 use crate::stats::StageStats;
 
@@ -745,16 +746,57 @@ fn trim_end(buf: &[u8], start: usize, mut end: usize) -> usize {
 /// How long the source waits on a silent pipe before it sends the entries it already has.
 const IDLE: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Where bytes come from. Files are read in place. Pipes (stdin, gcloud) are read on a thread
-/// of their own, so that while a pipe is silent the source still sends the entries it has and
-/// notices a signal.
+/// Where bytes come from. Files are read in place. Pipes (stdin, gcloud) and gzip files are
+/// read on a thread of their own: while a pipe is silent the source still sends the entries it
+/// has and notices a signal, and a gzip file is decompressed on one core while it is split on
+/// another.
 enum Feed {
     File(std::fs::File),
     Pipe {
         rx: std::sync::mpsc::Receiver<std::io::Result<(Vec<u8>, usize)>>,
         /// Blocks handed back to the reading thread for reuse.
         free: std::sync::mpsc::Sender<Vec<u8>>,
+        /// Compressed bytes read so far, for a gzip file (for progress).
+        compressed: Option<Arc<AtomicU64>>,
     },
+}
+
+/// The two bytes every gzip member starts with (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Counts the bytes read through it (the compressed bytes of a gzip file, for progress).
+struct Counted<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Reads the first bytes of a stream and decompresses it when they are gzip's magic bytes (a
+/// `.gz` export piped in); otherwise returns the stream as it was.
+fn gunzip_if_compressed(mut reader: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
+    let mut head = Vec::with_capacity(2);
+    let mut byte = [0u8; 2];
+    while head.len() < 2 {
+        match reader.read(&mut byte[..2 - head.len()]) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&byte[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let whole = std::io::Cursor::new(head.clone()).chain(reader);
+    Ok(if head == GZIP_MAGIC {
+        Box::new(flate2::read::MultiGzDecoder::new(whole))
+    } else {
+        Box::new(whole)
+    })
 }
 
 /// The outcome of one read.
@@ -767,12 +809,30 @@ enum Got {
 }
 
 impl Feed {
-    fn pipe(mut reader: Box<dyn Read + Send>, block: usize) -> Result<Feed, SourceError> {
+    /// Reads `reader` on a thread of its own. A stream is decompressed when it starts with
+    /// gzip's magic bytes; `compressed` counts the bytes read of a gzip file already wrapped.
+    fn pipe(
+        reader: Box<dyn Read + Send>,
+        block: usize,
+        compressed: Option<Arc<AtomicU64>>,
+    ) -> Result<Feed, SourceError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
         let (free, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let sniff = compressed.is_none();
         std::thread::Builder::new()
             .name("gardener-read".into())
             .spawn(move || {
+                let mut reader = if sniff {
+                    match gunzip_if_compressed(reader) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                } else {
+                    reader
+                };
                 loop {
                     let mut chunk = free_rx.try_recv().unwrap_or_else(|_| vec![0u8; block]);
                     let got = loop {
@@ -788,7 +848,58 @@ impl Feed {
                 }
             })
             .map_err(|e| SourceError(format!("cannot start the reading thread: {e}")))?;
-        Ok(Feed::Pipe { rx, free })
+        Ok(Feed::Pipe {
+            rx,
+            free,
+            compressed,
+        })
+    }
+
+    /// A file, decompressed on a thread of its own when it starts with gzip's magic bytes
+    /// (whatever its name).
+    fn file(f: std::fs::File, block: usize) -> Result<Feed, SourceError> {
+        use std::io::Seek;
+        use std::os::unix::fs::FileExt;
+        // Peek at the two bytes where reading starts (standard input may already be past 0).
+        let at = (&f).stream_position().unwrap_or(0);
+        let mut head = [0u8; 2];
+        let gzip = f.read_at(&mut head, at).is_ok_and(|n| n == 2) && head == GZIP_MAGIC;
+        if !gzip {
+            return Ok(Feed::File(f));
+        }
+        let count = Arc::new(AtomicU64::new(0));
+        let counted = Counted {
+            inner: f,
+            count: Arc::clone(&count),
+        };
+        let decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(
+            256 << 10,
+            counted,
+        ));
+        Feed::pipe(Box::new(decoder), block, Some(count))
+    }
+
+    /// Whether the bytes read are decompressed from a gzip file.
+    fn compressed(&self) -> bool {
+        matches!(
+            self,
+            Feed::Pipe {
+                compressed: Some(_),
+                ..
+            }
+        )
+    }
+
+    /// Bytes of the input itself consumed, given `read` bytes read from it: the compressed
+    /// bytes for a gzip file.
+    fn consumed(&self, read: u64) -> u64 {
+        match self {
+            Feed::Pipe {
+                compressed: Some(c),
+                ..
+            } => c.load(Ordering::Relaxed),
+            _ => read,
+        }
     }
 
     /// Appends the next block of input to `buf`.
@@ -814,7 +925,7 @@ impl Feed {
                     }
                 }
             }
-            Feed::Pipe { rx, free } => match rx.recv_timeout(IDLE) {
+            Feed::Pipe { rx, free, .. } => match rx.recv_timeout(IDLE) {
                 Ok(Ok((_, 0))) => Got::Eof,
                 Ok(Ok((chunk, n))) => {
                     buf.extend_from_slice(&chunk[..n]);
@@ -842,15 +953,15 @@ fn open(
             if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() {
                 let f = std::fs::File::from(fd);
                 if f.metadata().is_ok_and(|m| m.is_file()) {
-                    return Ok((Feed::File(f), None));
+                    return Ok((Feed::file(f, block)?, None));
                 }
             }
-            Ok((Feed::pipe(Box::new(std::io::stdin()), block)?, None))
+            Ok((Feed::pipe(Box::new(std::io::stdin()), block, None)?, None))
         }
         Input::File(p) => {
             let f = std::fs::File::open(p)
                 .map_err(|e| SourceError(format!("cannot read input file {p}: {e}")))?;
-            Ok((Feed::File(f), None))
+            Ok((Feed::file(f, block)?, None))
         }
         Input::Gcloud => {
             let g = &cfg.source.gcloud;
@@ -883,7 +994,7 @@ fn open(
                 })
             })?;
             let out = child.stdout.take().expect("stdout is piped");
-            Ok((Feed::pipe(Box::new(out), block)?, Some(child)))
+            Ok((Feed::pipe(Box::new(out), block, None)?, Some(child)))
         }
     }
 }
@@ -972,12 +1083,17 @@ impl Batcher {
 /// [`BATCH_BYTES`], and an entry over the size limit is skipped rather than buffered. On a
 /// signal (`stop`) the entries already complete are sent, the input is left, and the summary
 /// says where reading stopped.
+///
+/// Gzip-compressed inputs (files or streams starting with the bytes `1f 8b`) are decompressed
+/// on the fly; byte offsets in notes and bad entries then count decompressed bytes. `progress`
+/// is updated once per block read and cleared when reading ends.
 pub fn run(
     inputs: Vec<Input>,
     cfg: Arc<Config>,
     tx: Sender<Batch>,
     stop: Arc<AtomicBool>,
     stats: Arc<StageStats>,
+    mut progress: Progress,
 ) -> Result<SourceSummary, SourceError> {
     let mut summary = SourceSummary {
         inputs: inputs.iter().map(Input::name).collect(),
@@ -992,9 +1108,12 @@ pub fn run(
         seq: 0,
         sent: 0,
     };
+    // Input bytes consumed by the inputs already read (compressed bytes for gzip files).
+    let mut consumed_before = 0u64;
     for (input_idx, input) in inputs.iter().enumerate() {
         let input_no = input_idx as u32;
         let mut entry_no = 0u64;
+        let mut input_bytes = 0u64;
         let (mut feed, mut child) = open(input, &cfg, block)?;
         // gcloud's stderr is drained on its own thread: a full stderr pipe would otherwise block
         // gcloud while we wait for its stdout. The tail is kept for the error message.
@@ -1029,8 +1148,13 @@ pub fn run(
             let (eof, idle) = match got {
                 Got::Data(n) => {
                     summary.bytes += n as u64;
+                    input_bytes += n as u64;
                     stats.add_bytes(n as u64);
                     splitter.scan(&buf, &mut found);
+                    progress.update(
+                        consumed_before + feed.consumed(input_bytes),
+                        out.sent + found.len() as u64,
+                    );
                     (false, false)
                 }
                 Got::Eof => {
@@ -1038,9 +1162,29 @@ pub fn run(
                     (true, false)
                 }
                 Got::Idle => (false, true),
+                // A gzip file cut short (an interrupted download): keep what it held.
+                Got::Failed(e)
+                    if feed.compressed() && e.kind() == std::io::ErrorKind::UnexpectedEof =>
+                {
+                    let at = splitter.base + buf.len() as u64;
+                    summary.notes.push(Note {
+                        input: input.name(),
+                        offset: at,
+                        text: format!(
+                            "the gzip data ends early (the file was cut off) after {at} decompressed bytes; everything before was read"
+                        ),
+                    });
+                    splitter.finish(&buf, &mut found);
+                    (true, false)
+                }
                 Got::Failed(e) => {
+                    let what = if feed.compressed() {
+                        " (decompressed)"
+                    } else {
+                        ""
+                    };
                     return Err(SourceError(format!(
-                        "reading {} failed at byte {}: {e}",
+                        "reading {} failed at byte {}{what}: {e}",
                         input.name(),
                         splitter.base + buf.len() as u64
                     )));
@@ -1106,6 +1250,7 @@ pub fn run(
             });
         }
         summary.entries = out.sent;
+        consumed_before += feed.consumed(input_bytes);
         if let Some(mut child) = child {
             if interrupted || gone {
                 let _ = child.kill();
@@ -1126,6 +1271,7 @@ pub fn run(
             break;
         }
     }
+    progress.finish();
     Ok(summary)
 }
 

@@ -1,5 +1,10 @@
 //! Per-stage counters: entries in and out, batches, busy time, time blocked on the next stage,
-//! and batch latency percentiles. Shared by the workers of one stage; updated once per batch.
+//! how full the stage's input channel was, and batch latency percentiles. Shared by the workers
+//! of one stage; updated once per batch.
+//!
+//! Reading the table: a slow stage has a full input channel (mean depth near its capacity) and
+//! a large busy time, while the stages before it are blocked on it; a stage whose input channel
+//! is mostly empty waits for the stages before it.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +22,12 @@ pub struct StageStats {
     busy_ns: AtomicU64,
     blocked_ns: AtomicU64,
     bytes: AtomicU64,
+    /// Capacity of the stage's input channel, in batches (0: the stage has none).
+    channel_capacity: usize,
+    /// Sum and count of the input channel depths observed, and the deepest one.
+    depth_sum: AtomicU64,
+    depth_samples: AtomicU64,
+    depth_max: AtomicU64,
     /// Batch processing time in microseconds.
     latency: Mutex<Histogram<u64>>,
 }
@@ -36,10 +47,20 @@ pub struct StageReport {
     pub batch_p50_us: u64,
     pub batch_p99_us: u64,
     pub batch_max_us: u64,
+    /// Capacity of the stage's input channel, in batches (0 for the source, which has none).
+    pub channel_capacity: usize,
+    /// Most batches seen waiting on the input channel when a worker came to take the next one.
+    pub channel_depth_max: u64,
+    /// Mean batches waiting on the input channel when a worker came to take the next one: near
+    /// `channel_capacity`, this stage is the bottleneck (the stages before it wait for it);
+    /// near 0, it waits for the stages before it.
+    pub channel_depth_mean: f64,
 }
 
 impl StageStats {
-    pub fn new(name: &'static str, workers: usize) -> StageStats {
+    /// Counters for a stage of `workers` workers whose input channel holds `channel_capacity`
+    /// batches (0 when it has none).
+    pub fn new(name: &'static str, workers: usize, channel_capacity: usize) -> StageStats {
         StageStats {
             name,
             workers,
@@ -49,6 +70,10 @@ impl StageStats {
             busy_ns: AtomicU64::new(0),
             blocked_ns: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            channel_capacity,
+            depth_sum: AtomicU64::new(0),
+            depth_samples: AtomicU64::new(0),
+            depth_max: AtomicU64::new(0),
             latency: Mutex::new(Histogram::new(3).expect("3 significant digits is valid")),
         }
     }
@@ -76,6 +101,15 @@ impl StageStats {
             .fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 
+    /// Records how many batches were waiting on the input channel when a worker came to take
+    /// the next one.
+    pub fn queued(&self, depth: usize) {
+        let d = depth as u64;
+        self.depth_sum.fetch_add(d, Ordering::Relaxed);
+        self.depth_samples.fetch_add(1, Ordering::Relaxed);
+        self.depth_max.fetch_max(d, Ordering::Relaxed);
+    }
+
     /// Counts bytes read (source only).
     pub fn add_bytes(&self, n: u64) {
         self.bytes.fetch_add(n, Ordering::Relaxed);
@@ -96,6 +130,12 @@ impl StageStats {
             batch_p50_us: q(0.5),
             batch_p99_us: q(0.99),
             batch_max_us: h.as_ref().map_or(0, |h| h.max()),
+            channel_capacity: self.channel_capacity,
+            channel_depth_max: self.depth_max.load(Ordering::Relaxed),
+            channel_depth_mean: match self.depth_samples.load(Ordering::Relaxed) {
+                0 => 0.0,
+                n => self.depth_sum.load(Ordering::Relaxed) as f64 / n as f64,
+            },
         }
     }
 }
@@ -106,11 +146,24 @@ mod tests {
 
     #[test]
     fn counts_batches_and_entries() {
-        let s = StageStats::new("parse", 2);
+        let s = StageStats::new("parse", 2, 4);
         let t = s.start(10);
         s.finish(t, 9);
         let r = s.report();
         assert_eq!((r.entries_in, r.entries_out, r.batches), (10, 9, 1));
         assert_eq!(r.stage, "parse");
+    }
+
+    #[test]
+    fn channel_depth_max_and_mean() {
+        let s = StageStats::new("fingerprint", 2, 4);
+        assert_eq!(s.report().channel_depth_mean, 0.0);
+        for d in [1, 4, 1] {
+            s.queued(d);
+        }
+        let r = s.report();
+        assert_eq!(r.channel_capacity, 4);
+        assert_eq!(r.channel_depth_max, 4);
+        assert_eq!(r.channel_depth_mean, 2.0);
     }
 }

@@ -21,6 +21,33 @@ pub use mask::{Masker, VAR};
 use crate::record::{Batch, NewTemplate};
 use crate::stats::StageStats;
 
+/// A hasher for keys that already are uniform 64-bit hashes (fingerprints, xxh3 cache keys): the
+/// key is its own hash, which saves SipHash on every lookup of the hot paths.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are expected; anything else still hashes (poorly) rather than panics.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A map keyed by a 64-bit hash (see [`IdHasher`]).
+pub type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+/// A set of 64-bit hashes (see [`IdHasher`]).
+pub type IdSet = HashSet<u64, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// The stable cluster id of a template in a scope (see [`scope`]).
 pub fn fingerprint_id(scope: &str, template: &str) -> u64 {
     let mut h = Xxh3::new();
@@ -70,8 +97,8 @@ pub fn parse_id(s: &str) -> Option<u64> {
 /// (most log lines repeat verbatim, and hashing a message is far cheaper than masking it).
 pub struct Fingerprinter {
     masker: Arc<Masker>,
-    announced: HashSet<u64>,
-    cache: HashMap<u64, u64>,
+    announced: IdSet,
+    cache: IdMap<u64>,
     scratch: String,
 }
 
@@ -81,8 +108,8 @@ impl Fingerprinter {
     pub fn new(masker: Arc<Masker>) -> Fingerprinter {
         Fingerprinter {
             masker,
-            announced: HashSet::new(),
-            cache: HashMap::new(),
+            announced: IdSet::default(),
+            cache: IdMap::default(),
             scratch: String::new(),
         }
     }
@@ -92,21 +119,19 @@ impl Fingerprinter {
     pub fn batch(&mut self, batch: &mut Batch) {
         let mut records = std::mem::take(&mut batch.records);
         for r in &mut records {
-            let service = batch.str(r.service);
-            let message = batch.str(r.message);
-            let module = if r.module.is_empty() {
-                batch.str(r.file)
+            let location = if r.module.is_empty() {
+                r.file
             } else {
-                batch.str(r.module)
+                r.module
             };
-            let function = batch.str(r.function);
+            // The cache key hashes the raw bytes: a hit (most entries) needs no UTF-8 check.
             let key = {
                 let mut h = Xxh3::new();
-                for part in [service, module, function] {
-                    h.update(part.as_bytes());
+                for part in [r.service, location, r.function] {
+                    h.update(batch.bytes(part));
                     h.update(&[0x1f]);
                 }
-                if message.is_empty()
+                if r.message.is_empty()
                     && let Some(http) = &r.http
                 {
                     h.update(batch.bytes(http.method));
@@ -114,7 +139,7 @@ impl Fingerprinter {
                     h.update(batch.bytes(http.url));
                     h.update(&http.status.to_le_bytes());
                 } else {
-                    h.update(message.as_bytes());
+                    h.update(batch.bytes(r.message));
                 }
                 h.digest()
             };
@@ -122,6 +147,10 @@ impl Fingerprinter {
                 r.fingerprint = id;
                 continue;
             }
+            let service = batch.str(r.service);
+            let message = batch.str(r.message);
+            let module = batch.str(location);
+            let function = batch.str(r.function);
             match (&r.http, message.is_empty()) {
                 (Some(h), true) => self.masker.http_template(
                     batch.str(h.method),
@@ -160,7 +189,11 @@ pub async fn run(
 ) {
     let mut fp = Fingerprinter::new(masker);
     loop {
-        let next = rx.lock().await.recv().await;
+        let next = {
+            let mut rx = rx.lock().await;
+            stats.queued(rx.len());
+            rx.recv().await
+        };
         let Some(mut batch) = next else { break };
         let t = stats.start(batch.records.len());
         fp.batch(&mut batch);

@@ -1,0 +1,106 @@
+//! Progress on standard error while the input is read: bytes and entries read, rates, and, when
+//! the input size is known (files, not pipes), a bar with the time left.
+//!
+//! Shown only when standard error is a terminal and `--quiet` is not given, and only once the
+//! run has lasted longer than a moment ([`DELAY`]), so short runs print nothing. The source
+//! updates it once per block read, never per entry, and clears it when reading ends, before the
+//! report and `--stats` are written.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How long a run goes before progress appears.
+pub const DELAY: Duration = Duration::from_millis(500);
+
+/// The progress display; [`Progress::off`] does nothing at all.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    started: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    /// No progress (standard error is not a terminal, or `--quiet`).
+    pub fn off() -> Progress {
+        Progress {
+            bar: None,
+            started: Instant::now(),
+            shown: false,
+        }
+    }
+
+    /// Progress over `total` input bytes when known (a bar and ETA), else a running count.
+    pub fn on(total: Option<u64>) -> Progress {
+        let template = match total {
+            Some(_) => {
+                "{spinner} [{bar:24}] {bytes}/{total_bytes} · {binary_bytes_per_sec} · {msg} · \
+                 ETA {eta}"
+            }
+            None => "{spinner} {bytes} read · {binary_bytes_per_sec} · {msg}",
+        };
+        let style = ProgressStyle::with_template(template)
+            .expect("the progress templates are valid")
+            .progress_chars("=> ");
+        // Hidden until DELAY has passed (see `update`).
+        let bar =
+            ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden()).with_style(style);
+        Progress {
+            bar: Some(bar),
+            started: Instant::now(),
+            shown: false,
+        }
+    }
+
+    /// Reports `bytes` of input consumed (on disk: compressed bytes for a gzip file) and
+    /// `entries` found so far. Called once per block read.
+    pub fn update(&mut self, bytes: u64, entries: u64) {
+        let Some(bar) = &self.bar else { return };
+        let elapsed = self.started.elapsed();
+        if !self.shown {
+            if elapsed < DELAY {
+                return;
+            }
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+        let rate = entries as f64 / elapsed.as_secs_f64().max(1e-3);
+        bar.set_position(bytes);
+        bar.set_message(format!(
+            "{} entries · {}/s",
+            HumanCount(entries),
+            HumanCount(rate as u64)
+        ));
+    }
+
+    /// Removes the display (reading has ended).
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn off_does_nothing_and_on_stays_hidden_for_a_moment() {
+        let mut p = Progress::off();
+        p.update(10, 1);
+        assert!(p.bar.is_none());
+        let mut p = Progress::on(Some(100));
+        p.update(10, 1);
+        assert!(!p.shown, "shown before DELAY");
+        assert_eq!(p.bar.as_ref().map(|b| b.position()), Some(0));
+        p.finish();
+        assert!(p.bar.is_none());
+    }
+}

@@ -1,0 +1,205 @@
+//! End-to-end tests of bulk backfills: gzip-compressed inputs (files named or not named `.gz`,
+//! piped standard input, cut-off files), several inputs at once, the new per-stage channel
+//! depth in the JSON report, and that progress never reaches a standard error that is not a
+//! terminal. Each runs the real binary on generated input.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use common::{clusters, gardener, gardener_stdin, generate, num, read_json, s, text};
+
+fn tempdir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("gardener-backfill-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).expect("compress");
+    enc.finish().expect("compress")
+}
+
+/// `gardener run ARGS --now … --json dir/name.json`, exit 0; returns the JSON report.
+fn run_json(dir: &Path, name: &str, inputs: &[&str], stdin: &[u8]) -> Value {
+    let json = dir.join(format!("{name}.json"));
+    let mut args = vec![
+        "run",
+        "--now",
+        "2025-09-14T04:00:00Z",
+        "--report",
+        "-",
+        "--json",
+        s(&json),
+    ];
+    args.extend_from_slice(inputs);
+    let out = gardener_stdin(&args, stdin);
+    out.expect_code(0);
+    read_json(&json)
+}
+
+/// Cluster id → count.
+fn counts(report: &Value) -> BTreeMap<String, u64> {
+    clusters(report)
+        .iter()
+        .map(|c| (text(c, "id").to_string(), num(c, "count")))
+        .collect()
+}
+
+fn generated(dir: &Path) -> (PathBuf, Vec<u8>) {
+    let plain = generate(dir, "logs.json", 3000, 11, "array", "6h");
+    let bytes = std::fs::read(&plain).expect("read generated input");
+    (plain, bytes)
+}
+
+#[test]
+fn gzip_files_give_the_same_report_as_the_plain_file() {
+    let dir = tempdir();
+    let (plain, bytes) = generated(dir.path());
+    let gz = dir.path().join("logs.json.gz");
+    std::fs::write(&gz, gzip(&bytes)).expect("write gz");
+    // Detected by its first bytes, not its name.
+    let misnamed = dir.path().join("export.json");
+    std::fs::write(&misnamed, gzip(&bytes)).expect("write gz");
+
+    let want = run_json(dir.path(), "plain", &[s(&plain)], b"");
+    assert_eq!(num(&want["totals"], "entries_read"), 3000);
+    assert!(clusters(&want).len() > 10, "too few clusters to compare");
+    for (name, input) in [("gz", &gz), ("misnamed", &misnamed)] {
+        let got = run_json(dir.path(), name, &[s(input)], b"");
+        assert_eq!(
+            got["totals"]["entries_read"],
+            want["totals"]["entries_read"]
+        );
+        assert_eq!(
+            got["totals"]["entries_processed"],
+            want["totals"]["entries_processed"]
+        );
+        // Bytes read are the decompressed bytes.
+        assert_eq!(num(&got["totals"], "bytes_read"), bytes.len() as u64);
+        assert_eq!(counts(&got), counts(&want), "{name}");
+    }
+    // Piped standard input, compressed.
+    let got = run_json(dir.path(), "stdin", &[], &gzip(&bytes));
+    assert_eq!(counts(&got), counts(&want));
+}
+
+#[test]
+fn several_inputs_mixing_gzip_and_plain_add_up() {
+    let dir = tempdir();
+    let (plain, bytes) = generated(dir.path());
+    let gz = dir.path().join("again.json.gz");
+    std::fs::write(&gz, gzip(&bytes)).expect("write gz");
+    let one = run_json(dir.path(), "one", &[s(&plain)], b"");
+    let both = run_json(dir.path(), "both", &[s(&plain), s(&gz)], b"");
+    assert_eq!(num(&both["totals"], "entries_read"), 6000);
+    let doubled: BTreeMap<String, u64> =
+        counts(&one).into_iter().map(|(k, v)| (k, 2 * v)).collect();
+    assert_eq!(counts(&both), doubled);
+}
+
+#[test]
+fn a_cut_off_gzip_file_keeps_what_it_holds() {
+    let dir = tempdir();
+    let (_, bytes) = generated(dir.path());
+    let compressed = gzip(&bytes);
+    let cut = dir.path().join("cut.json.gz");
+    std::fs::write(&cut, &compressed[..compressed.len() / 2]).expect("write gz");
+    let got = run_json(dir.path(), "cut", &[s(&cut)], b"");
+    let read = num(&got["totals"], "entries_read");
+    assert!(read > 100 && read < 3000, "{read} entries read");
+    // Every complete entry is processed; at most the one cut in half is skipped.
+    assert!(num(&got["totals"], "entries_skipped") <= 1);
+    let notes: Vec<&str> = got["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("gzip data ends early")),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn a_corrupt_gzip_file_is_an_input_error() {
+    let dir = tempdir();
+    let (_, bytes) = generated(dir.path());
+    let mut compressed = gzip(&bytes);
+    let mid = compressed.len() / 2;
+    for b in &mut compressed[mid..mid + 64] {
+        *b ^= 0x5a;
+    }
+    let bad = dir.path().join("bad.json.gz");
+    std::fs::write(&bad, &compressed).expect("write gz");
+    let out = gardener(&["run", "--report", "-", s(&bad)]);
+    out.expect_code(3);
+    assert!(out.stderr.contains("(decompressed)"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn stages_report_channel_depth_and_no_progress_on_a_pipe() {
+    let dir = tempdir();
+    let (plain, _) = generated(dir.path());
+    let json = dir.path().join("r.json");
+    // Standard error is a pipe here: no progress, nothing at all on stderr.
+    let out = gardener(&["run", "--report", "-", "--json", s(&json), s(&plain)]);
+    out.expect_code(0);
+    assert_eq!(out.stderr, "");
+    let quiet = gardener(&["run", "--quiet", "--report", "-", s(&plain)]);
+    quiet.expect_code(0);
+    assert_eq!(quiet.stderr, "");
+    let report = read_json(&json);
+    let stages = report["stages"].as_array().expect("stages");
+    let by_name = |n: &str| {
+        stages
+            .iter()
+            .find(|s| s["stage"] == n)
+            .unwrap_or_else(|| panic!("no stage {n}"))
+    };
+    assert_eq!(num(by_name("source"), "channel_capacity"), 0);
+    for stage in ["parse", "fingerprint", "aggregate"] {
+        let st = by_name(stage);
+        // Default pipeline.channel_capacity.
+        assert_eq!(num(st, "channel_capacity"), 4, "{stage}");
+        let max = num(st, "channel_depth_max");
+        let mean = st["channel_depth_mean"].as_f64().expect("mean");
+        assert!(max <= 4, "{stage}: max {max}");
+        assert!(mean >= 0.0 && mean <= max as f64, "{stage}: mean {mean}");
+    }
+}
+
+#[test]
+fn gzip_on_standard_input_redirected_from_a_file() {
+    let dir = tempdir();
+    let (plain, bytes) = generated(dir.path());
+    let gz = dir.path().join("in.gz");
+    std::fs::write(&gz, gzip(&bytes)).expect("write gz");
+    let want = run_json(dir.path(), "plain", &[s(&plain)], b"");
+    // `gardener run < in.gz`: standard input is the file itself, read in place.
+    let json = dir.path().join("redirected.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gardener"))
+        .args(["run", "--now", "2025-09-14T04:00:00Z", "--report", "-"])
+        .args(["--json", s(&json)])
+        .env_remove("GARDENER_CONFIG")
+        .stdin(std::fs::File::open(&gz).expect("open gz"))
+        .output()
+        .expect("run gardener");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = read_json(&json);
+    assert_eq!(num(&got["totals"], "entries_read"), 3000);
+    assert_eq!(counts(&got), counts(&want));
+}
