@@ -246,6 +246,8 @@ fn aggregate(c: &mut Criterion) {
         samples: cfg.aggregate.samples,
         reach: 86_400,
         now: None,
+        bucket: cfg.bucket_secs(),
+        max_buckets: cfg.aggregate.max_buckets,
         inputs: Arc::new(vec!["bench".into()]),
     };
     let mut g = c.benchmark_group("aggregate");
