@@ -24,7 +24,7 @@ use crate::fingerprint::mine::{self, Raw};
 use crate::fingerprint::{self, Masker};
 use crate::parse;
 use crate::prioritize::Prioritizer;
-use crate::record::{Batch, Report, TimeRange, Totals};
+use crate::record::{Aggregate, Batch, Report, TimeRange, Totals};
 use crate::redact::Redactor;
 use crate::sink::{self, SinkError};
 use crate::source::{self, Input};
@@ -80,12 +80,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         )
         .map_err(RunError::Config)?,
     );
-    let prioritizer = Prioritizer::new(&cfg).map_err(|e| RunError::Config(e.0))?;
-    let redactor = cfg
-        .redact_pack()
-        .and_then(|p| Redactor::new(&p))
-        .map_err(|e| RunError::Config(e.0))?;
-    let github = github_settings(&cfg, &opts)?;
+    let finisher = Finisher::new(&cfg, &opts)?;
     let inputs = source::inputs(&cfg, &opts.files);
     // Fail early and clearly on a file that cannot be opened.
     for i in &inputs {
@@ -221,7 +216,6 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     for w in workers {
         let _ = w.await;
     }
-    let mut sink_errors = Vec::new();
     // The source always ends: at the end of the input, or (on a signal) after sending what it
     // had; it never waits on a silent pipe for long (see `source::Feed`).
     let summary = match source_task.await.expect("source panicked") {
@@ -230,6 +224,108 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     };
     let interrupted = stop.load(Ordering::SeqCst);
     signals.abort();
+
+    let parsed = parse_stats.report();
+    let mut notes: Vec<String> = summary
+        .notes
+        .iter()
+        .map(|n| format!("{} (byte {}): {}", n.input, n.offset, n.text))
+        .collect();
+    // Entries read are those that entered processing; every one of them is processed or
+    // skipped. The check below guards that promise.
+    let entries_read = parsed.entries_in;
+    let processed_or_skipped: u64 = parts.iter().map(|(a, _)| a.entries + a.bad_count).sum();
+    if entries_read != processed_or_skipped || entries_read != summary.entries {
+        notes.push(format!(
+            "internal accounting error: {} entries split, {entries_read} read, {processed_or_skipped} processed or skipped; please report this",
+            summary.entries
+        ));
+    }
+    if interrupted {
+        notes.push(format!(
+            "interrupted: {entries_read} entries were read and {processed_or_skipped} processed or skipped before the run stopped"
+        ));
+    }
+    let gathered = Gathered {
+        parts,
+        inputs: input_names.to_vec(),
+        partial: interrupted,
+        bytes_read: summary.bytes,
+        entries_read,
+        notes,
+        stages: vec![
+            source_stats.report(),
+            parsed,
+            fp_stats.report(),
+            agg_stats.report(),
+        ],
+        started,
+    };
+    Ok(conclude(&cfg, &opts, &finisher, gathered, entries_task).await)
+}
+
+/// The stages after aggregation, built (and their configuration checked) before any input is
+/// read: prioritize, redact and the GitHub sink.
+pub struct Finisher {
+    prioritizer: Prioritizer,
+    redactor: Redactor,
+    github: Option<sink::github::Settings>,
+}
+
+impl Finisher {
+    pub fn new(cfg: &Config, opts: &RunOptions) -> Result<Finisher, RunError> {
+        Ok(Finisher {
+            prioritizer: Prioritizer::new(cfg).map_err(|e| RunError::Config(e.0))?,
+            redactor: cfg
+                .redact_pack()
+                .and_then(|p| Redactor::new(&p))
+                .map_err(|e| RunError::Config(e.0))?,
+            github: github_settings(cfg, opts)?,
+        })
+    }
+}
+
+/// What a run (or a merge) has gathered when aggregation ends: the aggregate shards' clusters,
+/// keyed by raw (not yet generalized) fingerprint, and the counts of the input.
+pub struct Gathered {
+    pub parts: Vec<(Aggregate, Option<i64>)>,
+    pub inputs: Vec<String>,
+    /// The input was not read to its end (a signal).
+    pub partial: bool,
+    pub bytes_read: u64,
+    pub entries_read: u64,
+    pub notes: Vec<String>,
+    pub stages: Vec<crate::stats::StageReport>,
+    pub started: Instant,
+}
+
+/// The entries sink still waiting for the final fingerprint ids, with its task.
+pub type EntriesTask = (
+    tokio::task::JoinHandle<Vec<SinkError>>,
+    tokio::sync::oneshot::Sender<HashMap<u64, u64>>,
+);
+
+/// The tail shared by `run` and `merge`, so the two cannot drift: mines templates over the
+/// whole set of raw templates, finishes aggregation with the final ids, prioritizes, assembles
+/// and redacts the report, runs the GitHub sink and writes the report and JSON sinks.
+pub async fn conclude(
+    cfg: &Config,
+    opts: &RunOptions,
+    finisher: &Finisher,
+    gathered: Gathered,
+    entries_task: Option<EntriesTask>,
+) -> Outcome {
+    let Gathered {
+        parts,
+        inputs,
+        partial,
+        bytes_read,
+        entries_read,
+        notes,
+        stages,
+        started,
+    } = gathered;
+    let mut sink_errors = Vec::new();
 
     // Generalize templates over the whole run, then finish aggregation with the final ids.
     let raws: Vec<Raw> = parts
@@ -257,7 +353,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         opts.now,
         cfg.aggregate.samples,
     );
-    let clusters = prioritizer.run(&agg);
+    let clusters = finisher.prioritizer.run(&agg);
     let mut services = std::collections::BTreeMap::new();
     let mut priorities = std::collections::BTreeMap::new();
     let (mut first, mut last) = (None::<i64>, None::<i64>);
@@ -275,35 +371,11 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     for c in &clusters {
         *priorities.entry(c.priority.clone()).or_insert(0) += 1;
     }
-    let src = source_stats.report();
-    let parsed = parse_stats.report();
-    let mut notes: Vec<String> = summary
-        .notes
-        .iter()
-        .map(|n| format!("{} (byte {}): {}", n.input, n.offset, n.text))
-        .collect();
-    // Entries read are those that entered processing; every one of them is processed or
-    // skipped. The check below guards that promise.
-    let entries_read = parsed.entries_in;
-    let processed_or_skipped = agg.entries + agg.bad_count;
-    if entries_read != processed_or_skipped || entries_read != summary.entries {
-        notes.push(format!(
-            "internal accounting error: {} entries split, {entries_read} read, {processed_or_skipped} processed or skipped; please report this",
-            summary.entries
-        ));
-    }
-    if interrupted {
-        notes.push(format!(
-            "interrupted: {entries_read} entries were read and {processed_or_skipped} processed or skipped before the run stopped"
-        ));
-    }
-    let bytes = summary.bytes;
-    let mut stages = vec![src, parsed, fp_stats.report(), agg_stats.report()];
     let mut report = Report {
         tool: format!("log-gardener {}", env!("CARGO_PKG_VERSION")),
         generated_at: format_rfc3339(now_nanos()),
-        partial: interrupted,
-        inputs: input_names.to_vec(),
+        partial,
+        inputs,
         reference_time: agg.reference.map(format_rfc3339),
         time_range: first.zip(last).map(|(f, l)| TimeRange {
             first: format_rfc3339(f),
@@ -311,7 +383,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         }),
         services,
         totals: Totals {
-            bytes_read: bytes,
+            bytes_read,
             entries_read,
             entries_processed: agg.entries,
             entries_skipped: agg.bad_count,
@@ -325,7 +397,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         clusters,
         notes,
         bad_entries: agg.bad,
-        stages: std::mem::take(&mut stages),
+        stages,
         github: None,
     };
     if opts.stats {
@@ -333,6 +405,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     }
 
     // Redaction: always for GitHub; for the report and JSON unless `redact.reports: false`.
+    let redactor = &finisher.redactor;
+    let github = &finisher.github;
     let mut public = None;
     if cfg.redact.reports {
         redactor.report(&mut report);
@@ -382,10 +456,10 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         }
     }
     let report = Arc::try_unwrap(report).unwrap_or_else(|r| (*r).clone());
-    Ok(Outcome {
+    Outcome {
         report,
         sink_errors,
-    })
+    }
 }
 
 /// The GitHub sink's settings, when it is on (`--github` or `sinks.github.repo`).
