@@ -192,10 +192,7 @@ impl Shard {
             }
             if let Some(us) = h.latency_us {
                 c.latency_us
-                    .get_or_insert_with(|| {
-                        hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2)
-                            .expect("valid histogram bounds")
-                    })
+                    .get_or_insert_with(latency_histogram)
                     .saturating_record(us.max(1));
             }
         }
@@ -231,6 +228,11 @@ impl Shard {
         self.out.clusters = self.clusters.into_values().collect();
         (self.out, self.newest)
     }
+}
+
+/// An empty latency histogram: 1 µs to an hour, two significant digits.
+pub fn latency_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
 }
 
 /// Sample order: newest first; ties broken by insertId, then raw bytes, so the choice does not

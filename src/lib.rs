@@ -10,6 +10,7 @@ pub mod eval;
 pub mod fingerprint;
 pub mod fuzzing;
 pub mod generator;
+pub mod merge;
 pub mod parse;
 pub mod pipeline;
 pub mod prioritize;

@@ -51,6 +51,10 @@ enum Command {
     /// Read log entries and write the prioritized worklog (and optionally JSON and NDJSON).
     #[command(long_about = RUN_ABOUT, after_long_help = RUN_AFTER)]
     Run(RunArgs),
+    /// Combine the JSON reports of runs over parts of the input into the report of one run
+    /// over all of it (backfills).
+    #[command(long_about = MERGE_ABOUT, after_long_help = MERGE_AFTER)]
+    Merge(MergeArgs),
     /// Check a configuration: YAML syntax and keys (with line and column), stages and rules.
     Validate(ConfigArg),
     /// Print `<fingerprint>\t<template>` for each message line read (stdin or files), grouped
@@ -107,6 +111,63 @@ GITHUB:
 
     GITHUB_TOKEN=... gardener run logs.json --github netra-systems/netra-apex
     gardener run examples/netra-staging.json --github netra-systems/netra-apex --dry-run";
+
+const MERGE_ABOUT: &str = "\
+Combine the JSON reports of runs over parts of the input into the report of one run over all
+of it: for backfills too big for one run, days processed separately, or exported files
+processed on separate machines.
+
+Each part is the JSON report (`gardener run --json PATH`) of a run over its share of the
+entries. Its `mergeable` section holds the run's aggregates before template mining, so merge
+re-runs mining over all the parts' templates and gives exactly what one run over all the input
+gives: the same fingerprints, counts, windows, severities, revisions, locations, samples,
+HTTP statuses and latency percentiles, first and last seen, priorities, totals and bad
+entries. The order of the files does not matter. The merged JSON report is itself mergeable,
+so merging can go in stages (days into weeks).
+
+Parts must be made with the same windows, samples, mask pack and --now (if any); the merge
+runs with its own configuration (--config) for priorities, titles, redaction and sinks, and
+refuses (exit 2) a file that is not a gardener JSON report, has another format version or was
+made with other settings that change the counts. Each entry must be in exactly one part.
+
+The worklog goes to standard output unless --report names a file.";
+
+const MERGE_AFTER: &str = "\
+EXIT CODES:
+    0    merged, every sink written
+    1    a sink failed (named on stderr; the other sinks were still written)
+    2    bad command line or configuration, or a file that cannot be merged (not a gardener
+         JSON report, another format version, other windows/samples/masks/--now)
+    3    a file could not be read
+
+EXAMPLES:
+    # Backfill a week, one day per machine (or per job), then combine:
+    gcloud logging read 'severity>=WARNING AND timestamp>=\"2025-09-08T00:00:00Z\" AND
+        timestamp<\"2025-09-09T00:00:00Z\"' --format=json | gardener run --json day1.json --report /dev/null
+    ...
+    gardener merge day*.json --report week.md --json week.json
+
+    # Windows measured back from a fixed time (every part made with the same --now, or none):
+    gardener merge a.json b.json --now 2025-09-14T05:00:00Z";
+
+#[derive(Args)]
+struct MergeArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Markdown worklog path (`-` = standard output, the default).
+    #[arg(long, value_name = "PATH")]
+    report: Option<String>,
+    /// JSON report path (itself mergeable).
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+    /// Count windows back from this time (RFC 3339). Default: the --now the parts were made
+    /// with, else the newest entry of all parts.
+    #[arg(long, value_name = "TIMESTAMP")]
+    now: Option<String>,
+    /// JSON reports written by `gardener run --json` (or `gardener merge --json`).
+    #[arg(value_name = "REPORT.json", required = true)]
+    files: Vec<String>,
+}
 
 #[derive(Args)]
 struct ConfigArg {
@@ -216,6 +277,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => cmd_run(args),
+        Command::Merge(args) => cmd_merge(args),
         Command::Validate(args) => match load_config(&args) {
             Ok(cfg) => {
                 let rules = cfg.rules().map(|r| r.len()).unwrap_or(0);
@@ -260,17 +322,9 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             }
         };
     }
-    let now = match &args.now {
-        None => None,
-        Some(s) => match log_gardener::time::parse_rfc3339(s) {
-            Some(t) => Some(t),
-            None => {
-                return fail(
-                    exit::BAD_CONFIG,
-                    &format!("--now {s}: not an RFC 3339 time (e.g. 2025-09-14T05:00:00Z)"),
-                );
-            }
-        },
+    let now = match parse_now(&args.now) {
+        Ok(n) => n,
+        Err(code) => return code,
     };
     let opts = RunOptions {
         files: args.files,
@@ -327,6 +381,59 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                 code = exit::INTERRUPTED;
             } else if code == exit::OK && args.strict && t.entries_skipped > 0 {
                 code = exit::SKIPPED_STRICT;
+            }
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn parse_now(now: &Option<String>) -> Result<Option<i64>, ExitCode> {
+    match now {
+        None => Ok(None),
+        Some(s) => match log_gardener::time::parse_rfc3339(s) {
+            Some(t) => Ok(Some(t)),
+            None => Err(fail(
+                exit::BAD_CONFIG,
+                &format!("--now {s}: not an RFC 3339 time (e.g. 2025-09-14T05:00:00Z)"),
+            )),
+        },
+    }
+}
+
+fn cmd_merge(args: MergeArgs) -> ExitCode {
+    let cfg = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(e) => return fail(exit::BAD_CONFIG, &e),
+    };
+    let now = match parse_now(&args.now) {
+        Ok(n) => n,
+        Err(code) => return code,
+    };
+    let opts = RunOptions {
+        files: args.files,
+        report: args.report,
+        json: args.json,
+        now,
+        ..Default::default()
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(exit::SINK_FAILED, &format!("cannot start the runtime: {e}")),
+    };
+    match rt.block_on(log_gardener::merge::run(cfg, opts)) {
+        Err(RunError::Input(e)) => fail(exit::BAD_INPUT, &e),
+        Err(RunError::Config(e)) => fail(exit::BAD_CONFIG, &e),
+        Ok(out) => {
+            let mut code = exit::OK;
+            for e in &out.sink_errors {
+                if e.is_closed_pipe() {
+                    continue;
+                }
+                pipeline::warn(&e.to_string());
+                code = exit::SINK_FAILED;
             }
             ExitCode::from(code as u8)
         }

@@ -22,9 +22,10 @@ use crate::aggregate::{self, AggregateSettings};
 use crate::config::Config;
 use crate::fingerprint::mine::{self, Raw};
 use crate::fingerprint::{self, Masker};
+use crate::merge;
 use crate::parse;
 use crate::prioritize::Prioritizer;
-use crate::record::{Aggregate, Batch, Report, TimeRange, Totals};
+use crate::record::{Aggregate, Batch, Mergeable, Report, TimeRange, Totals};
 use crate::redact::Redactor;
 use crate::sink::{self, SinkError};
 use crate::source::{self, Input};
@@ -270,6 +271,8 @@ pub struct Finisher {
     prioritizer: Prioritizer,
     redactor: Redactor,
     github: Option<sink::github::Settings>,
+    /// Recorded in the JSON report's mergeable section.
+    merge_settings: crate::record::MergeSettings,
 }
 
 impl Finisher {
@@ -281,6 +284,7 @@ impl Finisher {
                 .and_then(|p| Redactor::new(&p))
                 .map_err(|e| RunError::Config(e.0))?,
             github: github_settings(cfg, opts)?,
+            merge_settings: merge::settings(cfg, opts.now).map_err(|e| RunError::Config(e.0))?,
         })
     }
 }
@@ -327,10 +331,16 @@ pub async fn conclude(
     } = gathered;
     let mut sink_errors = Vec::new();
 
+    // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
+    let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
+    let (combined, newest) = merge::combine(parts, reach, opts.now, cfg.aggregate.samples);
+    let json_path = opts.json.clone().or_else(|| cfg.sinks.json.clone());
+    let pre_mining = json_path.is_some().then(|| combined.clusters.clone());
+
     // Generalize templates over the whole run, then finish aggregation with the final ids.
-    let raws: Vec<Raw> = parts
+    let raws: Vec<Raw> = combined
+        .clusters
         .iter()
-        .flat_map(|(a, _)| a.clusters.iter())
         .map(|c| Raw {
             id: c.id,
             service: &c.scope,
@@ -347,7 +357,7 @@ pub async fn conclude(
         }
     }
     let agg = aggregate::finish(
-        parts,
+        vec![(combined, newest)],
         &final_ids,
         cfg.windows(),
         opts.now,
@@ -399,7 +409,24 @@ pub async fn conclude(
         bad_entries: agg.bad,
         stages,
         github: None,
+        mergeable: None,
     };
+    report.mergeable = pre_mining.map(|clusters| Mergeable {
+        format: merge::FORMAT,
+        settings: finisher.merge_settings.clone(),
+        newest,
+        partial: report.partial,
+        inputs: report.inputs.clone(),
+        bytes_read: report.totals.bytes_read,
+        entries_read: report.totals.entries_read,
+        entries_processed: report.totals.entries_processed,
+        entries_skipped: report.totals.entries_skipped,
+        utf8_repaired: report.totals.utf8_repaired,
+        without_timestamp: report.totals.without_timestamp,
+        bad: report.bad_entries.clone(),
+        notes: report.notes.clone(),
+        clusters,
+    });
     if opts.stats {
         print_stats(&report);
     }
@@ -442,7 +469,7 @@ pub async fn conclude(
             sink::report::write(&r, &report_path)
         }));
     }
-    if let Some(path) = opts.json.clone().or_else(|| cfg.sinks.json.clone()) {
+    if let Some(path) = json_path {
         let r = Arc::clone(&report);
         sink_tasks.push(tokio::task::spawn_blocking(move || {
             sink::json::write(&r, &path)
