@@ -16,9 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::mpsc::Receiver;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
-use crate::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample};
+use crate::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample, TraceSketch};
 use crate::stats::StageStats;
 
 const NANOS: i64 = 1_000_000_000;
@@ -33,6 +33,8 @@ pub struct AggregateSettings {
     pub samples: usize,
     /// Largest window, in seconds.
     pub reach: i64,
+    /// Trace ids remembered per cluster (`related.traces_per_cluster`).
+    pub traces: usize,
     /// Fixed reference time (`--now`), in Unix nanoseconds.
     pub now: Option<i64>,
     pub inputs: Arc<Vec<String>>,
@@ -135,6 +137,7 @@ impl Shard {
                 samples: Vec::new(),
                 http_statuses: BTreeMap::new(),
                 latency_us: None,
+                traces: TraceSketch::new(self.set.traces),
             });
         c.count += 1;
         c.severities[r.severity.index()] += 1;
@@ -147,6 +150,9 @@ impl Shard {
                 let sec = ts.div_euclid(NANOS);
                 if sec > reference.div_euclid(NANOS) - self.set.reach {
                     *c.per_second.entry(sec).or_insert(0) += 1;
+                }
+                if self.set.traces > 0 && !r.trace.is_empty() {
+                    c.traces.note(xxh3_64(batch.bytes(r.trace)), ts);
                 }
             }
             None => self.out.without_timestamp += 1,
@@ -328,6 +334,7 @@ pub fn merge_cluster(a: &mut Cluster, b: Cluster, max_samples: usize) {
         (x @ None, y) => *x = y,
         _ => {}
     }
+    a.traces.merge(b.traces);
     a.samples.extend(b.samples);
     a.samples.sort_by(|x, y| {
         sample_key(y.timestamp, &y.insert_id, &y.raw).cmp(&sample_key(

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod prioritize;
 pub mod record;
 pub mod redact;
+pub mod related;
 pub mod sink;
 pub mod source;
 pub mod stats;

@@ -58,6 +58,7 @@ pub fn settings(cfg: &Config, now: Option<i64>) -> Result<MergeSettings, ConfigE
         samples: cfg.aggregate.samples,
         now,
         grouping,
+        traces_per_cluster: cfg.related.traces_per_cluster,
     })
 }
 
@@ -163,6 +164,13 @@ fn read_part(path: &str, own: &MergeSettings) -> Result<Part, RunError> {
             "aggregate.samples",
             s.samples.to_string(),
             own.samples.to_string(),
+        ));
+    }
+    if s.traces_per_cluster != own.traces_per_cluster {
+        return Err(differs(
+            "related.traces_per_cluster",
+            s.traces_per_cluster.to_string(),
+            own.traces_per_cluster.to_string(),
         ));
     }
     if s.grouping != own.grouping {
@@ -391,7 +399,8 @@ mod tests {
                 serde_json::from_value(serde_json::json!({"id": id, "template": "t", "scope": "s",
                 "service": "s", "count": secs.len(), "first_seen": null, "last_seen": null,
                 "severities": [0,0,0,0,0,0,0,0,0], "revisions": {}, "locations": {},
-                "per_second": [], "samples": [], "http_statuses": {}, "latency_us": null}))
+                "per_second": [], "samples": [], "http_statuses": {}, "latency_us": null,
+                "traces": {"k": 0, "marks": []}}))
                 .unwrap();
             for s in secs {
                 *c.per_second.entry(*s).or_insert(0) += 1;

@@ -168,6 +168,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             shards: cfg.aggregate.shards,
             samples: cfg.aggregate.samples,
             reach,
+            traces: cfg.related.traces_per_cluster,
             now: opts.now,
             inputs: Arc::clone(&input_names),
         };
@@ -364,6 +365,7 @@ pub async fn conclude(
         cfg.aggregate.samples,
     );
     let clusters = finisher.prioritizer.run(&agg);
+    let related = crate::related::find(&agg.clusters, &cfg.related);
     let mut services = std::collections::BTreeMap::new();
     let mut priorities = std::collections::BTreeMap::new();
     let (mut first, mut last) = (None::<i64>, None::<i64>);
@@ -409,6 +411,7 @@ pub async fn conclude(
         bad_entries: agg.bad,
         stages,
         github: None,
+        related,
         mergeable: None,
     };
     report.mergeable = pre_mining.map(|clusters| Mergeable {

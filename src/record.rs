@@ -374,6 +374,19 @@ pub struct Cluster {
     /// Request latency in microseconds.
     #[serde(with = "crate::merge::histogram")]
     pub latency_us: Option<hdrhistogram::Histogram<u64>>,
+    /// A sample of the cluster's trace ids, for related clusters.
+    pub traces: TraceSketch,
+}
+
+/// The trace ids of a cluster with the `k` smallest xxh3 hashes (a bottom-k sketch), each with
+/// the event time of the trace's first entry in the cluster, sorted by hash. Two clusters'
+/// sketches show the traces they share and which cluster's entry came first; sketches merge
+/// exactly (union, keep the `k` smallest). See `src/related.rs`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceSketch {
+    pub k: usize,
+    /// `[[hash, first entry (Unix ns)], ...]`, ascending by hash, at most `k`.
+    pub marks: Vec<(u64, i64)>,
 }
 
 impl Cluster {
@@ -423,6 +436,8 @@ pub struct Report {
     /// What the GitHub sink did (or planned), when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubReport>,
+    /// Clusters that share traces or started together, strongest first (see `src/related.rs`).
+    pub related: Vec<Related>,
     /// What `gardener merge` needs to combine this report with others (see `src/merge.rs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mergeable: Option<Mergeable>,
@@ -466,6 +481,33 @@ pub struct MergeSettings {
     pub now: Option<i64>,
     /// Hash of what shapes raw fingerprints (mask pack, `fingerprint.max_message_bytes`).
     pub grouping: String,
+    /// `related.traces_per_cluster`.
+    pub traces_per_cluster: usize,
+}
+
+/// Two clusters that look connected, the likely cause first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Related {
+    /// Fingerprint of the cluster that came first (the likely cause).
+    pub first: String,
+    /// Fingerprint of the cluster that followed.
+    pub then: String,
+    /// Trace ids found in both clusters' trace sketches.
+    pub shared_traces: u64,
+    /// False when a sketch was full: `shared_traces` counts the shared traces among the
+    /// sampled ones, and `estimated_shared_traces` scales it to all of them.
+    pub exact: bool,
+    pub estimated_shared_traces: u64,
+    /// Shared traces in which `first`'s entry came before `then`'s, and the other way round
+    /// (equal times count in neither).
+    pub first_led: u64,
+    pub then_led: u64,
+    /// Both clusters began (first entry) within `related.co_start` of each other, in
+    /// different services, after the input began.
+    pub started_together: bool,
+    /// `then`'s first entry minus `first`'s, in milliseconds (negative when `then` began
+    /// earlier although its traces follow).
+    pub start_gap_ms: i64,
 }
 
 /// The GitHub sink's results: one action per cluster considered.
