@@ -33,6 +33,9 @@ EXAMPLES:
     # Keep GitHub issues in step with the clusters (token from GITHUB_TOKEN; see `run --help`):
     gardener run logs.json --github OWNER/REPO --dry-run
 
+    # Combine the JSON reports of separate days or files (see `merge --help`):
+    gardener merge day1.json day2.json --report worklog.md --json all.json
+
     # Check a configuration:
     gardener validate --config pipeline.yaml
 
