@@ -124,11 +124,12 @@ Each part is the JSON report (`gardener run --json PATH`) of a run over its shar
 entries. Its `mergeable` section holds the run's aggregates before template mining, so merge
 re-runs mining over all the parts' templates and gives exactly what one run over all the input
 gives: the same fingerprints, counts, windows, severities, revisions, locations, samples,
-HTTP statuses and latency percentiles, first and last seen, priorities, totals and bad
-entries. The order of the files does not matter. The merged JSON report is itself mergeable,
+HTTP statuses and latency percentiles, first and last seen, priorities, related clusters,
+totals and bad entries. The order of the files does not matter. The merged JSON report is itself mergeable,
 so merging can go in stages (days into weeks).
 
-Parts must be made with the same windows, samples, mask pack and --now (if any); the merge
+Parts must be made with the same windows, samples, mask pack, related.traces_per_cluster and
+--now (if any); the merge
 runs with its own configuration (--config) for priorities, titles, redaction and sinks, and
 refuses (exit 2) a file that is not a gardener JSON report, has another format version or was
 made with other settings that change the counts. Each entry must be in exactly one part.
@@ -144,13 +145,16 @@ EXIT CODES:
     3    a file could not be read
 
 EXAMPLES:
-    # Backfill a week, one day per machine (or per job), then combine:
-    gcloud logging read 'severity>=WARNING AND timestamp>=\"2025-09-08T00:00:00Z\" AND
-        timestamp<\"2025-09-09T00:00:00Z\"' --format=json | gardener run --json day1.json --report /dev/null
+    # A week exported as one file per day, each day run on its own machine:
+    gardener run logs-09-08.json --json day-08.json --report /dev/null
+    gardener run logs-09-09.json --json day-09.json --report /dev/null
     ...
-    gardener merge day*.json --report week.md --json week.json
+    # Then the report of the whole week, as if read in one run:
+    gardener merge day-*.json --report week.md --json week.json
+    # Weeks into a month (a merged report merges again):
+    gardener merge week-1.json week-2.json week-3.json week-4.json --report month.md
 
-    # Windows measured back from a fixed time (every part made with the same --now, or none):
+    # Windows counted back from a fixed time (parts made with the same --now, or none):
     gardener merge a.json b.json --now 2025-09-14T05:00:00Z";
 
 #[derive(Args)]

@@ -20,7 +20,7 @@
 //! Sketches merge exactly and in any order (union, keep the `k` smallest hashes, earliest time
 //! per hash), so `gardener merge` finds the same relations as one run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::RelatedConfig;
 use crate::fingerprint::format_id;
@@ -31,6 +31,10 @@ const NANOS_PER_MS: i64 = 1_000_000;
 /// Clusters one trace links at most (a trace in more clusters is counted for the first ones by
 /// id), so a pathological trace cannot make the pair count quadratic in clusters.
 const MAX_CLUSTERS_PER_TRACE: usize = 32;
+
+/// Clusters that began right after one cluster and are compared with it for `co_start`, so an
+/// outage where hundreds of clusters begin at once stays linear.
+const MAX_STARTS_FOLLOWING: usize = 10;
 
 impl TraceSketch {
     pub fn new(k: usize) -> TraceSketch {
@@ -123,7 +127,7 @@ pub fn find(clusters: &[Cluster], cfg: &RelatedConfig) -> Vec<Related> {
 
     // Started together.
     let window = cfg.co_start_secs() * 1_000_000_000;
-    let mut together = Vec::new();
+    let mut together = BTreeSet::new();
     if window > 0 {
         let input_start = clusters.iter().filter_map(|c| c.first_seen).min();
         let mut starts: Vec<(i64, usize)> = clusters
@@ -135,12 +139,12 @@ pub fn find(clusters: &[Cluster], cfg: &RelatedConfig) -> Vec<Related> {
             .collect();
         starts.sort_unstable();
         for (x, &(fa, a)) in starts.iter().enumerate() {
-            for &(fb, b) in &starts[x + 1..] {
+            for &(fb, b) in starts[x + 1..].iter().take(MAX_STARTS_FOLLOWING) {
                 if fb - fa > window {
                     break;
                 }
                 if clusters[a].service != clusters[b].service {
-                    together.push((a.min(b), a.max(b)));
+                    together.insert((a.min(b), a.max(b)));
                     pairs.entry((a.min(b), a.max(b))).or_default();
                 }
             }
