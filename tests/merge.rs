@@ -217,6 +217,23 @@ fn parts_made_with_now_merge_like_a_run_with_now() {
     let out = gardener(&["merge", s(&ja), s(&jb), "--now", "2025-09-15T00:00:00Z"]);
     out.expect_code(2);
     assert!(out.stderr.contains("made with --now"), "{}", out.stderr);
+
+    // Parts made without --now merge with a --now not before their newest entries: their
+    // per-second counts reach back far enough.
+    let (pa, pb) = (
+        run_json(dir.path(), &a, "plain_a", &[]),
+        run_json(dir.path(), &b, "plain_b", &[]),
+    );
+    let merged_later = merge(dir.path(), &[&pa, &pb], "later", &now);
+    assert_same_report(&one, &merged_later);
+    // An earlier --now is refused: those counts were dropped.
+    let out = gardener(&["merge", s(&pa), s(&pb), "--now", "2025-09-13T06:00:00Z"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("is before the newest entry of"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
