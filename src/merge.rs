@@ -32,7 +32,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::aggregate::merge_cluster;
@@ -125,25 +127,40 @@ fn read_part(path: &str, own: &MergeSettings) -> Result<Part, RunError> {
             "{path} is not a gardener JSON report ({why}); merge reads what `gardener run --json` writes"
         ))
     };
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| not_report(&format!("{e}")))?;
-    let tool = v.get("tool").and_then(Value::as_str).unwrap_or_default();
-    if !tool.starts_with("log-gardener") {
+    /// The top of a report: only what is needed to tell whether it can be merged.
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        tool: Option<String>,
+        #[serde(borrow)]
+        mergeable: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Format {
+        format: Option<Value>,
+    }
+    let head: Head = serde_json::from_slice(&bytes).map_err(|e| not_report(&format!("{e}")))?;
+    if !head.tool.unwrap_or_default().starts_with("log-gardener") {
         return Err(not_report("no \"tool\": \"log-gardener …\" field"));
     }
-    let Some(section) = v.get("mergeable") else {
+    let Some(section) = head.mergeable else {
         return Err(RunError::Config(format!(
             "{path} has no \"mergeable\" section (made by a gardener without merge support); run it again with `gardener run --json`"
         )));
     };
-    let format = section.get("format").and_then(Value::as_u64);
+    let damaged = |e: serde_json::Error| {
+        RunError::Config(format!("{path}: the mergeable section is damaged: {e}"))
+    };
+    let format = serde_json::from_str::<Format>(section.get())
+        .map_err(damaged)?
+        .format
+        .and_then(|f| f.as_u64());
     if format != Some(u64::from(FORMAT)) {
         return Err(RunError::Config(format!(
             "{path}: mergeable format {}, but this gardener reads format {FORMAT}; make all parts with the same gardener version",
             format.map_or("missing".to_string(), |f| f.to_string())
         )));
     }
-    let m: Mergeable = serde_json::from_value(section.clone())
-        .map_err(|e| RunError::Config(format!("{path}: the mergeable section is damaged: {e}")))?;
+    let m: Mergeable = serde_json::from_str(section.get()).map_err(damaged)?;
     let s = &m.settings;
     let differs = |what: &str, theirs: String, ours: String| {
         RunError::Config(format!(
