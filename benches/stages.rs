@@ -248,6 +248,7 @@ fn aggregate(c: &mut Criterion) {
         now: None,
         bucket: cfg.bucket_secs(),
         max_buckets: cfg.aggregate.max_buckets,
+        traces: cfg.related.traces_per_cluster,
         inputs: Arc::new(vec!["bench".into()]),
     };
     let mut g = c.benchmark_group("aggregate");

@@ -22,10 +22,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::mpsc::Receiver;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::fingerprint::IdMap;
-use crate::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample};
+use crate::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample, TraceSketch};
 use crate::stats::StageStats;
 
 const NANOS: i64 = 1_000_000_000;
@@ -40,6 +40,8 @@ pub struct AggregateSettings {
     pub samples: usize,
     /// Largest window, in seconds.
     pub reach: i64,
+    /// Trace ids remembered per cluster (`related.traces_per_cluster`).
+    pub traces: usize,
     /// Fixed reference time (`--now`), in Unix nanoseconds.
     pub now: Option<i64>,
     /// Time-series bucket size, in seconds (`aggregate.bucket`).
@@ -147,6 +149,7 @@ impl Shard {
                 samples: Vec::new(),
                 http_statuses: BTreeMap::new(),
                 latency_us: None,
+                traces: TraceSketch::new(self.set.traces),
             });
         c.count += 1;
         c.severities[r.severity.index()] += 1;
@@ -163,6 +166,9 @@ impl Shard {
                 let bucket = bucket_start(sec, self.set.bucket);
                 if bucket >= series_floor(reference, self.set.bucket, self.set.max_buckets) {
                     *c.series.entry(bucket).or_insert(0) += 1;
+                }
+                if self.set.traces > 0 && !r.trace.is_empty() {
+                    c.traces.note(xxh3_64(batch.bytes(r.trace)), ts);
                 }
             }
             None => self.out.without_timestamp += 1,
@@ -209,10 +215,7 @@ impl Shard {
             }
             if let Some(us) = h.latency_us {
                 c.latency_us
-                    .get_or_insert_with(|| {
-                        hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2)
-                            .expect("valid histogram bounds")
-                    })
+                    .get_or_insert_with(latency_histogram)
                     .saturating_record(us.max(1));
             }
         }
@@ -255,6 +258,11 @@ impl Shard {
         self.out.clusters = self.clusters.into_values().collect();
         (self.out, self.newest)
     }
+}
+
+/// An empty latency histogram: 1 µs to an hour, two significant digits.
+pub fn latency_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
 }
 
 /// Sample order: newest first; ties broken by insertId, then raw bytes, so the choice does not
@@ -360,6 +368,7 @@ pub fn merge_cluster(a: &mut Cluster, b: Cluster, max_samples: usize) {
         (x @ None, y) => *x = y,
         _ => {}
     }
+    a.traces.merge(b.traces);
     a.samples.extend(b.samples);
     a.samples.sort_by(|x, y| {
         sample_key(y.timestamp, &y.insert_id, &y.raw).cmp(&sample_key(
@@ -496,6 +505,7 @@ mod tests {
             now,
             bucket: 300,
             max_buckets,
+            traces: 0,
             inputs: Arc::new(vec!["t".into()]),
         };
         let mut shard = Shard::new(set);

@@ -220,6 +220,9 @@ pub fn run(opts: &BenchOptions) -> Result<(), String> {
                 vec![
                     "run".into(),
                     "--quiet".into(),
+                    // Every repeat starts from the same (no) history.
+                    "--state".into(),
+                    "none".into(),
                     "--report".into(),
                     report.display().to_string(),
                     "--json".into(),

@@ -32,6 +32,8 @@ pub struct Config {
     pub aggregate: AggregateConfig,
     /// Priority rules.
     pub prioritize: PrioritizeConfig,
+    /// Related clusters: shared trace ids, and starts close together across services.
+    pub related: RelatedConfig,
     /// Secrets removed from everything that leaves the machine.
     pub redact: RedactConfig,
     /// Where results go.
@@ -287,6 +289,54 @@ impl Default for StateConfig {
             resolved_after: "24h".into(),
             history: "7d".into(),
         }
+    }
+}
+
+/// How related clusters are found (see `src/related.rs`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelatedConfig {
+    /// Trace ids remembered per cluster: the ones with the smallest hashes (a bottom-k
+    /// sketch), each with the time of its first entry. Bounds memory whatever the input size;
+    /// 0 turns trace relations off. Parts merged with `gardener merge` must agree on it.
+    pub traces_per_cluster: usize,
+    /// Shared trace ids (found in both clusters' sketches) that make two clusters related.
+    pub min_shared_traces: u64,
+    /// Clusters of different services whose first entries are at most this far apart started
+    /// together (e.g. `1m`; `0s` turns this off). Clusters already there when the input begins
+    /// are left out: their start is not in the input.
+    pub co_start: String,
+    /// Entries a cluster needs before its start counts for `co_start`.
+    pub co_start_min_entries: u64,
+    /// Relations listed in the worklog and the JSON report, strongest first.
+    pub max_listed: usize,
+}
+
+impl Default for RelatedConfig {
+    fn default() -> Self {
+        RelatedConfig {
+            traces_per_cluster: 64,
+            min_shared_traces: 2,
+            co_start: "1m".into(),
+            co_start_min_entries: 5,
+            max_listed: 30,
+        }
+    }
+}
+
+impl RelatedConfig {
+    /// `co_start` in seconds (0 when it does not parse; `check` reports that).
+    pub fn co_start_secs(&self) -> i64 {
+        crate::time::parse_duration(&self.co_start).unwrap_or(0)
+    }
+
+    /// `co_start` is a duration, or zero (off).
+    fn co_start_ok(&self) -> bool {
+        let t = self.co_start.trim();
+        crate::time::parse_duration(t).is_some()
+            || t.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                .parse::<u64>()
+                == Ok(0)
     }
 }
 
@@ -616,6 +666,18 @@ impl Config {
         }
         if self.fingerprint.max_message_bytes < 16 {
             problems.push("fingerprint.max_message_bytes must be at least 16".into());
+        }
+        if self.related.traces_per_cluster > 4096 {
+            problems.push("related.traces_per_cluster must be at most 4096".into());
+        }
+        if self.related.min_shared_traces == 0 {
+            problems.push("related.min_shared_traces must be at least 1".into());
+        }
+        if !self.related.co_start_ok() {
+            problems.push(format!(
+                "related.co_start: '{}' is not a duration (use e.g. 30s, 1m; 0s turns it off)",
+                self.related.co_start
+            ));
         }
         if self.aggregate.samples > 100 {
             problems.push("aggregate.samples must be at most 100".into());

@@ -33,6 +33,9 @@ EXAMPLES:
     # Keep GitHub issues in step with the clusters (token from GITHUB_TOKEN; see `run --help`):
     gardener run logs.json --github OWNER/REPO --dry-run
 
+    # Combine the JSON reports of separate days or files (see `merge --help`):
+    gardener merge day1.json day2.json --report worklog.md --json all.json
+
     # Check a configuration:
     gardener validate --config pipeline.yaml
 
@@ -51,6 +54,10 @@ enum Command {
     /// Read log entries and write the prioritized worklog (and optionally JSON and NDJSON).
     #[command(long_about = RUN_ABOUT, after_long_help = RUN_AFTER)]
     Run(RunArgs),
+    /// Combine the JSON reports of runs over parts of the input into the report of one run
+    /// over all of it (backfills).
+    #[command(long_about = MERGE_ABOUT, after_long_help = MERGE_AFTER)]
+    Merge(MergeArgs),
     /// Check a configuration: YAML syntax and keys (with line and column), stages and rules.
     Validate(ConfigArg),
     /// Print `<fingerprint>\t<template>` for each message line read (stdin or files), grouped
@@ -134,6 +141,72 @@ GITHUB:
 
     GITHUB_TOKEN=... gardener run logs.json --github netra-systems/netra-apex
     gardener run examples/netra-staging.json --github netra-systems/netra-apex --dry-run";
+
+const MERGE_ABOUT: &str = "\
+Combine the JSON reports of runs over parts of the input into the report of one run over all
+of it: for backfills too big for one run, days processed separately, or exported files
+processed on separate machines.
+
+Each part is the JSON report (`gardener run --json PATH`) of a run over its share of the
+entries. Its `mergeable` section holds the run's aggregates before template mining, so merge
+re-runs mining over all the parts' templates and gives exactly what one run over all the input
+gives: the same fingerprints, counts, windows, severities, revisions, locations, samples,
+HTTP statuses and latency percentiles, first and last seen, priorities, related clusters,
+totals and bad entries. The order of the files does not matter. The merged JSON report is itself mergeable,
+so merging can go in stages (days into weeks).
+
+Parts must be made with the same windows, samples, mask pack, related.traces_per_cluster and
+--now (if any); the merge
+runs with its own configuration (--config) for priorities, titles, redaction and sinks, and
+refuses (exit 2) a file that is not a gardener JSON report, has another format version or was
+made with other settings that change the counts. Each entry must be in exactly one part.
+
+The worklog goes to standard output unless --report names a file.";
+
+const MERGE_AFTER: &str = "\
+EXIT CODES:
+    0    merged, every sink written
+    1    a sink failed (named on stderr; the other sinks were still written)
+    2    bad command line or configuration, or a file that cannot be merged (not a gardener
+         JSON report, another format version, other windows/samples/masks/--now)
+    3    a file could not be read
+
+EXAMPLES:
+    # A week exported as one file per day, each day run on its own machine:
+    gardener run logs-09-08.json --json day-08.json --report /dev/null
+    gardener run logs-09-09.json --json day-09.json --report /dev/null
+    ...
+    # Then the report of the whole week, as if read in one run:
+    gardener merge day-*.json --report week.md --json week.json
+    # Weeks into a month (a merged report merges again):
+    gardener merge week-1.json week-2.json week-3.json week-4.json --report month.md
+
+    # Windows counted back from a fixed time (parts made with the same --now, or none):
+    gardener merge a.json b.json --now 2025-09-14T05:00:00Z";
+
+#[derive(Args)]
+struct MergeArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Markdown worklog path (`-` = standard output, the default).
+    #[arg(long, value_name = "PATH")]
+    report: Option<String>,
+    /// JSON report path (itself mergeable).
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+    /// Count windows back from this time (RFC 3339). Default: the --now the parts were made
+    /// with, else the newest entry of all parts.
+    #[arg(long, value_name = "TIMESTAMP")]
+    now: Option<String>,
+    /// State store directory, as for `run`: the merged report updates it like one run over
+    /// all the parts' input would, and its template memory shapes the ids. `none`: stateless.
+    /// Default: $GARDENER_STATE, else state.dir (.log-gardener).
+    #[arg(long, value_name = "DIR|none")]
+    state: Option<String>,
+    /// JSON reports written by `gardener run --json` (or `gardener merge --json`).
+    #[arg(value_name = "REPORT.json", required = true)]
+    files: Vec<String>,
+}
 
 #[derive(Args)]
 struct ConfigArg {
@@ -284,6 +357,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => cmd_run(args),
+        Command::Merge(args) => cmd_merge(args),
         Command::Validate(args) => match load_config(&args) {
             Ok(cfg) => {
                 let rules = cfg.rules().map(|r| r.len()).unwrap_or(0);
@@ -369,17 +443,9 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             }
         };
     }
-    let now = match &args.now {
-        None => None,
-        Some(s) => match log_gardener::time::parse_rfc3339(s) {
-            Some(t) => Some(t),
-            None => {
-                return fail(
-                    exit::BAD_CONFIG,
-                    &format!("--now {s}: not an RFC 3339 time (e.g. 2025-09-14T05:00:00Z)"),
-                );
-            }
-        },
+    let now = match parse_now(&args.now) {
+        Ok(n) => n,
+        Err(code) => return code,
     };
     let opts = RunOptions {
         files: args.files,
@@ -398,10 +464,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .map(log_gardener::sink::github::Token),
-        state: args
-            .state
-            .or_else(|| std::env::var("GARDENER_STATE").ok())
-            .filter(|s| !s.trim().is_empty()),
+        state: state_dir(args.state),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -441,6 +504,66 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                 code = exit::INTERRUPTED;
             } else if code == exit::OK && args.strict && t.entries_skipped > 0 {
                 code = exit::SKIPPED_STRICT;
+            }
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn parse_now(now: &Option<String>) -> Result<Option<i64>, ExitCode> {
+    match now {
+        None => Ok(None),
+        Some(s) => match log_gardener::time::parse_rfc3339(s) {
+            Some(t) => Ok(Some(t)),
+            None => Err(fail(
+                exit::BAD_CONFIG,
+                &format!("--now {s}: not an RFC 3339 time (e.g. 2025-09-14T05:00:00Z)"),
+            )),
+        },
+    }
+}
+
+/// `--state`, else `$GARDENER_STATE`; `None` leaves it to `state.dir`.
+fn state_dir(arg: Option<String>) -> Option<String> {
+    arg.or_else(|| std::env::var("GARDENER_STATE").ok())
+        .filter(|s| !s.trim().is_empty())
+}
+
+fn cmd_merge(args: MergeArgs) -> ExitCode {
+    let cfg = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(e) => return fail(exit::BAD_CONFIG, &e),
+    };
+    let now = match parse_now(&args.now) {
+        Ok(n) => n,
+        Err(code) => return code,
+    };
+    let opts = RunOptions {
+        files: args.files,
+        report: args.report,
+        json: args.json,
+        now,
+        state: state_dir(args.state),
+        ..Default::default()
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(exit::SINK_FAILED, &format!("cannot start the runtime: {e}")),
+    };
+    match rt.block_on(log_gardener::merge::run(cfg, opts)) {
+        Err(RunError::Input(e)) => fail(exit::BAD_INPUT, &e),
+        Err(RunError::Config(e)) => fail(exit::BAD_CONFIG, &e),
+        Ok(out) => {
+            let mut code = exit::OK;
+            for e in &out.sink_errors {
+                if e.is_closed_pipe() {
+                    continue;
+                }
+                pipeline::warn(&e.to_string());
+                code = exit::SINK_FAILED;
             }
             ExitCode::from(code as u8)
         }

@@ -22,10 +22,11 @@ use crate::aggregate::{self, AggregateSettings};
 use crate::config::Config;
 use crate::fingerprint::mine::{self, Raw};
 use crate::fingerprint::{self, Masker};
+use crate::merge;
 use crate::parse;
 use crate::prioritize::Prioritizer;
 use crate::progress::Progress;
-use crate::record::{Batch, Report, TimeRange, Totals};
+use crate::record::{Aggregate, Batch, Mergeable, Report, TimeRange, Totals};
 use crate::redact::Redactor;
 use crate::sink::{self, SinkError};
 use crate::source::{self, Input};
@@ -88,14 +89,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         )
         .map_err(RunError::Config)?,
     );
-    let prioritizer = Prioritizer::new(&cfg).map_err(|e| RunError::Config(e.0))?;
-    let redactor = cfg
-        .redact_pack()
-        .and_then(|p| Redactor::new(&p))
-        .map_err(|e| RunError::Config(e.0))?;
-    let github = github_settings(&cfg, &opts)?;
-    let mut store = Store::open(opts.state.as_deref().unwrap_or(&cfg.state.dir), &cfg)
-        .map_err(RunError::Input)?;
+    let finisher = Finisher::new(&cfg, &opts)?;
     let inputs = source::inputs(&cfg, &opts.files);
     // Fail early and clearly on a file that cannot be opened.
     for i in &inputs {
@@ -187,6 +181,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             shards: cfg.aggregate.shards,
             samples: cfg.aggregate.samples,
             reach,
+            traces: cfg.related.traces_per_cluster,
             now: opts.now,
             bucket: cfg.bucket_secs(),
             max_buckets: cfg.aggregate.max_buckets,
@@ -238,7 +233,6 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     for w in workers {
         let _ = w.await;
     }
-    let mut sink_errors = Vec::new();
     // The source always ends: at the end of the input, or (on a signal) after sending what it
     // had; it never waits on a silent pipe for long (see `source::Feed`).
     let summary = match source_task.await.expect("source panicked") {
@@ -248,18 +242,141 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     let interrupted = stop.load(Ordering::SeqCst);
     signals.abort();
 
-    // Generalize templates over the whole run, then finish aggregation with the final ids.
-    let raws: Vec<Raw> = parts
+    let parsed = parse_stats.report();
+    let mut notes: Vec<String> = summary
+        .notes
         .iter()
-        .flat_map(|(a, _)| a.clusters.iter())
+        .map(|n| format!("{} (byte {}): {}", n.input, n.offset, n.text))
+        .collect();
+    // Entries read are those that entered processing; every one of them is processed or
+    // skipped. The check below guards that promise.
+    let entries_read = parsed.entries_in;
+    let processed_or_skipped: u64 = parts.iter().map(|(a, _)| a.entries + a.bad_count).sum();
+    if entries_read != processed_or_skipped || entries_read != summary.entries {
+        notes.push(format!(
+            "internal accounting error: {} entries split, {entries_read} read, {processed_or_skipped} processed or skipped; please report this",
+            summary.entries
+        ));
+    }
+    if interrupted {
+        notes.push(format!(
+            "interrupted: {entries_read} entries were read and {processed_or_skipped} processed or skipped before the run stopped"
+        ));
+    }
+    let gathered = Gathered {
+        parts,
+        inputs: input_names.to_vec(),
+        partial: interrupted,
+        bytes_read: summary.bytes,
+        entries_read,
+        notes,
+        stages: vec![
+            source_stats.report(),
+            parsed,
+            fp_stats.report(),
+            agg_stats.report(),
+        ],
+        started,
+    };
+    Ok(conclude(&cfg, &opts, finisher, gathered, entries_task).await)
+}
+
+/// The stages after aggregation, built (and their configuration checked) before any input is
+/// read: prioritize, redact, the GitHub sink and the state store.
+pub struct Finisher {
+    prioritizer: Prioritizer,
+    redactor: Redactor,
+    github: Option<sink::github::Settings>,
+    /// The state store (`None` with `--state none`).
+    store: Option<Store>,
+    /// Recorded in the JSON report's mergeable section.
+    merge_settings: crate::record::MergeSettings,
+}
+
+impl Finisher {
+    pub fn new(cfg: &Config, opts: &RunOptions) -> Result<Finisher, RunError> {
+        Ok(Finisher {
+            prioritizer: Prioritizer::new(cfg).map_err(|e| RunError::Config(e.0))?,
+            redactor: cfg
+                .redact_pack()
+                .and_then(|p| Redactor::new(&p))
+                .map_err(|e| RunError::Config(e.0))?,
+            github: github_settings(cfg, opts)?,
+            store: Store::open(opts.state.as_deref().unwrap_or(&cfg.state.dir), cfg)
+                .map_err(RunError::Input)?,
+            merge_settings: merge::settings(cfg, opts.now).map_err(|e| RunError::Config(e.0))?,
+        })
+    }
+}
+
+/// What a run (or a merge) has gathered when aggregation ends: the aggregate shards' clusters,
+/// keyed by raw (not yet generalized) fingerprint, and the counts of the input.
+pub struct Gathered {
+    pub parts: Vec<(Aggregate, Option<i64>)>,
+    pub inputs: Vec<String>,
+    /// The input was not read to its end (a signal).
+    pub partial: bool,
+    pub bytes_read: u64,
+    pub entries_read: u64,
+    pub notes: Vec<String>,
+    pub stages: Vec<crate::stats::StageReport>,
+    pub started: Instant,
+}
+
+/// The entries sink still waiting for the final fingerprint ids, with its task.
+pub type EntriesTask = (
+    tokio::task::JoinHandle<Vec<SinkError>>,
+    tokio::sync::oneshot::Sender<HashMap<u64, u64>>,
+);
+
+/// The tail shared by `run` and `merge`, so the two cannot drift: mines templates over the
+/// whole set of raw templates, finishes aggregation with the final ids, prioritizes, assembles
+/// and redacts the report, runs the GitHub sink and writes the report and JSON sinks.
+pub async fn conclude(
+    cfg: &Config,
+    opts: &RunOptions,
+    finisher: Finisher,
+    gathered: Gathered,
+    entries_task: Option<EntriesTask>,
+) -> Outcome {
+    let Gathered {
+        parts,
+        inputs,
+        partial,
+        bytes_read,
+        entries_read,
+        notes,
+        stages,
+        started,
+    } = gathered;
+    let mut sink_errors = Vec::new();
+
+    // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
+    let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
+    let (combined, newest) = merge::combine(parts, reach, opts.now, cfg.aggregate.samples);
+    let json_path = opts.json.clone().or_else(|| cfg.sinks.json.clone());
+    let pre_mining = json_path.is_some().then(|| combined.clusters.clone());
+
+    // Generalize templates over the whole run, then finish aggregation with the final ids.
+    let raws: Vec<Raw> = combined
+        .clusters
+        .iter()
         .map(|c| Raw {
             id: c.id,
             service: &c.scope,
             template: &c.template,
         })
         .collect();
-    let final_ids = mine::generalize(&raws);
+    // Templates generalized by earlier runs keep their ids (see `mine`).
+    let known = finisher
+        .store
+        .as_ref()
+        .map(|st| st.known_templates())
+        .unwrap_or_default();
+    let mined = mine::generalize_with(&raws, &known);
     drop(raws);
+    drop(known);
+    let final_ids = mined.finals;
     if let Some((task, ids_tx)) = entries_task {
         let ids: HashMap<u64, u64> = final_ids.iter().map(|(k, (v, _))| (*k, *v)).collect();
         let _ = ids_tx.send(ids);
@@ -268,15 +385,17 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         }
     }
     let mut agg = aggregate::finish(
-        parts,
+        vec![(combined, newest)],
         &final_ids,
         cfg.windows(),
         opts.now,
         cfg.aggregate.samples,
     );
     aggregate::bound_series(&mut agg, cfg.bucket_secs(), cfg.aggregate.max_buckets);
-    let judged = trend::judge(&agg, store.as_ref(), &cfg);
-    let clusters = prioritizer.run_with(&agg, &judged.clusters);
+    let mut store = finisher.store;
+    let judged = trend::judge(&agg, store.as_ref(), cfg);
+    let clusters = finisher.prioritizer.run_with(&agg, &judged.clusters);
+    let related = crate::related::find(&agg.clusters, &cfg.related);
     let mut services = std::collections::BTreeMap::new();
     let mut priorities = std::collections::BTreeMap::new();
     let (mut first, mut last) = (None::<i64>, None::<i64>);
@@ -294,35 +413,11 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     for c in &clusters {
         *priorities.entry(c.priority.clone()).or_insert(0) += 1;
     }
-    let src = source_stats.report();
-    let parsed = parse_stats.report();
-    let mut notes: Vec<String> = summary
-        .notes
-        .iter()
-        .map(|n| format!("{} (byte {}): {}", n.input, n.offset, n.text))
-        .collect();
-    // Entries read are those that entered processing; every one of them is processed or
-    // skipped. The check below guards that promise.
-    let entries_read = parsed.entries_in;
-    let processed_or_skipped = agg.entries + agg.bad_count;
-    if entries_read != processed_or_skipped || entries_read != summary.entries {
-        notes.push(format!(
-            "internal accounting error: {} entries split, {entries_read} read, {processed_or_skipped} processed or skipped; please report this",
-            summary.entries
-        ));
-    }
-    if interrupted {
-        notes.push(format!(
-            "interrupted: {entries_read} entries were read and {processed_or_skipped} processed or skipped before the run stopped"
-        ));
-    }
-    let bytes = summary.bytes;
-    let mut stages = vec![src, parsed, fp_stats.report(), agg_stats.report()];
     let mut report = Report {
         tool: format!("log-gardener {}", env!("CARGO_PKG_VERSION")),
         generated_at: format_rfc3339(now_nanos()),
-        partial: interrupted,
-        inputs: input_names.to_vec(),
+        partial,
+        inputs,
         reference_time: agg.reference.map(format_rfc3339),
         time_range: first.zip(last).map(|(f, l)| TimeRange {
             first: format_rfc3339(f),
@@ -330,7 +425,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         }),
         services,
         totals: Totals {
-            bytes_read: bytes,
+            bytes_read,
             entries_read,
             entries_processed: agg.entries,
             entries_skipped: agg.bad_count,
@@ -344,15 +439,35 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         clusters,
         notes,
         bad_entries: std::mem::take(&mut agg.bad),
-        stages: std::mem::take(&mut stages),
+        stages,
         github: None,
-        trends: trend::report(&cfg, store.as_ref(), judged.resolved),
+        trends: trend::report(cfg, store.as_ref(), judged.resolved),
+        related,
+        mergeable: None,
     };
+    report.mergeable = pre_mining.map(|clusters| Mergeable {
+        format: merge::FORMAT,
+        settings: finisher.merge_settings.clone(),
+        newest,
+        partial: report.partial,
+        inputs: report.inputs.clone(),
+        bytes_read: report.totals.bytes_read,
+        entries_read: report.totals.entries_read,
+        entries_processed: report.totals.entries_processed,
+        entries_skipped: report.totals.entries_skipped,
+        utf8_repaired: report.totals.utf8_repaired,
+        without_timestamp: report.totals.without_timestamp,
+        bad: report.bad_entries.clone(),
+        notes: report.notes.clone(),
+        clusters,
+    });
     if opts.stats {
         print_stats(&report);
     }
 
     // Redaction: always for GitHub; for the report and JSON unless `redact.reports: false`.
+    let redactor = &finisher.redactor;
+    let github = &finisher.github;
     let mut public = None;
     if cfg.redact.reports {
         redactor.report(&mut report);
@@ -377,9 +492,10 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     }
     // The state store: updated by complete runs only (see `state`).
     if let Some(st) = store.as_mut()
-        && !interrupted
+        && !partial
     {
-        st.update(&agg, &report, &closed, &cfg);
+        st.update(&agg, &report, &closed, cfg);
+        st.learn_templates(mined.learned, agg.reference);
         match st.save() {
             Ok(()) => report.trends.state_updated = true,
             Err(e) => sink_errors.push(SinkError {
@@ -404,7 +520,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             sink::report::write(&r, &report_path)
         }));
     }
-    if let Some(path) = opts.json.clone().or_else(|| cfg.sinks.json.clone()) {
+    if let Some(path) = json_path {
         let r = Arc::clone(&report);
         sink_tasks.push(tokio::task::spawn_blocking(move || {
             sink::json::write(&r, &path)
@@ -418,10 +534,10 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         }
     }
     let report = Arc::try_unwrap(report).unwrap_or_else(|r| (*r).clone());
-    Ok(Outcome {
+    Outcome {
         report,
         sink_errors,
-    })
+    }
 }
 
 /// Total size of the inputs when known: every input is a file (for a gzip file, its compressed

@@ -288,6 +288,7 @@ mod tests {
             samples: vec![],
             http_statuses: Default::default(),
             latency_us: None,
+            traces: Default::default(),
         }
     }
 

@@ -326,10 +326,10 @@ mod tests {
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A sample entry kept raw.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     pub timestamp: Option<i64>,
     pub insert_id: String,
@@ -337,7 +337,7 @@ pub struct Sample {
 }
 
 /// An entry that could not be processed, as reported.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BadInfo {
     pub input: String,
     pub entry: u64,
@@ -345,8 +345,9 @@ pub struct BadInfo {
     pub reason: String,
 }
 
-/// Everything counted about one fingerprint.
-#[derive(Clone, Debug)]
+/// Everything counted about one fingerprint. Serialized as is (before template mining, under
+/// its raw id) in the JSON report's `mergeable` section, so `gardener merge` can combine runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cluster {
     pub id: u64,
     pub template: String,
@@ -362,18 +363,35 @@ pub struct Cluster {
     /// `module:function:line` (or `file:function:line`) with counts.
     pub locations: BTreeMap<String, u64>,
     /// Entries per second of event time (Unix seconds), within reach of the largest window.
+    #[serde(with = "crate::merge::pairs")]
     pub per_second: BTreeMap<i64, u64>,
     /// The time series: entries per bucket of event time (`aggregate.bucket`), keyed by the
     /// bucket's start in Unix seconds (aligned to the epoch). Merged by sum; bounded to
     /// `aggregate.max_buckets` back from the reference when aggregation finishes.
+    #[serde(with = "crate::merge::pairs")]
     pub series: BTreeMap<i64, u64>,
     /// Counts in the configured windows (filled when aggregation finishes).
+    #[serde(skip)]
     pub windows: Vec<u64>,
     /// The newest entries, newest first.
     pub samples: Vec<Sample>,
     pub http_statuses: BTreeMap<u16, u64>,
     /// Request latency in microseconds.
+    #[serde(with = "crate::merge::histogram")]
     pub latency_us: Option<hdrhistogram::Histogram<u64>>,
+    /// A sample of the cluster's trace ids, for related clusters.
+    pub traces: TraceSketch,
+}
+
+/// The trace ids of a cluster with the `k` smallest xxh3 hashes (a bottom-k sketch), each with
+/// the event time of the trace's first entry in the cluster, sorted by hash. Two clusters'
+/// sketches show the traces they share and which cluster's entry came first; sketches merge
+/// exactly (union, keep the `k` smallest). See `src/related.rs`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceSketch {
+    pub k: usize,
+    /// `[[hash, first entry (Unix ns)], ...]`, ascending by hash, at most `k`.
+    pub marks: Vec<(u64, i64)>,
 }
 
 impl Cluster {
@@ -425,6 +443,11 @@ pub struct Report {
     pub github: Option<GithubReport>,
     /// Time series, spikes and what changed since the last run.
     pub trends: TrendsReport,
+    /// Clusters that share traces or started together, strongest first (see `src/related.rs`).
+    pub related: Vec<Related>,
+    /// What `gardener merge` needs to combine this report with others (see `src/merge.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mergeable: Option<Mergeable>,
 }
 
 /// A cluster's status across runs.
@@ -531,6 +554,73 @@ pub struct TrendsReport {
     pub resolved_after: String,
     /// Whether the state file was updated by this run (not for interrupted runs).
     pub state_updated: bool,
+}
+
+/// The JSON report's `mergeable` section: the run's aggregates before template mining, keyed
+/// by raw fingerprint, and its input counts. `gardener merge` combines several of these into
+/// exactly the report one run over all their input gives (see `src/merge.rs`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Mergeable {
+    /// [`crate::merge::FORMAT`]; merge refuses any other.
+    pub format: u32,
+    /// Settings the parts must share to be merged.
+    pub settings: MergeSettings,
+    /// Event time of the newest entry, Unix nanoseconds.
+    pub newest: Option<i64>,
+    pub partial: bool,
+    pub inputs: Vec<String>,
+    pub bytes_read: u64,
+    pub entries_read: u64,
+    pub entries_processed: u64,
+    pub entries_skipped: u64,
+    pub utf8_repaired: u64,
+    pub without_timestamp: u64,
+    /// The first skipped entries (the report's `bad_entries`).
+    pub bad: Vec<BadInfo>,
+    pub notes: Vec<String>,
+    /// One per raw (not yet generalized) fingerprint, by id; `per_second` is `[[second,
+    /// count], ...]` and `latency_us` `[[microseconds, count], ...]`.
+    pub clusters: Vec<Cluster>,
+}
+
+/// What must be equal for two `mergeable` sections to be merged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MergeSettings {
+    /// (name, seconds) of each window.
+    pub windows: Vec<(String, i64)>,
+    /// Samples kept per cluster.
+    pub samples: usize,
+    /// `--now`, Unix nanoseconds, when it was given.
+    pub now: Option<i64>,
+    /// Hash of what shapes raw fingerprints (mask pack, `fingerprint.max_message_bytes`).
+    pub grouping: String,
+    /// `related.traces_per_cluster`.
+    pub traces_per_cluster: usize,
+}
+
+/// Two clusters that look connected, the likely cause first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Related {
+    /// Fingerprint of the cluster that came first (the likely cause).
+    pub first: String,
+    /// Fingerprint of the cluster that followed.
+    pub then: String,
+    /// Trace ids found in both clusters' trace sketches.
+    pub shared_traces: u64,
+    /// False when a sketch was full: `shared_traces` counts the shared traces among the
+    /// sampled ones, and `estimated_shared_traces` scales it to all of them.
+    pub exact: bool,
+    pub estimated_shared_traces: u64,
+    /// Shared traces in which `first`'s entry came before `then`'s, and the other way round
+    /// (equal times count in neither).
+    pub first_led: u64,
+    pub then_led: u64,
+    /// Both clusters began (first entry) within `related.co_start` of each other, in
+    /// different services, after the input began.
+    pub started_together: bool,
+    /// `then`'s first entry minus `first`'s, in milliseconds (negative when `then` began
+    /// earlier although its traces follow).
+    pub start_gap_ms: i64,
 }
 
 /// The GitHub sink's results: one action per cluster considered.

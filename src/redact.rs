@@ -9,6 +9,8 @@
 //! secret-looking key names whose values are redacted in `key=value` / `key: value` text and in
 //! the JSON fields of sample entries.
 
+use std::collections::BTreeMap;
+
 use regex::{Captures, Regex};
 use serde_json::Value;
 
@@ -20,6 +22,13 @@ pub const REDACTED: &str = "[REDACTED]";
 
 /// Values after a secret-looking key that are left alone: already redacted or masked.
 const ALREADY_SAFE: [&str; 5] = ["<*>", "REDACTED", REDACTED, "***", ""];
+
+/// A `key=value` value that needs no redaction: a placeholder, or what redaction left (the
+/// value stops before `]`, so `[REDACTED]` is seen as `[REDACTED`).
+fn already_safe(value: &str) -> bool {
+    let v = value.trim_start_matches('[');
+    ALREADY_SAFE.contains(&value) || ALREADY_SAFE.contains(&v) || v.starts_with("REDACTED")
+}
 
 /// A compiled redaction pack.
 pub struct Redactor {
@@ -74,7 +83,8 @@ impl Redactor {
         })
     }
 
-    /// Redacts one text.
+    /// Redacts one text. Idempotent: redacting redacted text changes nothing (`gardener
+    /// merge` redacts what runs already redacted).
     pub fn text(&self, s: &str) -> String {
         let mut out = s.to_string();
         for (re, replace) in &self.patterns {
@@ -87,7 +97,7 @@ impl Redactor {
         {
             out = kv
                 .replace_all(&out, |c: &Captures| {
-                    if ALREADY_SAFE.contains(&&c[3]) {
+                    if already_safe(&c[3]) {
                         c[0].to_string()
                     } else {
                         format!("{}{}{REDACTED}", &c[1], &c[2])
@@ -121,21 +131,46 @@ impl Redactor {
         }
     }
 
+    /// Redacts the keys of a map of counts; keys that become equal add up.
+    fn count_keys(&self, m: BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for (k, n) in m {
+            *out.entry(self.text(&k)).or_insert(0) += n;
+        }
+        out
+    }
+
     /// Redacts every free text of a report: titles, templates, locations, samples, notes and
     /// bad-entry reasons. Ids, counts and times are left alone.
     pub fn report(&self, r: &mut Report) {
         for c in &mut r.clusters {
             c.title = self.text(&c.title);
             c.template = self.text(&c.template);
-            c.locations = std::mem::take(&mut c.locations)
-                .into_iter()
-                .map(|(k, n)| (self.text(&k), n))
-                .collect();
+            c.locations = self.count_keys(std::mem::take(&mut c.locations));
             c.samples.iter_mut().for_each(|s| self.json(s));
         }
         r.notes = r.notes.iter().map(|n| self.text(n)).collect();
         for b in &mut r.bad_entries {
             b.reason = self.text(&b.reason);
+        }
+        if let Some(m) = &mut r.mergeable {
+            // The same texts as above, before mining, except templates: merging redacted parts
+            // gives the redacted report. Templates stay as masked (variables are `<*>`):
+            // redaction can change their words, and with them the fingerprints mining gives.
+            for c in &mut m.clusters {
+                c.locations = self.count_keys(std::mem::take(&mut c.locations));
+                for s in &mut c.samples {
+                    s.raw = match serde_json::from_str::<Value>(&s.raw) {
+                        Ok(mut v) => {
+                            self.json(&mut v);
+                            v.to_string()
+                        }
+                        Err(_) => self.text(&s.raw),
+                    };
+                }
+            }
+            m.notes = r.notes.clone();
+            m.bad = r.bad_entries.clone();
         }
     }
 }
@@ -215,6 +250,14 @@ mod tests {
             let out = r.text(&input);
             assert!(!out.contains(&secret), "{input:?} -> {out:?}");
             assert!(out.len() > 5, "{out}");
+            // Idempotent: `gardener merge` redacts text that runs already redacted.
+            assert_eq!(r.text(&out), out, "{input:?}");
+        }
+        for t in [
+            "JWTHandler.load_token: [REDACTED] token <*> retry",
+            "JWTHandler.load_token: [<*>] token <*> retry",
+        ] {
+            assert_eq!(r.text(t), t);
         }
         assert_eq!(
             r.text("user jane.doe@example.com locked"),

@@ -32,12 +32,15 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::bucket_start;
 use crate::config::Config;
 use crate::fingerprint::format_id;
+use crate::fingerprint::mine::Known;
 use crate::record::{Aggregate, Cluster, Report};
 use crate::time::{format_rfc3339, parse_duration, parse_rfc3339};
 
 const NANOS: i64 = 1_000_000_000;
 /// The file format's version; a newer one is refused rather than misread.
 pub const VERSION: u32 = 1;
+/// Templates the memory keeps at most.
+pub const MAX_TEMPLATES: usize = 20_000;
 /// The file's name under the state directory.
 pub const FILE: &str = "state.json";
 
@@ -84,6 +87,12 @@ pub struct Store {
     pub observed: BTreeSet<i64>,
     /// Fingerprint → what is remembered.
     pub clusters: BTreeMap<String, Seen>,
+    /// The template memory: templates generalized by runs (scope → template → the reference
+    /// time, RFC 3339, of the newest run that used it). Raw templates they cover take their
+    /// text and id in later runs (see `fingerprint::mine`), so ids do not change when a run
+    /// alone would not generalize. At most [`MAX_TEMPLATES`], the least recently used dropped.
+    #[serde(default)]
+    pub templates: BTreeMap<String, BTreeMap<String, String>>,
     /// Where it lives (not stored).
     #[serde(skip)]
     pub path: PathBuf,
@@ -98,6 +107,7 @@ impl Store {
             reference: None,
             observed: BTreeSet::new(),
             clusters: BTreeMap::new(),
+            templates: BTreeMap::new(),
             path,
         }
     }
@@ -238,6 +248,51 @@ impl Store {
         }
     }
 
+    /// The remembered generalized templates, for mining.
+    pub fn known_templates(&self) -> Vec<Known> {
+        self.templates
+            .iter()
+            .flat_map(|(scope, ts)| {
+                ts.keys().map(|t| Known {
+                    scope: scope.clone(),
+                    template: t.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Remembers the templates a run generalized (or used from memory), stamped with the run's
+    /// reference time; beyond [`MAX_TEMPLATES`] the least recently used are forgotten.
+    pub fn learn_templates(&mut self, learned: Vec<Known>, reference: Option<i64>) {
+        let stamp = reference.map(format_rfc3339).unwrap_or_default();
+        for k in learned {
+            let used = self
+                .templates
+                .entry(k.scope)
+                .or_default()
+                .entry(k.template)
+                .or_default();
+            if *used < stamp {
+                used.clone_from(&stamp);
+            }
+        }
+        let count: usize = self.templates.values().map(BTreeMap::len).sum();
+        if count > MAX_TEMPLATES {
+            let mut all: Vec<(String, String, String)> = Vec::with_capacity(count);
+            for (scope, ts) in std::mem::take(&mut self.templates) {
+                for (t, used) in ts {
+                    all.push((used, scope.clone(), t));
+                }
+            }
+            // Newest use first; ties by text, so the choice is the same on every machine.
+            all.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| (&a.1, &a.2).cmp(&(&b.1, &b.2))));
+            all.truncate(MAX_TEMPLATES);
+            for (used, scope, t) in all {
+                self.templates.entry(scope).or_default().insert(t, used);
+            }
+        }
+    }
+
     /// Writes the store atomically: a temporary file in the same directory, synced, renamed over
     /// the old one; then the directory is synced.
     pub fn save(&self) -> Result<(), String> {
@@ -340,6 +395,7 @@ mod tests {
             samples: vec![],
             http_statuses: Default::default(),
             latency_us: None,
+            traces: Default::default(),
         }
     }
 
@@ -370,6 +426,8 @@ mod tests {
             stages: vec![],
             github: None,
             trends: Default::default(),
+            related: vec![],
+            mergeable: None,
         }
     }
 

@@ -210,6 +210,9 @@ pub fn render(r: &Report) -> String {
         }
         let _ = writeln!(o);
     }
+    if !r.related.is_empty() {
+        related_section(&mut o, r);
+    }
     let _ = writeln!(o, "---\n");
 
     // One section per cluster.
@@ -581,6 +584,65 @@ fn github_section(o: &mut String, g: &GithubReport) {
             deferred - DEFERRED_LISTED
         );
     }
+}
+
+/// The "Related clusters" section: pairs of clusters with their evidence, the likely cause
+/// first.
+fn related_section(o: &mut String, r: &Report) {
+    let _ = writeln!(
+        o,
+        "## 🔗 Related Clusters
+"
+    );
+    let _ = writeln!(
+        o,
+        "Clusters that share trace ids (one request touched both) or began together in different services; the one that came first is the likely cause.\n"
+    );
+    let name = |id: &str| match r.clusters.iter().find(|c| c.id == id) {
+        Some(c) => format!(
+            "**{}** {} ({}, `{id}`)",
+            c.priority,
+            code(&crate::prioritize::summary(&c.template, 70)),
+            c.service
+        ),
+        None => format!("`{id}`"),
+    };
+    for x in &r.related {
+        let mut evidence = Vec::new();
+        if x.shared_traces > 0 {
+            let count = if x.exact {
+                format!("{} shared traces", thousands(x.shared_traces))
+            } else {
+                format!(
+                    "{} shared traces among those sampled (about {} in all)",
+                    thousands(x.shared_traces),
+                    thousands(x.estimated_shared_traces)
+                )
+            };
+            evidence.push(format!(
+                "{count}; in {} of them the first cluster's entry came earlier, in {} the second's",
+                thousands(x.first_led),
+                thousands(x.then_led)
+            ));
+        }
+        if x.started_together {
+            evidence.push("began together".into());
+        }
+        let gap = x.start_gap_ms as f64 / 1000.0;
+        evidence.push(if gap >= 0.0 {
+            format!("first entries {gap:.1} s apart")
+        } else {
+            format!("the second began {:.1} s earlier", -gap)
+        });
+        let _ = writeln!(
+            o,
+            "- {} → {}: {}",
+            name(&x.first),
+            name(&x.then),
+            evidence.join("; ")
+        );
+    }
+    let _ = writeln!(o);
 }
 
 /// Window counts in configured order (`order` is the report's window list).

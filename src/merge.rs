@@ -1,0 +1,451 @@
+//! Mergeable aggregates: `gardener merge A.json B.json ...` combines the JSON reports of runs
+//! over separate parts of the input (days, exported files, machines) into exactly the report
+//! one run over all of it gives.
+//!
+//! **Why the JSON carries aggregates before mining.** A cluster's final id comes from template
+//! mining (`fingerprint::mine`), which looks at the whole run's set of distinct templates: two
+//! halves may each see two words at a position where the whole input shows four and is
+//! generalized. So the report's `mergeable` section holds the aggregate shards' clusters under
+//! their *raw* (masked, not yet mined) fingerprints, and merge re-runs mining and
+//! `aggregate::finish` through the same code as a run ([`crate::pipeline::conclude`]).
+//!
+//! **Why the result is exact and order-independent.** Every part of a cluster is a sum (counts,
+//! severities, revisions, locations, HTTP statuses, per-second counts, latency histogram
+//! buckets), a min or max (first and last seen), or a "newest N" choice with a total order
+//! (samples, see `aggregate::sample_key`); the trace sketch of related clusters is a union cut
+//! to the k smallest hashes. All of these are associative and commutative. Bad entries are
+//! sorted by (input, entry) and cut to the first 100, like a run does. Parts are taken in a
+//! canonical order (by their input names, then content), so the notes and input lists come out
+//! the same whatever the order of the files on the command line.
+//!
+//! **Windows.** A run measures windows back from `--now` or else its newest entry, and keeps
+//! per-second counts only after `reference − largest window`. A part's reference is never later
+//! than the merged one (the newest of all parts, or the shared `--now`), so each part kept every
+//! second the merged windows can reach: the merged run needs `(R − reach, R]` and a part kept
+//! `(r − reach, …]` with `r ≤ R`. Merge therefore refuses a `--now` earlier than a part's newest
+//! entry when that part was made without `--now`, and parts made with different `--now`.
+//!
+//! **Compact encoding.** Per-second counts are `[[second, count], ...]` and the latency
+//! histogram is its recorded `[[value, count], ...]` pairs, re-recorded on reading into an
+//! identically configured histogram (exact: every value lands in the bucket it came from).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::aggregate::merge_cluster;
+use crate::config::{Config, ConfigError};
+use crate::pipeline::{Finisher, Gathered, Outcome, RunError, RunOptions, conclude};
+use crate::record::{Aggregate, Cluster, MergeSettings, Mergeable};
+use crate::time::format_rfc3339;
+
+/// Version of the `mergeable` section; merge refuses any other.
+pub const FORMAT: u32 = 1;
+
+const NANOS: i64 = 1_000_000_000;
+
+/// The settings a run's aggregates depend on, as recorded in its `mergeable` section.
+pub fn settings(cfg: &Config, now: Option<i64>) -> Result<MergeSettings, ConfigError> {
+    let masks = serde_json::to_string(&cfg.masks()?).unwrap_or_default();
+    let grouping = format!(
+        "{:016x}",
+        xxh3_64(format!("{masks}\u{1f}{}", cfg.fingerprint.max_message_bytes).as_bytes())
+    );
+    Ok(MergeSettings {
+        windows: cfg.windows(),
+        samples: cfg.aggregate.samples,
+        now,
+        grouping,
+        traces_per_cluster: cfg.related.traces_per_cluster,
+    })
+}
+
+/// Combines aggregates by raw fingerprint: the shards of one run, or the parts of a merge.
+/// Per-second counts are cut to the reach of the largest window back from `now`, else the
+/// newest entry, so the result does not depend on when a shard happened to prune.
+pub fn combine(
+    parts: Vec<(Aggregate, Option<i64>)>,
+    reach: i64,
+    now: Option<i64>,
+    samples: usize,
+) -> (Aggregate, Option<i64>) {
+    let mut all = Aggregate::default();
+    let mut newest: Option<i64> = None;
+    let mut by_id: BTreeMap<u64, Cluster> = BTreeMap::new();
+    for (p, n) in parts {
+        all.entries += p.entries;
+        all.bad_count += p.bad_count;
+        all.bad.extend(p.bad);
+        all.repaired_utf8 += p.repaired_utf8;
+        all.without_timestamp += p.without_timestamp;
+        newest = match (newest, n) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for c in p.clusters {
+            match by_id.get_mut(&c.id) {
+                Some(into) => merge_cluster(into, c, samples),
+                None => {
+                    by_id.insert(c.id, c);
+                }
+            }
+        }
+    }
+    if let Some(reference) = now.or(newest) {
+        let floor = reference.div_euclid(NANOS) - reach;
+        for c in by_id.values_mut() {
+            if c.per_second
+                .first_key_value()
+                .is_some_and(|(k, _)| *k <= floor)
+            {
+                c.per_second = c.per_second.split_off(&(floor + 1));
+            }
+        }
+    }
+    all.clusters = by_id.into_values().collect();
+    (all, newest)
+}
+
+/// One report read for merging.
+struct Part {
+    path: String,
+    m: Mergeable,
+    /// Content hash, to order parts with equal inputs.
+    hash: u64,
+}
+
+/// Reads and checks one JSON report.
+fn read_part(path: &str, own: &MergeSettings) -> Result<Part, RunError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| RunError::Input(format!("cannot read report {path}: {e}")))?;
+    let not_report = |why: &str| {
+        RunError::Config(format!(
+            "{path} is not a gardener JSON report ({why}); merge reads what `gardener run --json` writes"
+        ))
+    };
+    /// The top of a report: only what is needed to tell whether it can be merged.
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        tool: Option<String>,
+        #[serde(borrow)]
+        mergeable: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Format {
+        format: Option<Value>,
+    }
+    let head: Head = serde_json::from_slice(&bytes).map_err(|e| not_report(&format!("{e}")))?;
+    if !head.tool.unwrap_or_default().starts_with("log-gardener") {
+        return Err(not_report("no \"tool\": \"log-gardener …\" field"));
+    }
+    let Some(section) = head.mergeable else {
+        return Err(RunError::Config(format!(
+            "{path} has no \"mergeable\" section (made by a gardener without merge support); run it again with `gardener run --json`"
+        )));
+    };
+    let damaged = |e: serde_json::Error| {
+        RunError::Config(format!("{path}: the mergeable section is damaged: {e}"))
+    };
+    let format = serde_json::from_str::<Format>(section.get())
+        .map_err(damaged)?
+        .format
+        .and_then(|f| f.as_u64());
+    if format != Some(u64::from(FORMAT)) {
+        return Err(RunError::Config(format!(
+            "{path}: mergeable format {}, but this gardener reads format {FORMAT}; make all parts with the same gardener version",
+            format.map_or("missing".to_string(), |f| f.to_string())
+        )));
+    }
+    let m: Mergeable = serde_json::from_str(section.get()).map_err(damaged)?;
+    let s = &m.settings;
+    let differs = |what: &str, theirs: String, ours: String| {
+        RunError::Config(format!(
+            "{path} was made with {what} {theirs}, but this merge uses {ours}: parts must be made with the same settings, and merged with the same configuration (--config)"
+        ))
+    };
+    if s.windows != own.windows {
+        let names = |w: &[(String, i64)]| {
+            w.iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(differs("windows", names(&s.windows), names(&own.windows)));
+    }
+    if s.samples != own.samples {
+        return Err(differs(
+            "aggregate.samples",
+            s.samples.to_string(),
+            own.samples.to_string(),
+        ));
+    }
+    if s.traces_per_cluster != own.traces_per_cluster {
+        return Err(differs(
+            "related.traces_per_cluster",
+            s.traces_per_cluster.to_string(),
+            own.traces_per_cluster.to_string(),
+        ));
+    }
+    if s.grouping != own.grouping {
+        return Err(differs(
+            "a different mask pack or fingerprint.max_message_bytes (grouping",
+            format!("{})", s.grouping),
+            format!("{})", own.grouping),
+        ));
+    }
+    Ok(Part {
+        path: path.to_string(),
+        hash: xxh3_64(&bytes),
+        m,
+    })
+}
+
+/// The reference time of the merged report: `--now`, else the `--now` the parts were made
+/// with. Refuses what would not give the report of one run over all the input.
+fn merged_now(parts: &[Part], now: Option<i64>) -> Result<Option<i64>, RunError> {
+    let mut made_with: Option<(i64, &str)> = None;
+    for p in parts {
+        if let Some(t) = p.m.settings.now {
+            match made_with {
+                Some((u, other)) if u != t => {
+                    return Err(RunError::Config(format!(
+                        "{} was made with --now {} and {other} with --now {}: windows must be measured back from one time",
+                        p.path,
+                        format_rfc3339(t),
+                        format_rfc3339(u)
+                    )));
+                }
+                _ => made_with = Some((t, &p.path)),
+            }
+        }
+    }
+    let now = match (now, made_with) {
+        (Some(n), Some((t, path))) if n != t => {
+            return Err(RunError::Config(format!(
+                "{path} was made with --now {}; merge it with the same --now (or none)",
+                format_rfc3339(t)
+            )));
+        }
+        (n, t) => n.or(t.map(|t| t.0)),
+    };
+    if let Some(n) = now {
+        for p in parts {
+            if p.m.settings.now.is_none()
+                && let Some(newest) = p.m.newest
+                && newest.div_euclid(NANOS) > n.div_euclid(NANOS)
+            {
+                return Err(RunError::Config(format!(
+                    "--now {} is before the newest entry of {} ({}), which was made without --now: its per-second counts no longer reach that far back; run that part again with --now",
+                    format_rfc3339(n),
+                    p.path,
+                    format_rfc3339(newest)
+                )));
+            }
+        }
+    }
+    Ok(now)
+}
+
+/// `gardener merge`: reads the JSON reports in `opts.files`, checks they can be merged, and
+/// writes the report of all their input through the same tail as a run.
+pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError> {
+    let started = Instant::now();
+    if opts.files.is_empty() {
+        return Err(RunError::Config(
+            "merge needs the JSON reports to merge, e.g. gardener merge day1.json day2.json --report worklog.md".into(),
+        ));
+    }
+    // Settings first (a bad configuration is reported before any file is read); `now` is
+    // checked separately below.
+    let own = settings(&cfg, None).map_err(|e| RunError::Config(e.0))?;
+    let mut parts = Vec::new();
+    for f in &opts.files {
+        parts.push(read_part(f, &own)?);
+    }
+    opts.now = merged_now(&parts, opts.now)?;
+    parts.sort_by(|a, b| (&a.m.inputs, a.hash).cmp(&(&b.m.inputs, b.hash)));
+    let finisher = Finisher::new(&cfg, &opts)?;
+    let mut gathered = Gathered {
+        parts: Vec::new(),
+        inputs: Vec::new(),
+        partial: false,
+        bytes_read: 0,
+        entries_read: 0,
+        notes: Vec::new(),
+        stages: Vec::new(),
+        started,
+    };
+    for p in parts {
+        let m = p.m;
+        gathered.inputs.extend(m.inputs);
+        gathered.partial |= m.partial;
+        gathered.bytes_read += m.bytes_read;
+        gathered.entries_read += m.entries_read;
+        gathered.notes.extend(m.notes);
+        gathered.parts.push((
+            Aggregate {
+                clusters: m.clusters,
+                entries: m.entries_processed,
+                bad_count: m.entries_skipped,
+                bad: m.bad,
+                repaired_utf8: m.utf8_repaired,
+                without_timestamp: m.without_timestamp,
+                ..Default::default()
+            },
+            m.newest,
+        ));
+    }
+    Ok(conclude(&cfg, &opts, finisher, gathered, None).await)
+}
+
+/// `BTreeMap<K, V>` as `[[key, value], ...]`: compact, and keys need not be strings.
+pub mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+/// A latency histogram as its recorded `[[value, count], ...]`, or `null`.
+pub mod histogram {
+    use hdrhistogram::Histogram;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(h: &Option<Histogram<u64>>, s: S) -> Result<S::Ok, S::Error> {
+        match h {
+            None => s.serialize_none(),
+            Some(h) => s.collect_seq(
+                h.iter_recorded()
+                    .map(|v| (v.value_iterated_to(), v.count_at_value())),
+            ),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Histogram<u64>>, D::Error> {
+        let Some(pairs) = Option::<Vec<(u64, u64)>>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let mut h = crate::aggregate::latency_histogram();
+        for (value, count) in pairs {
+            h.record_n(value, count).map_err(|e| {
+                D::Error::custom(format!("latency value {value} out of range: {e:?}"))
+            })?;
+        }
+        Ok(Some(h))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_histograms_round_trip_exactly() {
+        let mut h = crate::aggregate::latency_histogram();
+        for v in [
+            1u64,
+            2,
+            999,
+            1000,
+            1001,
+            12_345,
+            77_777,
+            1_000_000,
+            3_599_999_999,
+        ] {
+            h.record_n(v, v % 7 + 1).unwrap();
+        }
+        h.saturating_record(u64::MAX); // clamped to the highest trackable value
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct W(#[serde(with = "histogram")] Option<hdrhistogram::Histogram<u64>>);
+        let text = serde_json::to_string(&W(Some(h.clone()))).unwrap();
+        let back: W = serde_json::from_str(&text).unwrap();
+        let back = back.0.unwrap();
+        assert_eq!(back, h);
+        for q in [0.0, 0.5, 0.95, 0.99, 1.0] {
+            assert_eq!(back.value_at_quantile(q), h.value_at_quantile(q));
+        }
+        assert_eq!(
+            (back.max(), back.min(), back.len()),
+            (h.max(), h.min(), h.len())
+        );
+        // Recording further values into both keeps them equal (same configuration).
+        let (mut a, mut b) = (h, back);
+        a.saturating_record(4242);
+        b.saturating_record(4242);
+        assert_eq!(a, b);
+        let none: W = serde_json::from_str("null").unwrap();
+        assert!(none.0.is_none());
+    }
+
+    #[test]
+    fn per_second_counts_are_pairs() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct W(#[serde(with = "pairs")] BTreeMap<i64, u64>);
+        let m: BTreeMap<i64, u64> = [(-5, 1), (1_757_822_400, 3)].into_iter().collect();
+        let text = serde_json::to_string(&W(m.clone())).unwrap();
+        assert_eq!(text, "[[-5,1],[1757822400,3]]");
+        assert_eq!(serde_json::from_str::<W>(&text).unwrap().0, m);
+    }
+
+    #[test]
+    fn combining_prunes_to_the_reach_of_the_largest_window() {
+        let cluster = |id: u64, secs: &[i64]| {
+            let mut c: Cluster =
+                serde_json::from_value(serde_json::json!({"id": id, "template": "t", "scope": "s",
+                "service": "s", "count": secs.len(), "first_seen": null, "last_seen": null,
+                "severities": [0,0,0,0,0,0,0,0,0], "revisions": {}, "locations": {},
+                "per_second": [], "series": [], "samples": [], "http_statuses": {}, "latency_us": null,
+                "traces": {"k": 0, "marks": []}}))
+                .unwrap();
+            for s in secs {
+                *c.per_second.entry(*s).or_insert(0) += 1;
+            }
+            c
+        };
+        let part = |c: Cluster, newest: i64| {
+            (
+                Aggregate {
+                    clusters: vec![c],
+                    ..Default::default()
+                },
+                Some(newest * NANOS),
+            )
+        };
+        // Part a ends at 1000, part b at 2000; reach 500: the merged floor is 1500.
+        let a = part(cluster(1, &[600, 900, 1000]), 1000);
+        let b = part(cluster(1, &[1400, 1501, 2000]), 2000);
+        let (all, newest) = combine(vec![a, b], 500, None, 3);
+        assert_eq!(newest, Some(2000 * NANOS));
+        assert_eq!(
+            all.clusters[0]
+                .per_second
+                .keys()
+                .copied()
+                .collect::<Vec<_>>(),
+            vec![1501, 2000]
+        );
+        assert_eq!(all.clusters[0].count, 6);
+    }
+}
