@@ -1036,3 +1036,74 @@ fn missing_input_file_exits_3_and_names_it() {
     assert!(out.stderr.contains(s(&missing)), "{}", out.stderr);
     assert!(!json_path.exists(), "no report for an unreadable input");
 }
+
+/// The template memory: a template generalized in one run keeps its id in a later run whose
+/// entries alone would not generalize it, as long as the runs share a state store; without the
+/// store the later run's id follows its own data.
+#[test]
+fn generalized_templates_keep_their_ids_in_later_runs_with_a_state_store() {
+    let dir = tempdir();
+    let d = dir.path();
+    let svc = "netra-auth-service";
+    let msg = |user: &str| format!("Session refresh rejected for user {user} by policy engine");
+    let at = |i: usize| format!("2025-09-14T03:{:02}:00Z", 50 - i);
+    let first: Vec<Value> = ["alice", "bob", "carol", "alice", "bob", "carol"]
+        .iter()
+        .enumerate()
+        .map(|(i, u)| entry(&format!("a{i}"), Some(&at(i)), "ERROR", svc, &msg(u)))
+        .collect();
+    let later: Vec<Value> = (0..4)
+        .map(|i| {
+            entry(
+                &format!("b{i}"),
+                Some(&format!("2025-09-15T03:{:02}:00Z", 50 - i)),
+                "ERROR",
+                svc,
+                &msg("dave"),
+            )
+        })
+        .collect();
+    let one = write(d, "one.json", pretty_array(&first));
+    let two = write(d, "two.json", pretty_array(&later));
+    let state = d.join("state");
+    let st = ["--state", s(&state)];
+
+    let (r1, _, _) = run_ok(d, "one", &one, &st);
+    assert_eq!(clusters(&r1).len(), 1, "three users make one template");
+    let general = &clusters(&r1)[0];
+    assert_eq!(
+        text(general, "template"),
+        "Session refresh rejected for user <*> by policy engine"
+    );
+    let saved = std::fs::read_to_string(state.join("state.json")).expect("state file");
+    assert!(
+        saved.contains("Session refresh rejected for user <*> by policy engine"),
+        "the state remembers the generalized template: {saved}"
+    );
+
+    // Alone, the later run sees one user: its template keeps the word, and its id differs.
+    let (alone, _, alone_entries) = run_ok(d, "alone", &two, &["--state", "none"]);
+    assert_eq!(clusters(&alone).len(), 1);
+    let own = &clusters(&alone)[0];
+    assert_eq!(
+        text(own, "template"),
+        "Session refresh rejected for user dave by policy engine"
+    );
+    assert_ne!(text(own, "id"), text(general, "id"));
+
+    // With the store, it is filed under the remembered template and id, entries file included.
+    let (r2, md2, entries2) = run_ok(d, "two", &two, &st);
+    assert_eq!(clusters(&r2).len(), 1);
+    let kept = &clusters(&r2)[0];
+    assert_eq!(text(kept, "id"), text(general, "id"));
+    assert_eq!(text(kept, "template"), text(general, "template"));
+    assert_eq!(num(kept, "count"), 4);
+    // The history follows the id: the cluster is known (back within the 24h regression gap).
+    assert_eq!(kept["trend"]["status"], "ongoing", "{kept}");
+    assert_eq!(kept["trend"]["history"]["total"], 10, "{kept}");
+    assert!(md2.contains(text(general, "id")));
+    assert_eq!(entries2.len(), alone_entries.len());
+    for e in &entries2 {
+        assert_eq!(e["fingerprint"], general["id"], "{e}");
+    }
+}
