@@ -383,44 +383,29 @@ pub fn merge_cluster(a: &mut Cluster, b: Cluster, max_samples: usize) {
     a.samples.truncate(max_samples);
 }
 
-/// Combines the shards' results, applies the template generalization (`final_ids` maps a raw
-/// fingerprint to its final id and template; clusters mapped to one id are merged) and counts
-/// the windows.
+/// Finishes the run's combined aggregate (one cluster per raw fingerprint, see
+/// `merge::combine`): applies the template generalization (`final_ids` maps a raw fingerprint
+/// to its final id and template; clusters mapped to one id are merged) and counts the windows
+/// back from `now`, else `newest`.
 pub fn finish(
-    parts: Vec<(Aggregate, Option<i64>)>,
+    (mut all, newest): (Aggregate, Option<i64>),
     final_ids: &HashMap<u64, (u64, String)>,
     windows: Vec<(String, i64)>,
     now: Option<i64>,
     max_samples: usize,
 ) -> Aggregate {
-    let mut all = Aggregate {
-        windows,
-        ..Default::default()
-    };
-    let mut newest: Option<i64> = None;
+    let mut clusters = std::mem::take(&mut all.clusters);
+    clusters.sort_by_key(|c| c.id);
     let mut merged: BTreeMap<u64, Cluster> = BTreeMap::new();
-    for (p, n) in parts {
-        all.entries += p.entries;
-        all.bad_count += p.bad_count;
-        all.bad.extend(p.bad);
-        all.repaired_utf8 += p.repaired_utf8;
-        all.without_timestamp += p.without_timestamp;
-        newest = match (newest, n) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        let mut clusters = p.clusters;
-        clusters.sort_by_key(|c| c.id);
-        for mut c in clusters {
-            if let Some((id, template)) = final_ids.get(&c.id) {
-                c.id = *id;
-                c.template.clone_from(template);
-            }
-            match merged.get_mut(&c.id) {
-                Some(into) => merge_cluster(into, c, max_samples),
-                None => {
-                    merged.insert(c.id, c);
-                }
+    for mut c in clusters {
+        if let Some((id, template)) = final_ids.get(&c.id) {
+            c.id = *id;
+            c.template.clone_from(template);
+        }
+        match merged.get_mut(&c.id) {
+            Some(into) => merge_cluster(into, c, max_samples),
+            None => {
+                merged.insert(c.id, c);
             }
         }
     }
@@ -428,6 +413,7 @@ pub fn finish(
     all.bad
         .sort_by(|a, b| (&a.input, a.entry).cmp(&(&b.input, b.entry)));
     all.bad.truncate(BAD_LISTED);
+    all.windows = windows;
     all.reference = now.or(newest);
     for c in &mut all.clusters {
         c.windows = window_counts(&c.per_second, all.reference, &all.windows);
@@ -526,7 +512,7 @@ mod tests {
             shard.prune();
         }
         let (agg, newest) = shard.end();
-        let mut all = finish(vec![(agg, newest)], &HashMap::new(), vec![], now, 1);
+        let mut all = finish((agg, newest), &HashMap::new(), vec![], now, 1);
         bound_series(&mut all, 300, max_buckets);
         all.clusters[0].series.clone()
     }

@@ -466,28 +466,10 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             .map(log_gardener::sink::github::Token),
         state: state_dir(args.state),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(exit::SINK_FAILED, &format!("cannot start the runtime: {e}")),
-    };
-    let result = rt.block_on(pipeline::run(cfg, opts));
-    // Do not wait for a reading thread still blocked on a silent pipe (after a signal).
-    rt.shutdown_background();
-    match result {
-        Err(RunError::Input(e)) => fail(exit::BAD_INPUT, &e),
-        Err(RunError::Config(e)) => fail(exit::BAD_CONFIG, &e),
+    match execute(pipeline::run(cfg, opts)) {
+        Err(code) => code,
         Ok(out) => {
-            let mut code = exit::OK;
-            for e in &out.sink_errors {
-                if e.is_closed_pipe() {
-                    continue;
-                }
-                pipeline::warn(&e.to_string());
-                code = exit::SINK_FAILED;
-            }
+            let mut code = sink_code(&out);
             let t = &out.report.totals;
             if t.entries_skipped > 0 {
                 pipeline::warn(&format!(
@@ -546,28 +528,51 @@ fn cmd_merge(args: MergeArgs) -> ExitCode {
         state: state_dir(args.state),
         ..Default::default()
     };
+    match execute(log_gardener::merge::run(cfg, opts)) {
+        Err(code) => code,
+        Ok(out) => ExitCode::from(sink_code(&out) as u8),
+    }
+}
+
+/// Runs a pipeline (`run` or `merge`) on a multi-threaded runtime; errors become their exit
+/// codes, with the message on stderr.
+fn execute(
+    job: impl std::future::Future<Output = Result<pipeline::Outcome, RunError>>,
+) -> Result<pipeline::Outcome, ExitCode> {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fail(exit::SINK_FAILED, &format!("cannot start the runtime: {e}")),
-    };
-    match rt.block_on(log_gardener::merge::run(cfg, opts)) {
-        Err(RunError::Input(e)) => fail(exit::BAD_INPUT, &e),
-        Err(RunError::Config(e)) => fail(exit::BAD_CONFIG, &e),
-        Ok(out) => {
-            let mut code = exit::OK;
-            for e in &out.sink_errors {
-                if e.is_closed_pipe() {
-                    continue;
-                }
-                pipeline::warn(&e.to_string());
-                code = exit::SINK_FAILED;
-            }
-            ExitCode::from(code as u8)
+        Err(e) => {
+            return Err(fail(
+                exit::SINK_FAILED,
+                &format!("cannot start the runtime: {e}"),
+            ));
         }
+    };
+    let result = rt.block_on(job);
+    // Do not wait for a reading thread still blocked on a silent pipe (after a signal).
+    rt.shutdown_background();
+    match result {
+        Err(RunError::Input(e)) => Err(fail(exit::BAD_INPUT, &e)),
+        Err(RunError::Config(e)) => Err(fail(exit::BAD_CONFIG, &e)),
+        Ok(out) => Ok(out),
     }
+}
+
+/// Says every failed sink on stderr (a closed stdout is not a failure: `| head`); the exit code
+/// is `SINK_FAILED` when one failed.
+fn sink_code(out: &pipeline::Outcome) -> i32 {
+    let mut code = exit::OK;
+    for e in &out.sink_errors {
+        if e.is_closed_pipe() {
+            continue;
+        }
+        pipeline::warn(&e.to_string());
+        code = exit::SINK_FAILED;
+    }
+    code
 }
 
 fn cmd_fingerprint(args: FingerprintArgs) -> ExitCode {

@@ -385,7 +385,7 @@ pub async fn conclude(
         }
     }
     let mut agg = aggregate::finish(
-        vec![(combined, newest)],
+        (combined, newest),
         &final_ids,
         cfg.windows(),
         opts.now,

@@ -510,6 +510,16 @@ pub struct History {
     pub closed: bool,
 }
 
+/// Writes `(Unix seconds, count)` pairs as a JSON object keyed by RFC 3339 times.
+fn rfc3339_keyed<S: serde::Serializer>(pairs: &[(i64, u64)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(pairs.len()))?;
+    for (secs, n) in pairs {
+        m.serialize_entry(&crate::time::format_rfc3339(secs * 1_000_000_000), n)?;
+    }
+    m.end()
+}
+
 /// Per cluster: status, spike verdict, state history and time series.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ClusterTrend {
@@ -520,8 +530,11 @@ pub struct ClusterTrend {
     pub escalation: Option<Escalation>,
     /// From the state store.
     pub history: Option<History>,
-    /// Entries per bucket, keyed by the bucket's start (RFC 3339); empty buckets left out.
-    pub series: BTreeMap<String, u64>,
+    /// Entries per bucket: (bucket start in Unix seconds, count), ascending; empty buckets
+    /// left out. In JSON, an object keyed by the bucket's start in RFC 3339 (formatted while
+    /// writing: a report can hold hundreds of thousands of buckets).
+    #[serde(serialize_with = "rfc3339_keyed")]
+    pub series: Vec<(i64, u64)>,
     /// The series as a text sparkline over the run's time range.
     pub sparkline: String,
 }

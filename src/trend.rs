@@ -212,11 +212,7 @@ pub fn judge(agg: &Aggregate, store: Option<&Store>, cfg: &Config) -> Judged {
             status,
             escalation,
             history: store.and_then(|st| history(st, c)),
-            series: c
-                .series
-                .iter()
-                .map(|(k, v)| (format_rfc3339(k * NANOS), *v))
-                .collect(),
+            series: c.series.iter().map(|(k, v)| (*k, *v)).collect(),
             sparkline: sparkline(&c.series, run_from, top, s.bucket),
         };
         out.clusters.insert(c.id, trend);

@@ -4,11 +4,34 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use crate::record::{ClusterReport, GithubAction, GithubReport, Report, Status};
+use crate::record::{
+    ClusterReport, GithubAction, GithubReport, HttpReport, LatencyReport, Report, Status,
+};
 use crate::sink::{SinkError, open};
 
 /// Clusters at this priority or more urgent get a full section; the rest are listed in a table.
 const DETAILED_UP_TO: u8 = 4;
+/// `200 × 1,204, 503 × 12`.
+pub(crate) fn http_statuses(h: &HttpReport) -> String {
+    h.statuses
+        .iter()
+        .map(|(s, n)| format!("{s} × {}", thousands(*n)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `p50 1.2 ms · p95 … · max … (N requests)`.
+pub(crate) fn latency(l: &LatencyReport) -> String {
+    format!(
+        "p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms · max {:.1} ms ({} requests)",
+        l.p50,
+        l.p95,
+        l.p99,
+        l.max,
+        thousands(l.count)
+    )
+}
+
 /// A sample longer than this is cut in the worklog (the JSON report keeps it whole).
 const SAMPLE_MAX: usize = 6000;
 
@@ -703,23 +726,9 @@ fn section(o: &mut String, n: usize, c: &ClusterReport, windows: &[String]) {
         );
     }
     if let Some(h) = &c.http {
-        let statuses = h
-            .statuses
-            .iter()
-            .map(|(s, n)| format!("{s} × {}", thousands(*n)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let _ = writeln!(o, "**HTTP Statuses:** {statuses}  ");
+        let _ = writeln!(o, "**HTTP Statuses:** {}  ", http_statuses(h));
         if let Some(l) = &h.latency_ms {
-            let _ = writeln!(
-                o,
-                "**Latency:** p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms · max {:.1} ms ({} requests)  ",
-                l.p50,
-                l.p95,
-                l.p99,
-                l.max,
-                thousands(l.count)
-            );
+            let _ = writeln!(o, "**Latency:** {}  ", latency(l));
         }
     }
     let _ = writeln!(o, "**Fingerprint:** `{}`\n", c.id);

@@ -14,7 +14,9 @@
 use std::fmt::Write as _;
 
 use crate::record::ClusterReport;
-use crate::sink::report::{code, counts, short_time, thousands, window_line};
+use crate::sink::report::{
+    code, counts, http_statuses, latency, short_time, thousands, window_line,
+};
 
 /// GitHub's limit on a title.
 const TITLE_MAX: usize = 256;
@@ -213,23 +215,9 @@ fn facts(o: &mut String, c: &ClusterReport, windows: &[String], full: bool) {
         let _ = writeln!(o, "| **Location** | {} |", cell(&locs.join(", ")));
     }
     if let Some(h) = &c.http {
-        let statuses = h
-            .statuses
-            .iter()
-            .map(|(s, n)| format!("{s} × {}", thousands(*n)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let _ = writeln!(o, "| **HTTP statuses** | {statuses} |");
+        let _ = writeln!(o, "| **HTTP statuses** | {} |", http_statuses(h));
         if let Some(l) = &h.latency_ms {
-            let _ = writeln!(
-                o,
-                "| **Latency** | p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms · max {:.1} ms ({} requests) |",
-                l.p50,
-                l.p95,
-                l.p99,
-                l.max,
-                thousands(l.count)
-            );
+            let _ = writeln!(o, "| **Latency** | {} |", latency(l));
         }
     }
     let _ = writeln!(o, "| **Fingerprint** | `{}` |\n", c.id);
