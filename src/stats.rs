@@ -33,7 +33,7 @@ pub struct StageStats {
 }
 
 /// A stage's counters as reported.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct StageReport {
     pub stage: String,
     pub workers: usize,
