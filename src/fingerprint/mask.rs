@@ -28,7 +28,8 @@ pub const VAR: &str = "<*>";
 
 /// Turns messages into templates. Cheap to share between workers.
 pub struct Masker {
-    keep: HashSet<String>,
+    /// Words never masked. Looked up for most tokens, so hashed with xxh3, not SipHash.
+    keep: HashSet<String, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
     extra: Vec<Regex>,
     max_bytes: usize,
 }
