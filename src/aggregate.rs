@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::mpsc::Receiver;
-use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::fingerprint::IdMap;
 use crate::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample, TraceSketch};
@@ -192,13 +192,13 @@ impl Shard {
             r.line,
         );
         if !(module.is_empty() && function.is_empty()) {
-            // Hashed as raw bytes: a known location needs no UTF-8 check.
-            let mut h = Xxh3::new();
+            // Hashed as raw bytes: a known location needs no UTF-8 check. Each part in one call
+            // seeded with the hash so far (boundaries count; in memory only, never persisted).
+            let mut h = 0;
             for part in [module, function, line] {
-                h.update(batch.bytes(part));
-                h.update(&[0]);
+                h = xxhash_rust::xxh3::xxh3_64_with_seed(batch.bytes(part), h);
             }
-            let key = self.locations.entry(h.digest()).or_insert_with(|| {
+            let key = self.locations.entry(h).or_insert_with(|| {
                 let [m, f, l] = [module, function, line].map(|p| batch.str(p));
                 format!("{m}:{f}:{l}")
             });

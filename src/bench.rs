@@ -41,15 +41,9 @@ pub fn parse_only(mut input: impl Read, cfg: &Config) -> std::io::Result<ParseOn
     let mut found: Vec<Found> = Vec::new();
     let mut out = ParseOnly::default();
     loop {
-        let len = buf.len();
-        buf.resize(len + block, 0);
-        let n = loop {
-            match input.read(&mut buf[len..]) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                r => break r?,
-            }
-        };
-        buf.truncate(len + n);
+        // Read as the source reads files: into spare capacity, without zeroing it first.
+        buf.reserve(block);
+        let n = Read::take(&mut input, block as u64).read_to_end(&mut buf)?;
         out.bytes += n as u64;
         let eof = n == 0;
         if eof {

@@ -98,7 +98,7 @@ impl Masker {
             let last_on_line = k == b.len() || b[k] == b'\n';
             kv_pending = self.token(&msg[start..i], kv_pending, last_on_line, out);
         }
-        if out.contains('[') || out.contains("()") {
+        if memchr::memchr(b'[', out.as_bytes()).is_some() || out.contains("()") {
             fold_lists(out);
         }
     }
@@ -150,14 +150,14 @@ impl Masker {
             no_quotes(lead_s, out);
             out.push_str(VAR);
             no_quotes(trail, out);
-        } else if !core.is_empty()
+        } else if ((kv_pending && value_ends) || truncated)
+            && !core.is_empty()
             && !self.keep.contains(core)
-            && ((kv_pending && value_ends) || truncated)
         {
             out.push_str(lead_s);
             out.push_str(VAR);
             out.push_str(trail);
-        } else if let Some(eq) = core.find('=').filter(|&eq| {
+        } else if let Some(eq) = memchr::memchr(b'=', core.as_bytes()).filter(|&eq| {
             eq > 0 && value_ends && is_key(&core[..eq]) && !self.keep.contains(&core[eq + 1..])
         }) {
             // `key=value` ending at a separator: the value varies by construction.
@@ -171,7 +171,7 @@ impl Masker {
             out.push_str(trail);
         }
         // Fold `<*> <*>` into `<*>`.
-        if out[before..].trim_start() == VAR && out[..before].ends_with(VAR) {
+        if follows_var && out[before..].trim_start() == VAR {
             out.truncate(before);
         }
         is_key_token
@@ -179,20 +179,23 @@ impl Masker {
 
     /// Emits a token core, masked as a whole or by parts.
     fn core(&self, core: &str, out: &mut String) {
-        if core.is_empty() || self.keep.contains(core) {
+        let shape = Shape::of(core.as_bytes());
+        // A core with none of the bytes any rule below looks for comes out unchanged, kept or
+        // not: most words, so most tokens need no keep-set lookup.
+        if core.is_empty() || !shape.may_vary(core.len()) || self.keep.contains(core) {
             out.push_str(core);
             return;
         }
-        if let Some(at) = core.find('@')
+        if let Some(at) = shape.at
             && at > 0
             && core[at + 1..].contains('.')
-            && !core.contains('/')
+            && !shape.slash
         {
             out.push_str(VAR);
             return;
         }
         for scheme in ["https://", "http://"] {
-            if let Some(rest) = core.strip_prefix(scheme) {
+            if let Some(rest) = core.strip_prefix(scheme).filter(|_| shape.slash) {
                 out.push_str(scheme);
                 let (path, query) = match rest.find(['?', '#']) {
                     Some(q) => (&rest[..q], true),
@@ -208,7 +211,7 @@ impl Masker {
                 return;
             }
         }
-        if let Some(eq) = core.find('=')
+        if let Some(eq) = shape.eq
             && eq > 0
         {
             out.push_str(&core[..=eq]);
@@ -218,8 +221,8 @@ impl Masker {
             }
             return;
         }
-        if core.contains('/') {
-            if let Some(q) = core.find('?') {
+        if shape.slash {
+            if let Some(q) = memchr::memchr(b'?', core.as_bytes()) {
                 self.path(&core[..q], out);
                 out.push('?');
                 out.push_str(VAR);
@@ -228,7 +231,7 @@ impl Masker {
             }
             return;
         }
-        if let Some(c) = core.find(':')
+        if let Some(c) = shape.colon
             && c > 0
             && is_key(&core[..c])
         {
@@ -237,7 +240,7 @@ impl Masker {
             self.core(&core[c + 1..], out);
             return;
         }
-        self.atom(core, out);
+        self.atom_shaped(core, shape, out);
     }
 
     /// Path segments are judged one by one; consecutive variable segments fold into one, so
@@ -258,15 +261,25 @@ impl Masker {
     /// A single word: masked when it holds a digit, is a long hex string, or is a snake_case
     /// identifier (`triage_agent`, `agent_completed`: names of things, which vary).
     fn atom(&self, w: &str, out: &mut String) {
+        self.atom_shaped(w, Shape::of(w.as_bytes()), out);
+    }
+
+    /// [`Masker::atom`] with the word's [`Shape`] already known.
+    fn atom_shaped(&self, w: &str, shape: Shape, out: &mut String) {
         let b = w.as_bytes();
-        let snake = (1..b.len().saturating_sub(1)).any(|i| {
-            b[i] == b'_' && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric()
-        }) && b.iter().any(|c| c.is_ascii_lowercase())
-            && !w.contains('.');
-        let variable = !self.keep.contains(w)
-            && (snake
-                || b.iter().any(|c| c.is_ascii_digit())
-                || (w.len() >= 16 && b.iter().all(|c| c.is_ascii_hexdigit())));
+        let snake = || {
+            shape.underscore
+                && !shape.dot
+                && (1..b.len().saturating_sub(1)).any(|i| {
+                    b[i] == b'_'
+                        && b[i - 1].is_ascii_alphanumeric()
+                        && b[i + 1].is_ascii_alphanumeric()
+                })
+                && b.iter().any(|c| c.is_ascii_lowercase())
+        };
+        let variable =
+            (shape.digit || snake() || (w.len() >= 16 && b.iter().all(|c| c.is_ascii_hexdigit())))
+                && !self.keep.contains(w);
         out.push_str(if variable { VAR } else { w });
     }
 
@@ -289,6 +302,56 @@ impl Masker {
         } else {
             out.push_str(&status.to_string());
         }
+    }
+}
+
+/// What one pass over a word's bytes finds: the bytes the masking rules look for.
+#[derive(Clone, Copy, Default)]
+struct Shape {
+    /// First `@`, `=` and `:`.
+    at: Option<usize>,
+    eq: Option<usize>,
+    colon: Option<usize>,
+    slash: bool,
+    digit: bool,
+    underscore: bool,
+    dot: bool,
+}
+
+impl Shape {
+    fn of(b: &[u8]) -> Shape {
+        let mut s = Shape::default();
+        for (i, &c) in b.iter().enumerate() {
+            match c {
+                b'0'..=b'9' => s.digit = true,
+                b'@' => {
+                    s.at.get_or_insert(i);
+                }
+                b'=' => {
+                    s.eq.get_or_insert(i);
+                }
+                b':' => {
+                    s.colon.get_or_insert(i);
+                }
+                b'/' => s.slash = true,
+                b'_' => s.underscore = true,
+                b'.' => s.dot = true,
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// Whether any masking rule can change a word of this shape and `len` bytes: one with a
+    /// digit, `@`, `=`, `:`, `/` or `_`, or long enough to be a hex hash.
+    fn may_vary(&self, len: usize) -> bool {
+        self.digit
+            || self.underscore
+            || self.slash
+            || self.at.is_some()
+            || self.eq.is_some()
+            || self.colon.is_some()
+            || len >= 16
     }
 }
 
@@ -334,7 +397,16 @@ struct Stack {
 /// type plus the innermost frames (file and function, never line numbers), the way Error
 /// Reporting groups errors. The exception's message is left out: it carries the variables.
 fn stack_key(msg: &str) -> Option<Stack> {
-    if let Some(head) = msg.find("Traceback (most recent call last):") {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    // Every message is searched for these: prebuilt SIMD searchers, not `str::find`.
+    static PYTHON: LazyLock<Finder<'static>> =
+        LazyLock::new(|| Finder::new("Traceback (most recent call last):"));
+    static GO: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("panic: "));
+    static JAVA_TAB: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\n\tat "));
+    static JAVA_SPACES: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\n    at "));
+    let bytes = msg.as_bytes();
+    if let Some(head) = PYTHON.find(bytes) {
         let mut frames = Vec::new();
         let mut exception = None;
         let lines = msg[head..].lines().skip(1);
@@ -366,7 +438,9 @@ fn stack_key(msg: &str) -> Option<Stack> {
             key: format!("Python {exception} at {}", frames.join(" < ")),
         });
     }
-    if msg.contains("\n\tat ") || msg.contains("\n    at ") {
+    if memchr::memchr(b'\n', bytes).is_some()
+        && (JAVA_TAB.find(bytes).is_some() || JAVA_SPACES.find(bytes).is_some())
+    {
         // Java: `java.lang.IllegalStateException: msg` then `\tat pkg.Class.method(File.java:1)`.
         let first = msg.lines().next().unwrap_or("");
         let first = first.rsplit("Exception in thread ").next().unwrap_or(first);
@@ -390,7 +464,7 @@ fn stack_key(msg: &str) -> Option<Stack> {
             });
         }
     }
-    if let Some(p) = msg.find("panic: ")
+    if let Some(p) = GO.find(bytes)
         && msg.contains("goroutine ")
     {
         // Go: `panic: runtime error: ...` then `goroutine 1 [running]:` and `pkg.fn(...)` lines.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 use tokio::sync::mpsc::{Receiver, Sender};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_64_with_seed};
 
 pub use mask::{Masker, VAR};
 
@@ -68,19 +68,27 @@ pub fn scope(service: &str, module: &str, function: &str) -> String {
     }
 }
 
-/// [`fingerprint_id`] of `scope(service, module, function)` without building the scope.
-fn scoped_id(service: &str, module: &str, function: &str, template: &str) -> u64 {
-    let mut h = Xxh3::new();
-    h.update(service.as_bytes());
+/// [`fingerprint_id`] of `scope(service, module, function)` without building the scope: the
+/// same bytes are laid out in `buf` and hashed in one call (xxh3 of the whole equals xxh3 fed
+/// in pieces; one call skips the streaming hasher's buffering).
+fn scoped_id(
+    buf: &mut Vec<u8>,
+    service: &str,
+    module: &str,
+    function: &str,
+    template: &str,
+) -> u64 {
+    buf.clear();
+    buf.extend_from_slice(service.as_bytes());
     if !(module.is_empty() && function.is_empty()) {
         for part in [module, function] {
-            h.update(&[0x1f]);
-            h.update(part.as_bytes());
+            buf.push(0x1f);
+            buf.extend_from_slice(part.as_bytes());
         }
     }
-    h.update(&[0x1f]);
-    h.update(template.as_bytes());
-    h.digest()
+    buf.push(0x1f);
+    buf.extend_from_slice(template.as_bytes());
+    xxh3_64(buf)
 }
 
 /// Formats an id as the 16 hex digits users see.
@@ -100,6 +108,7 @@ pub struct Fingerprinter {
     announced: IdSet,
     cache: IdMap<u64>,
     scratch: String,
+    id_bytes: Vec<u8>,
 }
 
 const CACHE_LIMIT: usize = 200_000;
@@ -111,6 +120,7 @@ impl Fingerprinter {
             announced: IdSet::default(),
             cache: IdMap::default(),
             scratch: String::new(),
+            id_bytes: Vec::new(),
         }
     }
 
@@ -125,23 +135,24 @@ impl Fingerprinter {
                 r.module
             };
             // The cache key hashes the raw bytes: a hit (most entries) needs no UTF-8 check.
+            // Each part is hashed in one call seeded with the hash of the parts before it, so
+            // part boundaries count ("ab"+"c" differs from "a"+"bc"). The key lives in memory
+            // only; the persisted id is `scoped_id`.
             let key = {
-                let mut h = Xxh3::new();
+                let mut h = 0;
                 for part in [r.service, location, r.function] {
-                    h.update(batch.bytes(part));
-                    h.update(&[0x1f]);
+                    h = xxh3_64_with_seed(batch.bytes(part), h);
                 }
                 if r.message.is_empty()
                     && let Some(http) = &r.http
                 {
-                    h.update(batch.bytes(http.method));
-                    h.update(b" ");
-                    h.update(batch.bytes(http.url));
-                    h.update(&http.status.to_le_bytes());
+                    h = xxh3_64_with_seed(batch.bytes(http.method), h ^ 1);
+                    h = xxh3_64_with_seed(batch.bytes(http.url), h);
+                    h = xxh3_64_with_seed(&http.status.to_le_bytes(), h);
                 } else {
-                    h.update(batch.bytes(r.message));
+                    h = xxh3_64_with_seed(batch.bytes(r.message), h);
                 }
-                h.digest()
+                h
             };
             if let Some(&id) = self.cache.get(&key) {
                 r.fingerprint = id;
@@ -160,7 +171,7 @@ impl Fingerprinter {
                 ),
                 _ => self.masker.template(message, &mut self.scratch),
             }
-            let id = scoped_id(service, module, function, &self.scratch);
+            let id = scoped_id(&mut self.id_bytes, service, module, function, &self.scratch);
             r.fingerprint = id;
             if self.cache.len() >= CACHE_LIMIT {
                 self.cache.clear();
