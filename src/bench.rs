@@ -8,7 +8,7 @@
 //! the parse stage's own `parse_batch` on one thread, nothing else. Numbers are printed, never
 //! asserted.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub struct ParseOnly {
 /// The parse-only baseline: reads `input` in `pipeline.read_block_kib` blocks, splits it with the
 /// source's [`Splitter`] and parses batches of `pipeline.batch_size` entries with
 /// [`crate::parse::parse_batch`], all on the calling thread.
-pub fn parse_only(mut input: impl Read, cfg: &Config) -> std::io::Result<ParseOnly> {
+pub fn parse_only(input: &std::fs::File, cfg: &Config) -> std::io::Result<ParseOnly> {
     let block = cfg.pipeline.read_block_kib * 1024;
     let batch_size = cfg.pipeline.batch_size;
     let mut splitter = Splitter::new(cfg.source.format, cfg.limits());
@@ -41,9 +41,8 @@ pub fn parse_only(mut input: impl Read, cfg: &Config) -> std::io::Result<ParseOn
     let mut found: Vec<Found> = Vec::new();
     let mut out = ParseOnly::default();
     loop {
-        // Read as the source reads files: into spare capacity, without zeroing it first.
-        buf.reserve(block);
-        let n = Read::take(&mut input, block as u64).read_to_end(&mut buf)?;
+        // Read as the source reads files.
+        let n = crate::source::read_block(input, &mut buf, block)?;
         out.bytes += n as u64;
         let eof = n == 0;
         if eof {
@@ -341,6 +340,13 @@ fn print_table(rows: &[Row]) {
 mod tests {
     use super::*;
 
+    fn file_of(data: &[u8]) -> std::fs::File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(data).unwrap();
+        std::io::Seek::rewind(&mut f).unwrap();
+        f
+    }
+
     #[test]
     fn parse_only_reads_every_generated_entry() {
         let mut data = Vec::new();
@@ -353,7 +359,7 @@ mod tests {
         // Small blocks and batches: entries span blocks and batches are cut many times.
         cfg.pipeline.read_block_kib = 7;
         cfg.pipeline.batch_size = 100;
-        let got = parse_only(&data[..], &cfg).unwrap();
+        let got = parse_only(&file_of(&data), &cfg).unwrap();
         assert_eq!(got.bytes, data.len() as u64);
         assert_eq!(got.entries, 3000);
         assert_eq!(got.records + got.bad, 3000);
@@ -363,7 +369,7 @@ mod tests {
     #[test]
     fn parse_only_counts_bad_entries() {
         let data = b"[{\"textPayload\": \"a\"}, {\"textPayload\": 5}, {\"severity\": \"ERROR\"}]";
-        let got = parse_only(&data[..], &Config::default()).unwrap();
+        let got = parse_only(&file_of(data), &Config::default()).unwrap();
         assert_eq!((got.entries, got.records, got.bad), (3, 1, 2));
     }
 

@@ -61,7 +61,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             batch_size: 256,
-            channel_capacity: 4,
+            channel_capacity: 16,
             read_block_kib: 1024,
         }
     }

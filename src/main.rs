@@ -408,7 +408,7 @@ fn main() -> ExitCode {
                     );
                 }
             };
-            match log_gardener::bench::parse_only(file, &cfg) {
+            match log_gardener::bench::parse_only(&file, &cfg) {
                 Ok(p) => {
                     println!(
                         "{} bytes, {} entries: {} parsed, {} bad",

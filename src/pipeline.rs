@@ -394,7 +394,17 @@ pub async fn conclude(
     aggregate::bound_series(&mut agg, cfg.bucket_secs(), cfg.aggregate.max_buckets);
     let mut store = finisher.store;
     let judged = trend::judge(&agg, store.as_ref(), cfg);
-    let clusters = finisher.prioritizer.run_with(&agg, &judged.clusters);
+    let mut clusters = finisher.prioritizer.run_with(&agg, &judged.clusters);
+    if finisher.github.is_some() {
+        // The GitHub sink counts entries newer than its last comment from these.
+        let by_id: HashMap<u64, &std::collections::BTreeMap<i64, u64>> =
+            agg.clusters.iter().map(|c| (c.id, &c.per_second)).collect();
+        for c in &mut clusters {
+            if let Some(p) = crate::fingerprint::parse_id(&c.id).and_then(|id| by_id.get(&id)) {
+                c.per_second = (*p).clone();
+            }
+        }
+    }
     let related = crate::related::find(&agg.clusters, &cfg.related);
     let mut services = std::collections::BTreeMap::new();
     let mut priorities = std::collections::BTreeMap::new();
@@ -505,6 +515,10 @@ pub async fn conclude(
             }),
         }
     }
+
+    // What the report was made from is not needed any more: freed before the sinks write.
+    drop(agg);
+    drop(store);
 
     // Sinks that need the finished report, each on its own task.
     let report = Arc::new(report);

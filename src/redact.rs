@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet};
 use serde_json::Value;
 
 use crate::config::{ConfigError, RedactPack};
@@ -38,6 +38,9 @@ pub struct Redactor {
     key_value: Option<Regex>,
     /// A whole JSON field name that is secret-looking.
     key_name: Option<Regex>,
+    /// Every pattern above and `key_value` in one automaton: most texts match none, and one
+    /// pass tells so (instead of one pass per pattern).
+    any: RegexSet,
 }
 
 impl Redactor {
@@ -76,10 +79,18 @@ impl Redactor {
             let name = Regex::new(&format!(r"(?i)(?:{alts})$")).map_err(bad)?;
             (Some(kv), Some(name))
         };
+        let any = RegexSet::new(
+            patterns
+                .iter()
+                .map(|(re, _)| re.as_str())
+                .chain(key_value.as_ref().map(|re| re.as_str())),
+        )
+        .map_err(|e| ConfigError(format!("redact patterns: {e}")))?;
         Ok(Redactor {
             patterns,
             key_value,
             key_name,
+            any,
         })
     }
 
@@ -87,6 +98,11 @@ impl Redactor {
     /// merge` redacts what runs already redacted).
     pub fn text(&self, s: &str) -> String {
         let mut out = s.to_string();
+        // No pattern matches the text: none can match after a replacement either, as there
+        // is none.
+        if !self.any.is_match(&out) {
+            return out;
+        }
         for (re, replace) in &self.patterns {
             if re.is_match(&out) {
                 out = re.replace_all(&out, replace.as_str()).into_owned();

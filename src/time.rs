@@ -90,6 +90,54 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 
 /// Formats Unix nanoseconds as RFC 3339 UTC with microseconds: `2025-09-14T02:57:03.399376Z`.
 pub fn format_rfc3339(nanos: i64) -> String {
+    let mut buf = [0u8; RFC3339_LEN];
+    match write_rfc3339(nanos, &mut buf) {
+        Some(s) => s.to_string(),
+        None => format_rfc3339_slow(nanos),
+    }
+}
+
+/// Length of [`format_rfc3339`]'s output for years 0 to 9999.
+pub const RFC3339_LEN: usize = 27;
+
+/// [`format_rfc3339`] into a stack buffer, without allocating (the JSON report writes hundreds
+/// of thousands of series keys). `None` for a year outside 0..=9999.
+pub fn write_rfc3339(nanos: i64, buf: &mut [u8; RFC3339_LEN]) -> Option<&str> {
+    let secs = nanos.div_euclid(NANOS_PER_SEC);
+    let micros = nanos.rem_euclid(NANOS_PER_SEC) / 1000;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let t = secs.rem_euclid(86_400);
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (0..width).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, t / 3600);
+    put(14, 2, t / 60 % 60);
+    put(17, 2, t % 60);
+    put(20, 6, micros);
+    for (at, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (26, b'Z'),
+    ] {
+        buf[at] = c;
+    }
+    std::str::from_utf8(buf).ok()
+}
+
+fn format_rfc3339_slow(nanos: i64) -> String {
     let secs = nanos.div_euclid(NANOS_PER_SEC);
     let micros = nanos.rem_euclid(NANOS_PER_SEC) / 1000;
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
@@ -162,6 +210,32 @@ pub fn parse_latency_us(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_rfc3339_matches_the_formatted_one() {
+        // Epoch, leap days, the last microsecond of a year, pre-1970, the extremes, and a
+        // spread of times.
+        let mut cases = vec![
+            0,
+            -1,
+            951_782_400_000_000_000,
+            1_709_164_800_123_456_789,
+            1_735_689_599_999_999_999,
+            // Unix nanoseconds in an i64 span the years 1677 to 2262.
+            i64::MIN,
+            i64::MAX,
+        ];
+        let mut x: i64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(x.rem_euclid(4_000_000_000_000_000_000));
+        }
+        for n in cases {
+            assert_eq!(format_rfc3339(n), format_rfc3339_slow(n), "{n}");
+        }
+    }
 
     #[test]
     fn parses_every_fraction_width() {
