@@ -110,8 +110,10 @@ pub const HEAD_BYTES: usize = 4096;
 const NOTE_BYTES: usize = 240;
 /// Notes listed per input; further problems are counted in one closing note.
 const MAX_NOTES: usize = 100;
-/// A batch is cut when its buffer grows past this, however few entries it holds.
-const BATCH_BYTES: usize = 8 << 20;
+/// A batch is cut when its buffer grows past this, however few entries it holds. With
+/// `channel_capacity` batches per channel this bounds the bytes in flight (16 × 2 MiB per
+/// channel by default); ordinary batches are one read block (1 MiB) and never reach it.
+const BATCH_BYTES: usize = 2 << 20;
 /// Column not known (no newline since the last entry).
 const NO_COL: u32 = u32::MAX;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
