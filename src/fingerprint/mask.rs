@@ -685,6 +685,27 @@ mod tests {
     }
 
     #[test]
+    fn keep_words_hold_wherever_a_rule_could_mask_them() {
+        // Words with a digit or `/` are looked up in the keep list; plain words need no lookup
+        // (no rule changes them), except where quoting or `key:` context makes them values.
+        assert_eq!(t("hash sha256 over HTTP/1.1"), "hash sha256 over HTTP/1.1");
+        assert_eq!(t("hash sha257 over HTTP/9.9"), "hash <*> over HTTP/<*>");
+        assert_eq!(
+            t("token: REDACTED, mode: fast,"),
+            "token: REDACTED, mode: <*>,"
+        );
+        assert_eq!(t("got 'REDACTED' and 'other'"), "got 'REDACTED' and <*>");
+        // Sixteen hex digits and more are a hash even without a digit; fifteen are a word.
+        assert_eq!(t("id deadbeefdeadbeef"), "id <*>");
+        assert_eq!(t("id deadbeefdeadbee"), "id deadbeefdeadbee");
+        // `_`, `@`, `=` and `:` inside a word each bring their rule.
+        assert_eq!(t("agent triage_agent"), "agent <*>");
+        assert_eq!(t("user a@b.io"), "user <*>");
+        assert_eq!(t("flag mode=fast"), "flag mode=<*>");
+        assert_eq!(t("onExtend:x1"), "onExtend:<*>");
+    }
+
+    #[test]
     fn http_templates() {
         let m = masker();
         let mut out = String::new();
