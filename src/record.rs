@@ -516,11 +516,10 @@ fn rfc3339_keyed<S: serde::Serializer>(pairs: &[(i64, u64)], s: S) -> Result<S::
     let mut m = s.serialize_map(Some(pairs.len()))?;
     let mut buf = [0u8; crate::time::RFC3339_LEN];
     for (secs, n) in pairs {
-        let nanos = secs * 1_000_000_000;
-        match crate::time::write_rfc3339(nanos, &mut buf) {
-            Some(key) => m.serialize_entry(key, n)?,
-            None => m.serialize_entry(&crate::time::format_rfc3339(nanos), n)?,
-        }
+        m.serialize_entry(
+            crate::time::write_rfc3339(secs * 1_000_000_000, &mut buf),
+            n,
+        )?;
     }
     m.end()
 }

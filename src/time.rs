@@ -90,25 +90,19 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 
 /// Formats Unix nanoseconds as RFC 3339 UTC with microseconds: `2025-09-14T02:57:03.399376Z`.
 pub fn format_rfc3339(nanos: i64) -> String {
-    let mut buf = [0u8; RFC3339_LEN];
-    match write_rfc3339(nanos, &mut buf) {
-        Some(s) => s.to_string(),
-        None => format_rfc3339_slow(nanos),
-    }
+    write_rfc3339(nanos, &mut [0; RFC3339_LEN]).to_string()
 }
 
-/// Length of [`format_rfc3339`]'s output for years 0 to 9999.
+/// Length of [`format_rfc3339`]'s output.
 pub const RFC3339_LEN: usize = 27;
 
 /// [`format_rfc3339`] into a stack buffer, without allocating (the JSON report writes hundreds
-/// of thousands of series keys). `None` for a year outside 0..=9999.
-pub fn write_rfc3339(nanos: i64, buf: &mut [u8; RFC3339_LEN]) -> Option<&str> {
+/// of thousands of series keys). Unix nanoseconds in an `i64` span the years 1677 to 2262, so
+/// the year always has four digits.
+pub fn write_rfc3339(nanos: i64, buf: &mut [u8; RFC3339_LEN]) -> &str {
     let secs = nanos.div_euclid(NANOS_PER_SEC);
     let micros = nanos.rem_euclid(NANOS_PER_SEC) / 1000;
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    if !(0..=9999).contains(&y) {
-        return None;
-    }
     let t = secs.rem_euclid(86_400);
     let mut put = |at: usize, width: usize, mut v: i64| {
         for i in (0..width).rev() {
@@ -134,20 +128,7 @@ pub fn write_rfc3339(nanos: i64, buf: &mut [u8; RFC3339_LEN]) -> Option<&str> {
     ] {
         buf[at] = c;
     }
-    std::str::from_utf8(buf).ok()
-}
-
-fn format_rfc3339_slow(nanos: i64) -> String {
-    let secs = nanos.div_euclid(NANOS_PER_SEC);
-    let micros = nanos.rem_euclid(NANOS_PER_SEC) / 1000;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let t = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        t / 3600,
-        t / 60 % 60,
-        t % 60
-    )
+    std::str::from_utf8(buf).expect("ASCII digits and separators only")
 }
 
 /// Formats Unix nanoseconds to the second, for headings: `2025-09-14 02:57:03 UTC`.
@@ -233,7 +214,18 @@ mod tests {
             cases.push(x.rem_euclid(4_000_000_000_000_000_000));
         }
         for n in cases {
-            assert_eq!(format_rfc3339(n), format_rfc3339_slow(n), "{n}");
+            // The same fields through `format!`, as a reference.
+            let secs = n.div_euclid(NANOS_PER_SEC);
+            let micros = n.rem_euclid(NANOS_PER_SEC) / 1000;
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+            let t = secs.rem_euclid(86_400);
+            let reference = format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+                t / 3600,
+                t / 60 % 60,
+                t % 60
+            );
+            assert_eq!(format_rfc3339(n), reference, "{n}");
         }
     }
 

@@ -397,16 +397,11 @@ mod tests {
     use super::*;
 
     fn run(templates: &[&str]) -> Vec<String> {
-        let raws: Vec<Raw> = templates
+        let out = mined(templates, &[]).finals;
+        templates
             .iter()
-            .map(|t| Raw {
-                id: fingerprint_id("s", t),
-                service: "s",
-                template: t,
-            })
-            .collect();
-        let out = generalize(&raws);
-        raws.iter().map(|r| out[&r.id].1.clone()).collect()
+            .map(|t| out[&fingerprint_id("s", t)].1.clone())
+            .collect()
     }
 
     #[test]
