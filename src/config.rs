@@ -34,6 +34,8 @@ pub struct Config {
     pub prioritize: PrioritizeConfig,
     /// Related clusters: shared trace ids, and starts close together across services.
     pub related: RelatedConfig,
+    /// Grouping clusters into problems (a lead and what it drags along).
+    pub correlate: CorrelateConfig,
     /// Secrets removed from everything that leaves the machine.
     pub redact: RedactConfig,
     /// Where results go.
@@ -340,6 +342,55 @@ impl RelatedConfig {
     }
 }
 
+/// How clusters are grouped into problems (see `src/correlate.rs`). A member joins a problem
+/// only on strong evidence linking it to the problem's lead, never through a chain of weak links.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorrelateConfig {
+    /// Shared traces a member needs with the lead (as found in the trace sketches).
+    pub min_shared_traces: u64,
+    /// Share of the member's traces that the lead must also have (0..1): the lead explains
+    /// most of the member.
+    pub min_trace_share: f64,
+    /// Bin length for the bursts-together test (e.g. `1m`).
+    pub burst_bin: String,
+    /// Bins with entries of both clusters needed before bursts can link them.
+    pub burst_min_together: u32,
+    /// Largest chance (hypergeometric tail) of that many shared bins for independent
+    /// clusters that still links them; clusters that simply run all day never get there.
+    pub burst_max_p: f64,
+    /// Clusters (the most frequent eligible ones) compared for bursts, bounding the work.
+    pub burst_max_clusters: usize,
+    /// Words a cause phrase needs ("timed out after", "circuit breaker open"); two words
+    /// are enough when they have `cause_min_letters` letters ("redis unavailable").
+    pub cause_min_words: usize,
+    pub cause_min_letters: usize,
+}
+
+impl Default for CorrelateConfig {
+    fn default() -> Self {
+        CorrelateConfig {
+            min_shared_traces: 3,
+            min_trace_share: 0.5,
+            burst_bin: "1m".into(),
+            burst_min_together: 3,
+            burst_max_p: 1e-6,
+            burst_max_clusters: 2000,
+            cause_min_words: 3,
+            cause_min_letters: 14,
+        }
+    }
+}
+
+impl CorrelateConfig {
+    /// `burst_bin` in seconds (60 when it does not parse; `check` reports that).
+    pub fn burst_bin_secs(&self) -> i64 {
+        crate::time::parse_duration(&self.burst_bin)
+            .filter(|&s| s > 0)
+            .unwrap_or(60)
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrioritizeConfig {
@@ -411,6 +462,18 @@ pub struct Match {
     pub status: Option<String>,
     /// The spike test flagged the cluster (whatever its status), or did not (`false`).
     pub escalating: Option<bool>,
+    /// Problems: at least this many member clusters (a cluster alone counts 1).
+    pub members_at_least: Option<usize>,
+    /// At least this many services involved.
+    pub services_at_least: Option<usize>,
+    /// At least this many distinct traces (requests) affected, as estimated from the trace
+    /// sketches.
+    pub traces_at_least: Option<u64>,
+    /// Requests answered 5xx (`true`), or none (`false`).
+    pub has_5xx: Option<bool>,
+    /// A health-check route (a path segment `health`, `healthz`, `ready`, `live`, `ping`, ...)
+    /// answered 5xx.
+    pub health_check_failing: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -424,8 +487,38 @@ pub struct SinksConfig {
     pub entries: Option<String>,
     /// NDJSON of entries that could not be processed, with their offset and reason.
     pub dead_letter: Option<String>,
-    /// GitHub issues kept in step with the clusters.
+    /// GitHub issues kept in step with the problems.
     pub github: GithubConfig,
+    /// How much the markdown worklog shows.
+    pub worklog: WorklogConfig,
+}
+
+/// The markdown worklog's caps: it is read by a person with ten minutes.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorklogConfig {
+    /// Problems in the executive summary.
+    pub summary: usize,
+    /// P0–P2 problems that get a section of their own.
+    pub sections: usize,
+    /// Member clusters listed in a section's table.
+    pub members: usize,
+    /// Lines of the one sample entry in a section (long strings are cut as well).
+    pub sample_lines: usize,
+    /// Rows of the table of the remaining problems; the JSON report has them all.
+    pub table_rows: usize,
+}
+
+impl Default for WorklogConfig {
+    fn default() -> Self {
+        WorklogConfig {
+            summary: 10,
+            sections: 15,
+            members: 6,
+            sample_lines: 20,
+            table_rows: 50,
+        }
+    }
 }
 
 /// The redact stage: runs on the finished report, so fingerprints never depend on it.
@@ -669,6 +762,25 @@ impl Config {
         }
         if self.related.traces_per_cluster > 4096 {
             problems.push("related.traces_per_cluster must be at most 4096".into());
+        }
+        let c = &self.correlate;
+        if crate::time::parse_duration(&c.burst_bin).is_none_or(|s| s <= 0) {
+            problems.push(format!(
+                "correlate.burst_bin: '{}' is not a duration (use e.g. 1m, 5m)",
+                c.burst_bin
+            ));
+        }
+        if !(0.0..=1.0).contains(&c.min_trace_share) {
+            problems.push("correlate.min_trace_share must be between 0 and 1".into());
+        }
+        if !(c.burst_max_p > 0.0 && c.burst_max_p < 1.0) {
+            problems.push("correlate.burst_max_p must be between 0 and 1".into());
+        }
+        if c.min_shared_traces == 0 || c.burst_min_together == 0 || c.cause_min_words == 0 {
+            problems.push(
+                "correlate.min_shared_traces, burst_min_together and cause_min_words must be at least 1"
+                    .into(),
+            );
         }
         if self.related.min_shared_traces == 0 {
             problems.push("related.min_shared_traces must be at least 1".into());

@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod bench;
 pub mod config;
+pub mod correlate;
 pub mod eval;
 pub mod fingerprint;
 pub mod fuzzing;

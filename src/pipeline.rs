@@ -20,6 +20,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::aggregate::{self, AggregateSettings};
 use crate::config::Config;
+use crate::correlate;
 use crate::fingerprint::mine::{self, Raw};
 use crate::fingerprint::{self, Masker};
 use crate::merge;
@@ -326,7 +327,7 @@ pub struct Gathered {
 /// The entries sink still waiting for the final fingerprint ids, with its task.
 pub type EntriesTask = (
     tokio::task::JoinHandle<Vec<SinkError>>,
-    tokio::sync::oneshot::Sender<HashMap<u64, u64>>,
+    tokio::sync::oneshot::Sender<HashMap<u64, (u64, u64)>>,
 );
 
 /// The tail shared by `run` and `merge`, so the two cannot drift: mines templates over the
@@ -377,13 +378,6 @@ pub async fn conclude(
     drop(raws);
     drop(known);
     let final_ids = mined.finals;
-    if let Some((task, ids_tx)) = entries_task {
-        let ids: HashMap<u64, u64> = final_ids.iter().map(|(k, (v, _))| (*k, *v)).collect();
-        let _ = ids_tx.send(ids);
-        if let Ok(errors) = task.await {
-            sink_errors.extend(errors);
-        }
-    }
     let mut agg = aggregate::finish(
         (combined, newest),
         &final_ids,
@@ -405,6 +399,30 @@ pub async fn conclude(
             }
         }
     }
+    // Problems: clusters grouped by evidence, each keeping the id the state remembers.
+    let mut problems = correlate::problems(&agg.clusters, agg.reference, &cfg.correlate);
+    if let Some(st) = store.as_ref() {
+        correlate::keep_ids(&mut problems, &agg.clusters, &st.known_problems());
+    }
+    let problem_reports =
+        finisher
+            .prioritizer
+            .run_problems(&agg, &problems, &judged.clusters, &mut clusters);
+    if let Some((task, ids_tx)) = entries_task {
+        let problem_of: HashMap<u64, u64> = problems
+            .iter()
+            .flat_map(|p| p.members.iter().map(|&m| (agg.clusters[m].id, p.id)))
+            .collect();
+        let ids: HashMap<u64, (u64, u64)> = final_ids
+            .iter()
+            .map(|(raw, (id, _))| (*raw, (*id, problem_of.get(id).copied().unwrap_or(0))))
+            .collect();
+        let _ = ids_tx.send(ids);
+        if let Ok(errors) = task.await {
+            sink_errors.extend(errors);
+        }
+    }
+    drop(problems);
     let related = crate::related::find(&agg.clusters, &cfg.related);
     let mut services = std::collections::BTreeMap::new();
     let mut priorities = std::collections::BTreeMap::new();
@@ -446,6 +464,7 @@ pub async fn conclude(
         },
         windows: agg.windows.iter().map(|w| w.0.clone()).collect(),
         priorities,
+        problems: problem_reports,
         clusters,
         notes,
         bad_entries: std::mem::take(&mut agg.bad),
@@ -530,8 +549,9 @@ pub async fn conclude(
         .unwrap_or_else(|| "-".into());
     {
         let r = Arc::clone(&report);
+        let caps = cfg.sinks.worklog.clone();
         sink_tasks.push(tokio::task::spawn_blocking(move || {
-            sink::report::write(&r, &report_path)
+            sink::report::write(&r, &report_path, &caps)
         }));
     }
     if let Some(path) = json_path {

@@ -14,10 +14,119 @@ use regex::Regex;
 
 use crate::config::{Config, ConfigError, Rule, parse_priority};
 use crate::fingerprint::format_id;
+use std::collections::HashMap;
+
+use crate::correlate::Problem;
 use crate::record::{
-    Aggregate, Cluster, ClusterReport, ClusterTrend, HttpReport, LatencyReport, Severity,
+    Aggregate, Cluster, ClusterReport, ClusterTrend, Evidence, HttpReport, LatencyReport, Link,
+    Priority, ProblemReport, Severity, Status,
 };
 use crate::time::format_rfc3339;
+
+/// What rules test, for a cluster or a whole problem (see [`Facts::of_cluster`] and
+/// `crate::problems`).
+#[derive(Clone, Debug, Default)]
+pub struct Facts<'a> {
+    /// The highest severity.
+    pub severity: Severity,
+    pub services: Vec<&'a str>,
+    pub templates: Vec<&'a str>,
+    pub locations: Vec<&'a str>,
+    pub count: u64,
+    /// Counts in the configured windows, in order.
+    pub windows: Vec<u64>,
+    pub http_statuses: Vec<u16>,
+    /// The most pressing trend status.
+    pub status: Option<Status>,
+    pub escalating: bool,
+    /// Clusters (1 for a cluster).
+    pub members: usize,
+    /// Estimated distinct traces.
+    pub traces: u64,
+    /// A request to a health-check route was answered 5xx.
+    pub health_check_failing: bool,
+}
+
+impl<'a> Facts<'a> {
+    pub fn of_cluster(c: &'a Cluster, t: &ClusterTrend) -> Facts<'a> {
+        let mut f = Facts {
+            members: 0,
+            ..Default::default()
+        };
+        f.add(c, t);
+        f
+    }
+
+    /// Adds a member cluster.
+    pub fn add(&mut self, c: &'a Cluster, t: &ClusterTrend) {
+        self.severity = self.severity.max(c.max_severity());
+        if !self.services.contains(&c.service.as_str()) {
+            self.services.push(&c.service);
+        }
+        self.templates.push(&c.template);
+        self.locations
+            .extend(c.locations.keys().map(String::as_str));
+        self.count += c.count;
+        if self.windows.len() < c.windows.len() {
+            self.windows.resize(c.windows.len(), 0);
+        }
+        for (w, n) in self.windows.iter_mut().zip(&c.windows) {
+            *w += n;
+        }
+        for &s in c.http_statuses.keys() {
+            if !self.http_statuses.contains(&s) {
+                self.http_statuses.push(s);
+            }
+        }
+        self.status = match (self.status, t.status) {
+            (Some(a), Some(b)) => Some(if pressing(b) > pressing(a) { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        self.escalating |= t.escalation.is_some();
+        self.members += 1;
+        self.traces = self.traces.max(c.traces.estimate());
+        self.health_check_failing |=
+            c.http_statuses.keys().any(|&s| s >= 500) && is_health_route(&c.template);
+    }
+}
+
+/// How much a status asks for attention: regressed, escalating, new, ongoing.
+pub fn pressing(s: Status) -> u8 {
+    match s {
+        Status::Ongoing => 0,
+        Status::New => 1,
+        Status::Escalating => 2,
+        Status::Regressed => 3,
+    }
+}
+
+/// A request template (`HTTP GET /health/auth 503`) whose route is a health check: a path
+/// segment `health`, `healthz`, `ready`, `readyz`, `live`, `livez`, `ping` and the like.
+pub fn is_health_route(template: &str) -> bool {
+    let Some(route) = template
+        .strip_prefix("HTTP ")
+        .and_then(|r| r.split(' ').nth(1))
+    else {
+        return false;
+    };
+    const HEALTH: &[&str] = &[
+        "health",
+        "healthz",
+        "healthcheck",
+        "health-check",
+        "health_check",
+        "ready",
+        "readyz",
+        "readiness",
+        "live",
+        "livez",
+        "liveness",
+        "ping",
+    ];
+    route
+        .split(['/', '?'])
+        .any(|seg| HEALTH.contains(&seg.to_ascii_lowercase().as_str()))
+}
 
 /// A rule ready to run.
 struct Compiled {
@@ -82,27 +191,37 @@ impl Prioritizer {
         })
     }
 
-    fn matches(&self, r: &Compiled, c: &Cluster, t: &ClusterTrend) -> bool {
+    fn matches(&self, r: &Compiled, f: &Facts) -> bool {
         let m = &r.rule.when;
-        let status = t.status.map(|s| s.name());
-        let sev = c.max_severity();
+        let sev = f.severity;
         r.severity_at_least.is_none_or(|s| sev >= s)
             && r.severity_below.is_none_or(|s| sev < s)
-            && r.service.as_ref().is_none_or(|re| re.is_match(&c.service))
+            && r.service
+                .as_ref()
+                .is_none_or(|re| f.services.iter().any(|s| re.is_match(s)))
             && r.template
                 .as_ref()
-                .is_none_or(|re| re.is_match(&c.template))
+                .is_none_or(|re| f.templates.iter().any(|t| re.is_match(t)))
             && r.module
                 .as_ref()
-                .is_none_or(|re| c.locations.keys().any(|l| re.is_match(l)))
-            && m.count_at_least.is_none_or(|n| c.count >= n)
+                .is_none_or(|re| f.locations.iter().any(|l| re.is_match(l)))
+            && m.count_at_least.is_none_or(|n| f.count >= n)
             && r.windows
                 .iter()
-                .all(|&(i, n)| c.windows.get(i).is_some_and(|&v| v >= n))
+                .all(|&(i, n)| f.windows.get(i).is_some_and(|&v| v >= n))
             && m.http_status_at_least
-                .is_none_or(|s| c.http_statuses.keys().any(|&k| k >= s))
-            && m.status.as_deref().is_none_or(|s| status == Some(s))
-            && m.escalating.is_none_or(|e| e == t.escalation.is_some())
+                .is_none_or(|s| f.http_statuses.iter().any(|&k| k >= s))
+            && m.status
+                .as_deref()
+                .is_none_or(|s| f.status.map(|x| x.name()) == Some(s))
+            && m.escalating.is_none_or(|e| e == f.escalating)
+            && m.members_at_least.is_none_or(|n| f.members >= n)
+            && m.services_at_least.is_none_or(|n| f.services.len() >= n)
+            && m.traces_at_least.is_none_or(|n| f.traces >= n)
+            && m.has_5xx
+                .is_none_or(|b| b == f.http_statuses.iter().any(|&k| k >= 500))
+            && m.health_check_failing
+                .is_none_or(|b| b == f.health_check_failing)
     }
 
     /// Priority, rule name, title, labels and expected flag of a cluster, without trend
@@ -113,10 +232,24 @@ impl Prioritizer {
 
     /// Priority, rule name, title, labels and expected flag of a cluster with its trend.
     pub fn judge_trend(&self, c: &Cluster, t: &ClusterTrend) -> Judgement {
+        let facts = Facts::of_cluster(c, t);
+        let (p, name, title, labels, expected) = self.judge_facts(&facts);
+        let title = title
+            .replace("{service}", &c.service)
+            .replace("{priority}", &format!("P{p}"))
+            .replace("{severity}", c.max_severity().name())
+            .replace("{id}", &format_id(c.id))
+            .replace("{summary}", &summary(&c.template, 90));
+        (p, name, title, labels, expected)
+    }
+
+    /// The rules' verdict on `f`: priority, rule name, title template (placeholders not yet
+    /// replaced), labels and expected flag. With no matching rule: P5.
+    pub fn judge_facts(&self, f: &Facts) -> Judgement {
         let hit = self
             .rules
             .iter()
-            .find(|r| r.rule.raise == 0 && self.matches(r, c, t));
+            .find(|r| r.rule.raise == 0 && self.matches(r, f));
         let (mut p, mut name, title, mut labels, expected) = match hit {
             Some(r) => (
                 r.priority,
@@ -136,7 +269,7 @@ impl Prioritizer {
         let raise = self
             .rules
             .iter()
-            .filter(|r| r.rule.raise > 0 && !expected && self.matches(r, c, t))
+            .filter(|r| r.rule.raise > 0 && !expected && self.matches(r, f))
             .max_by_key(|r| r.rule.raise);
         if let Some(r) = raise {
             let raised = p.saturating_sub(r.rule.raise);
@@ -150,12 +283,6 @@ impl Prioritizer {
                 }
             }
         }
-        let title = title
-            .replace("{service}", &c.service)
-            .replace("{priority}", &format!("P{p}"))
-            .replace("{severity}", c.max_severity().name())
-            .replace("{id}", &format_id(c.id))
-            .replace("{summary}", &summary(&c.template, 90));
         (p, name, title, labels, expected)
     }
 
@@ -187,6 +314,335 @@ impl Prioritizer {
             pa.cmp(pb).then(b.count.cmp(&a.count)).then(a.id.cmp(&b.id))
         });
         out.into_iter().map(|(_, c)| c).collect()
+    }
+}
+
+impl Prioritizer {
+    /// Judges every problem as one (rules over the facts of all its members), renders it, and
+    /// notes its id on its member clusters' reports. Most urgent first: by priority, then by
+    /// impact score, then id.
+    pub fn run_problems(
+        &self,
+        agg: &Aggregate,
+        problems: &[Problem],
+        trends: &HashMap<u64, ClusterTrend>,
+        reports: &mut [ClusterReport],
+    ) -> Vec<ProblemReport> {
+        let none = ClusterTrend::default();
+        let trend = |i: usize| trends.get(&agg.clusters[i].id).unwrap_or(&none);
+        let mut out: Vec<ProblemReport> = problems
+            .iter()
+            .map(|p| {
+                let mut facts = Facts {
+                    members: 0,
+                    ..Default::default()
+                };
+                for &m in &p.members {
+                    facts.add(&agg.clusters[m], trend(m));
+                }
+                let verdict = self.judge_facts(&facts);
+                let escalation = p
+                    .members
+                    .iter()
+                    .filter_map(|&m| trend(m).escalation.as_ref().map(|e| e.factor))
+                    .reduce(f64::max);
+                render_problem(agg, p, &facts, verdict, escalation)
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            a.priority
+                .cmp(&b.priority)
+                .then(b.score.total_cmp(&a.score))
+                .then(a.id.cmp(&b.id))
+        });
+        let index: HashMap<&str, &str> = out
+            .iter()
+            .flat_map(|p| p.clusters.iter().map(|c| (c.as_str(), p.id.as_str())))
+            .collect();
+        for r in reports.iter_mut() {
+            if let Some(id) = index.get(r.id.as_str()) {
+                r.problem = (*id).to_string();
+            }
+        }
+        out
+    }
+}
+
+fn render_problem(
+    agg: &Aggregate,
+    p: &Problem,
+    f: &Facts,
+    (priority, rule, title_template, labels, expected): Judgement,
+    escalation: Option<f64>,
+) -> ProblemReport {
+    let members: Vec<&Cluster> = p.members.iter().map(|&m| &agg.clusters[m]).collect();
+    let lead = members[0];
+    let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+    let mut revisions = std::collections::BTreeSet::new();
+    let mut sketch = crate::record::TraceSketch::new(lead.traces.k);
+    for c in &members {
+        for (s, n) in &c.http_statuses {
+            *statuses.entry(*s).or_default() += n;
+        }
+        revisions.extend(c.revisions.keys());
+        sketch.merge(c.traces.clone());
+    }
+    let http_5xx = statuses.range(500..).map(|(_, n)| n).sum();
+    let title = problem_title(p, &members);
+    let id = format_id(p.id);
+    let services = f.services.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let issue_title = title_template
+        .replace("{service}", &services.join(", "))
+        .replace("{priority}", &format!("P{priority}"))
+        .replace("{severity}", f.severity.name())
+        .replace("{id}", &id)
+        .replace("{summary}", &title);
+    let traces = sketch.estimate();
+    let mut report = ProblemReport {
+        id,
+        priority: Priority(priority),
+        rule,
+        title,
+        issue_title,
+        labels,
+        expected,
+        lead: format_id(lead.id),
+        clusters: members.iter().map(|c| format_id(c.id)).collect(),
+        services,
+        max_severity: f.severity.name().to_string(),
+        count: f.count,
+        windows: agg
+            .windows
+            .iter()
+            .zip(&f.windows)
+            .map(|((name, _), n)| (name.clone(), *n))
+            .collect(),
+        first_seen: members
+            .iter()
+            .filter_map(|c| c.first_seen)
+            .min()
+            .map(format_rfc3339),
+        last_seen: members
+            .iter()
+            .filter_map(|c| c.last_seen)
+            .max()
+            .map(format_rfc3339),
+        http_statuses: statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        http_5xx,
+        traces,
+        revisions: revisions.len() as u64,
+        status: f.status,
+        escalation,
+        score: 0.0,
+        summary: evidence_sentence(p, &members),
+        evidence: p
+            .links
+            .iter()
+            .zip(&members[1..])
+            .map(|(e, c)| Link {
+                cluster: format_id(c.id),
+                evidence: e.clone(),
+            })
+            .collect(),
+    };
+    report.score = impact(&report, f);
+    report
+}
+
+/// How much a problem hurts, to order problems of one priority: severity first, then volume,
+/// failed requests (more for health checks), requests affected, trend and spread.
+fn impact(p: &ProblemReport, f: &Facts) -> f64 {
+    let severity = match f.severity {
+        Severity::Emergency => 7.0,
+        Severity::Alert => 6.0,
+        Severity::Critical => 5.0,
+        Severity::Error => 4.0,
+        Severity::Warning => 3.0,
+        Severity::Notice => 2.0,
+        Severity::Info => 1.0,
+        _ => 0.0,
+    };
+    let trend = match f.status {
+        Some(Status::Regressed) | Some(Status::Escalating) => 3.0,
+        Some(Status::New) => 1.0,
+        _ => 0.0,
+    };
+    let score = 2.0 * severity
+        + (1.0 + p.count as f64).log2()
+        + if p.http_5xx > 0 {
+            2.0 + (1.0 + p.http_5xx as f64).log2() / 2.0
+        } else {
+            0.0
+        }
+        + if f.health_check_failing { 3.0 } else { 0.0 }
+        + (1.0 + p.traces as f64).log2() / 2.0
+        + trend
+        + (p.services.len() as f64 - 1.0)
+        + (p.revisions.max(1) as f64).log2() / 2.0;
+    (score * 100.0).round() / 100.0
+}
+
+/// A template in words: placeholders as `…`, one line, cut at a word boundary to at most
+/// `max` characters.
+pub fn words(template: &str, max: usize) -> String {
+    let mut out = String::with_capacity(template.len().min(max + 4));
+    for w in template.split_whitespace() {
+        let w = w.replace("<*>", "…");
+        let w = collapse_ellipses(&w);
+        if w == "…" && out.ends_with('…') {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&w);
+    }
+    cut_at_word(&out, max)
+}
+
+fn collapse_ellipses(w: &str) -> String {
+    let mut s = w.to_string();
+    while s.contains("……") || s.contains("….") {
+        s = s.replace("……", "…").replace("….", "…");
+    }
+    s
+}
+
+/// `text` cut at the last word boundary before `max` characters, with `…` when cut.
+pub fn cut_at_word(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(max.saturating_sub(1)).collect();
+    let at_boundary = text.chars().nth(max.saturating_sub(1)) == Some(' ');
+    let cut = match head.rfind(' ') {
+        _ if at_boundary => head.as_str(),
+        Some(i) if i >= head.len() / 2 => &head[..i],
+        _ => head.as_str(),
+    };
+    format!("{}…", cut.trim_end_matches([' ', ',', ':', ';', '-', '…']))
+}
+
+/// `HTTP GET /x 503` → `HTTP 503 on GET /x`.
+fn request_words(template: &str) -> Option<String> {
+    let rest = template.strip_prefix("HTTP ")?;
+    let (route, status) = rest.rsplit_once(' ')?;
+    Some(format!("HTTP {status} on {}", words(route, 60)))
+}
+
+/// A problem's title in words: the shared cause and how many call sites log it; a request
+/// problem by status and route; else the lead's template, with the failed requests it drags
+/// along.
+fn problem_title(p: &Problem, members: &[&Cluster]) -> String {
+    let lead = members[0];
+    let same_cause = p
+        .links
+        .iter()
+        .filter(|e| e.iter().any(|x| matches!(x, Evidence::Cause { .. })))
+        .count();
+    if same_cause >= 2
+        && let Some(Evidence::Cause { phrase }) = p
+            .links
+            .iter()
+            .flatten()
+            .find(|x| matches!(x, Evidence::Cause { .. }))
+    {
+        let mut t = words(phrase, 80);
+        if let Some(first) = t.get(..1) {
+            t = first.to_uppercase() + &t[1..];
+        }
+        return format!("{t} ({} call sites)", same_cause + 1);
+    }
+    if let Some(r) = request_words(&lead.template) {
+        return r;
+    }
+    let mut title = words(&lead.template, 90);
+    let failed = members[1..]
+        .iter()
+        .filter(|c| c.http_statuses.keys().any(|&s| s >= 500))
+        .max_by_key(|c| c.count);
+    if let Some(r) = failed.and_then(|c| request_words(&c.template)) {
+        title = format!("{} → {r}", words(&lead.template, 70));
+    }
+    title
+}
+
+/// The evidence in one sentence: what links the members to the lead, strongest kinds first.
+fn evidence_sentence(p: &Problem, members: &[&Cluster]) -> String {
+    if p.links.is_empty() {
+        return "a cluster on its own".into();
+    }
+    let mut parts = Vec::new();
+    for (e, c) in p.links.iter().zip(&members[1..]) {
+        if let Some(Evidence::Traces {
+            shared, lead_first, ..
+        }) = e.iter().find(|x| matches!(x, Evidence::Traces { .. }))
+        {
+            parts.push(format!(
+                "{} in {shared} shared traces (the lead came first in {lead_first} of {shared})",
+                short(c)
+            ));
+        }
+    }
+    let count = |pred: fn(&Evidence) -> bool| p.links.iter().filter(|e| e.iter().any(pred)).count();
+    let causes = count(|x| matches!(x, Evidence::Cause { .. }));
+    if causes > 0 {
+        parts.push(format!("{causes} more call sites log the same cause"));
+    }
+    let bursts: Vec<(u32, u32, i64)> = p
+        .links
+        .iter()
+        .filter(|e| {
+            !e.iter()
+                .any(|x| matches!(x, Evidence::Traces { .. } | Evidence::Cause { .. }))
+        })
+        .filter_map(|e| {
+            e.iter().find_map(|x| match x {
+                Evidence::Burst {
+                    together,
+                    member_bins,
+                    bin_secs,
+                    ..
+                } => Some((*together, *member_bins, *bin_secs)),
+                _ => None,
+            })
+        })
+        .collect();
+    if let Some((t, b, secs)) = bursts.first() {
+        parts.push(format!(
+            "{} burst with it ({t} of {b} busy {} together)",
+            plural(bursts.len(), "cluster"),
+            if *secs == 60 {
+                "minutes".to_string()
+            } else {
+                format!("{secs}s bins")
+            }
+        ));
+    }
+    let places = count(|x| matches!(x, Evidence::Location { .. }));
+    if places > 0 && parts.is_empty() {
+        parts.push(format!(
+            "{} from the same statement or route",
+            plural(places, "more template")
+        ));
+    }
+    if parts.len() > 3 {
+        let n = parts.len() - 2;
+        parts.truncate(2);
+        parts.push(format!("and {n} more"));
+    }
+    parts.join("; ")
+}
+
+fn short(c: &Cluster) -> String {
+    request_words(&c.template).unwrap_or_else(|| format!("“{}”", words(&c.template, 48)))
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 
@@ -236,6 +692,7 @@ fn render(
     });
     ClusterReport {
         id: format_id(c.id),
+        problem: String::new(),
         priority: format!("P{p}"),
         title,
         rule,
@@ -297,7 +754,11 @@ mod tests {
     #[test]
     fn built_in_rules() {
         let p = Prioritizer::new(&Config::default()).unwrap();
-        assert_eq!(p.judge(&cluster(Severity::Critical, 1, "x")).0, 0);
+        // P0 is rare: one or two entries are not P0/P1 unless ALERT or worse.
+        assert_eq!(p.judge(&cluster(Severity::Critical, 1, "x")).0, 2);
+        assert_eq!(p.judge(&cluster(Severity::Critical, 3, "x")).0, 1);
+        assert_eq!(p.judge(&cluster(Severity::Critical, 10, "x")).0, 0);
+        assert_eq!(p.judge(&cluster(Severity::Alert, 1, "x")).0, 0);
         assert_eq!(p.judge(&cluster(Severity::Error, 12, "x")).0, 1);
         assert_eq!(p.judge(&cluster(Severity::Error, 2, "x")).0, 2);
         assert_eq!(p.judge(&cluster(Severity::Warning, 60, "x")).0, 3);
@@ -370,6 +831,41 @@ mod tests {
         let err = Config::from_yaml(bad, "t").unwrap_err().0;
         assert!(err.contains("set either priority or raise"), "{err}");
         assert!(err.contains("'flapping'"), "{err}");
+    }
+
+    #[test]
+    fn problem_facts_add_up_members() {
+        let p = Prioritizer::new(&Config::default()).unwrap();
+        let none = ClusterTrend::default();
+        let cause = cluster(Severity::Warning, 20, "Session check failed");
+        let mut health = cluster(Severity::Error, 15, "HTTP GET /health/auth 503");
+        health.http_statuses.insert(503, 15);
+        let mut f = Facts::of_cluster(&cause, &none);
+        assert_eq!(p.judge_facts(&f).0, 4);
+        f.add(&health, &none);
+        assert_eq!((f.members, f.count, f.severity), (2, 35, Severity::Error));
+        assert!(f.health_check_failing);
+        let (prio, rule, ..) = p.judge_facts(&f);
+        assert_eq!((prio, rule.as_str()), (0, "failing health checks"));
+        assert!(is_health_route("HTTP GET /ws/health 503"));
+        assert!(is_health_route("HTTP GET /readyz 503"));
+        assert!(
+            !is_health_route("HTTP GET /api/healthy-recipes/… 503"),
+            "a segment, not a word"
+        );
+    }
+
+    #[test]
+    fn titles_are_words_cut_at_a_word_boundary() {
+        assert_eq!(
+            words("user <*>... not found: <*> <*>", 80),
+            "user … not found: …"
+        );
+        assert_eq!(
+            words("Failed to refresh user record <*> in UserRepository", 30),
+            "Failed to refresh user record…"
+        );
+        assert_eq!(cut_at_word("abc …", 4), "abc…");
     }
 
     #[test]

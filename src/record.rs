@@ -434,6 +434,8 @@ pub struct Report {
     pub totals: Totals,
     pub windows: Vec<String>,
     pub priorities: BTreeMap<String, u64>,
+    /// Problems (groups of related clusters, see `src/correlate.rs`), most urgent first.
+    pub problems: Vec<ProblemReport>,
     pub clusters: Vec<ClusterReport>,
     pub notes: Vec<String>,
     pub bad_entries: Vec<BadInfo>,
@@ -695,6 +697,8 @@ pub struct Totals {
 #[derive(Clone, Debug, Serialize)]
 pub struct ClusterReport {
     pub id: String,
+    /// The id of the problem the cluster belongs to (exactly one).
+    pub problem: String,
     pub priority: String,
     pub title: String,
     /// The rule that set the priority.
@@ -734,4 +738,123 @@ pub struct LatencyReport {
     pub p99: f64,
     pub max: f64,
     pub count: u64,
+}
+
+/// A priority: P0 (drop everything) to P5 (noise). Written `P0`..`P5` in reports and rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Priority(pub u8);
+
+impl Priority {
+    pub const P0: Priority = Priority(0);
+    pub const LOWEST: Priority = Priority(5);
+
+    /// `P0`..`P5` (case-insensitive); anything else is `None`.
+    pub fn parse(s: &str) -> Option<Priority> {
+        let s = s.trim();
+        let digits = s.strip_prefix('P').or_else(|| s.strip_prefix('p'))?;
+        match digits.parse::<u8>() {
+            Ok(n) if n <= 5 && digits.len() == 1 => Some(Priority(n)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Priority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "P{}", self.0)
+    }
+}
+
+impl Serialize for Priority {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Why a member cluster belongs to its problem: one piece of evidence linking it to the
+/// problem's lead cluster (see `src/correlate.rs`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    /// Both appear in the same requests (trace ids).
+    Traces {
+        /// Traces found in both clusters' trace sketches.
+        shared: u64,
+        /// Of the member's sampled traces, the share that the lead also has (0..1).
+        share: f64,
+        /// Shared traces where the lead's entry came first, and where the member's did.
+        lead_first: u64,
+        member_first: u64,
+    },
+    /// Both fire in the same time bins much more often than chance.
+    Burst {
+        /// Bins where both had entries; bins where the lead and the member had entries.
+        together: u32,
+        lead_bins: u32,
+        member_bins: u32,
+        /// Bins observed, and their length in seconds.
+        bins: u32,
+        bin_secs: i64,
+        /// The chance of `together` or more shared bins were the two independent
+        /// (hypergeometric tail).
+        p: f64,
+    },
+    /// The same cause after the variable part of the message, or the same exception type.
+    Cause { phrase: String },
+    /// The same log statement (code location) or the same route and status class.
+    Location { location: String },
+}
+
+/// One member cluster of a problem (other than its lead) and why it is there.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Link {
+    pub cluster: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A problem: a lead cluster (the likely root) and what it drags along, judged as one.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProblemReport {
+    /// Stable id: derived from the lead cluster's id when the problem is first seen, then kept
+    /// by the state store while members come and go.
+    pub id: String,
+    pub priority: Priority,
+    /// The rule that set the priority.
+    pub rule: String,
+    /// In words: placeholders shown as `…`, cut at a word boundary.
+    pub title: String,
+    /// The GitHub issue's title (`prioritize.title` or the rule's, with `{summary}` the title).
+    pub issue_title: String,
+    pub labels: Vec<String>,
+    /// Expected behaviour: reported, never filed.
+    pub expected: bool,
+    /// The lead cluster's id.
+    pub lead: String,
+    /// Member cluster ids, the lead first, then by entries.
+    pub clusters: Vec<String>,
+    pub services: Vec<String>,
+    pub max_severity: String,
+    /// Entries of all members.
+    pub count: u64,
+    pub windows: BTreeMap<String, u64>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    /// HTTP statuses of the members' request logs.
+    pub http_statuses: BTreeMap<String, u64>,
+    /// Requests answered 5xx.
+    pub http_5xx: u64,
+    /// Estimated distinct traces (requests) the problem touched.
+    pub traces: u64,
+    /// Revisions its entries came from.
+    pub revisions: u64,
+    /// The most pressing trend status of its members.
+    pub status: Option<Status>,
+    /// The largest escalation factor among its members, when one escalates.
+    pub escalation: Option<f64>,
+    /// Impact score that orders problems of one priority (larger first).
+    pub score: f64,
+    /// The evidence in one sentence.
+    pub summary: String,
+    /// Per member (other than the lead): how it is linked to the lead.
+    pub evidence: Vec<Link>,
 }

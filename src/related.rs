@@ -70,8 +70,25 @@ impl TraceSketch {
         self.marks.truncate(self.k);
     }
 
+    /// Traces in the sketch with a hash up to `limit`.
+    pub fn count_upto(&self, limit: u64) -> u64 {
+        self.marks.partition_point(|m| m.0 <= limit) as u64
+    }
+
+    /// Estimated distinct traces the sketch was made from: exact when it is not full, else
+    /// `(k − 1) / (k-th hash / 2^64)`, the bottom-k estimator.
+    pub fn estimate(&self) -> u64 {
+        match self.marks.last() {
+            Some(&(h, _)) if self.k > 1 && self.marks.len() >= self.k => {
+                let fraction = (h as f64 + 1.0) / (u64::MAX as f64);
+                ((self.k - 1) as f64 / fraction).round() as u64
+            }
+            _ => self.marks.len() as u64,
+        }
+    }
+
     /// The largest hash the sketch is complete up to: its k-th hash when full, else all.
-    fn complete_to(&self) -> u64 {
+    pub fn complete_to(&self) -> u64 {
         if self.marks.len() >= self.k {
             self.marks.last().map_or(u64::MAX, |m| m.0)
         } else {
@@ -80,19 +97,21 @@ impl TraceSketch {
     }
 }
 
-/// Evidence collected for one pair of clusters (indices into the cluster list, `a < b`).
-#[derive(Default)]
-struct Pair {
-    shared: u64,
-    a_led: u64,
-    b_led: u64,
+/// Shared traces of one pair of clusters (indices into the cluster list, `a < b`), counted
+/// where both sketches are complete (hashes up to `limit`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SharedTraces {
+    pub shared: u64,
+    /// Shared traces in which `a`'s entry came first, and `b`'s.
+    pub a_led: u64,
+    pub b_led: u64,
 }
 
-/// Finds related clusters among finished ones, strongest first, at most `cfg.max_listed`.
-pub fn find(clusters: &[Cluster], cfg: &RelatedConfig) -> Vec<Related> {
-    let mut pairs: BTreeMap<(usize, usize), Pair> = BTreeMap::new();
-
-    // Shared traces: hash → (cluster, first time), for hashes in at least two sketches.
+/// Every pair of clusters whose trace sketches share at least one trace, with the count and
+/// which cluster's entry came first in each (see [`SharedTraces`]).
+pub fn shared_pairs(clusters: &[Cluster]) -> BTreeMap<(usize, usize), SharedTraces> {
+    let mut pairs: BTreeMap<(usize, usize), SharedTraces> = BTreeMap::new();
+    // hash → (cluster, first time), for hashes in at least two sketches.
     let mut by_hash: BTreeMap<u64, Vec<(usize, i64)>> = BTreeMap::new();
     for (i, c) in clusters.iter().enumerate() {
         for &(h, t) in &c.traces.marks {
@@ -106,11 +125,7 @@ pub fn find(clusters: &[Cluster], cfg: &RelatedConfig) -> Vec<Related> {
         for (x, &(a, ta)) in found.iter().enumerate().take(MAX_CLUSTERS_PER_TRACE) {
             for &(b, tb) in found.iter().take(MAX_CLUSTERS_PER_TRACE).skip(x + 1) {
                 // Count a hash only where both sketches are complete, so counts compare.
-                let limit = clusters[a]
-                    .traces
-                    .complete_to()
-                    .min(clusters[b].traces.complete_to());
-                if h > limit {
+                if h > complete_to(&clusters[a], &clusters[b]) {
                     continue;
                 }
                 let p = pairs.entry((a, b)).or_default();
@@ -123,6 +138,17 @@ pub fn find(clusters: &[Cluster], cfg: &RelatedConfig) -> Vec<Related> {
             }
         }
     }
+    pairs
+}
+
+/// The largest hash both clusters' sketches are complete up to.
+pub fn complete_to(a: &Cluster, b: &Cluster) -> u64 {
+    a.traces.complete_to().min(b.traces.complete_to())
+}
+
+/// Finds related clusters among finished ones, strongest first, at most `cfg.max_listed`.
+pub fn find(clusters: &[Cluster], cfg: &RelatedConfig) -> Vec<Related> {
+    let mut pairs = shared_pairs(clusters);
     pairs.retain(|_, p| p.shared >= cfg.min_shared_traces);
 
     // Started together.

@@ -62,6 +62,10 @@ pub struct Seen {
     pub closed: bool,
     /// Entries per bucket start (Unix seconds), `state.history` back.
     pub series: BTreeMap<i64, u64>,
+    /// The problem it belonged to in the last report: problems keep their ids across runs
+    /// (see `correlate::keep_ids`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 impl Seen {
@@ -168,6 +172,20 @@ impl Store {
     /// seen, priorities from the report, series and observed buckets (merged by `max`), and the
     /// closed flags the GitHub sink saw (`closed`: fingerprint → closed now). Idempotent: the
     /// same run added twice leaves the store as after the first time.
+    /// Cluster id → the id of the problem it belonged to in the last report.
+    pub fn known_problems(&self) -> std::collections::HashMap<u64, u64> {
+        self.clusters
+            .iter()
+            .filter_map(|(fp, s)| {
+                let problem = s
+                    .problem
+                    .as_deref()
+                    .and_then(crate::fingerprint::parse_id)?;
+                Some((crate::fingerprint::parse_id(fp)?, problem))
+            })
+            .collect()
+    }
+
     pub fn update(
         &mut self,
         agg: &Aggregate,
@@ -178,10 +196,13 @@ impl Store {
         let bucket = self.bucket_secs;
         let history = parse_duration(&cfg.state.history).unwrap_or(7 * 86_400);
         // Priority and (redacted, when reports are) template from the report.
-        let reported: BTreeMap<&str, (&str, &str)> = report
+        let reported: BTreeMap<&str, (&str, &str, &str)> = report
             .clusters
             .iter()
-            .map(|c| (c.id.as_str(), (c.priority.as_str(), c.template.as_str())))
+            .map(|c| {
+                let row = (c.priority.as_str(), c.template.as_str(), c.problem.as_str());
+                (c.id.as_str(), row)
+            })
             .collect();
         for c in &agg.clusters {
             let fp = format_id(c.id);
@@ -202,9 +223,10 @@ impl Store {
             {
                 s.last_seen = Some(format_rfc3339(l));
             }
-            if let Some((p, t)) = reported.get(fp.as_str()) {
+            if let Some((p, t, problem)) = reported.get(fp.as_str()) {
                 s.priority = p.to_string();
                 s.template = t.to_string();
+                s.problem = (!problem.is_empty()).then(|| problem.to_string());
             }
             if new > 0 {
                 // Back after being closed: the regression has been reported once.
@@ -410,6 +432,7 @@ mod tests {
 
     fn report() -> Report {
         Report {
+            problems: vec![],
             tool: String::new(),
             generated_at: String::new(),
             partial: false,

@@ -100,18 +100,25 @@ fn clusters_sharing_traces_are_related_with_the_first_one_first() {
     // The auth cluster's first entry is at 03:10:00, the backend's at 03:10:01.
     assert_eq!(x["start_gap_ms"], 1000);
 
+    // The worklog shows them as one problem, the auth failure leading, with the evidence.
     let worklog = std::fs::read_to_string(&md).unwrap();
-    let line = worklog
+    let lead = worklog
         .lines()
-        .find(|l| l.contains(" → ") && l.contains(&auth))
-        .unwrap_or_else(|| panic!("no related line in:\n{worklog}"));
+        .find(|l| l.starts_with("| **lead** ") && l.contains(&auth))
+        .unwrap_or_else(|| panic!("no problem led by the auth failure in:\n{worklog}"));
+    assert!(lead.contains("Auth init failed"), "{lead}");
+    assert!(worklog.contains(&format!("`{ws}` |")), "{worklog}");
     assert!(
-        line.find(&auth) < line.find(&ws) && line.contains("6 shared traces"),
-        "{line}"
+        worklog.contains("in 6 shared traces (the lead came first in 5 of 6)"),
+        "{worklog}"
     );
-    assert!(
-        line.contains("in 5 of them the first cluster's entry came earlier, in 1 the second's")
-    );
+    let problem = r["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["lead"] == auth.as_str())
+        .expect("a problem led by the auth failure");
+    assert_eq!(problem["clusters"][1], ws.as_str());
 
     // Reversed input order changes nothing.
     let reversed = write(

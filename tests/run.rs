@@ -602,34 +602,52 @@ fn report_has_the_worklog_sections_and_goes_to_stdout_by_default() {
         short_time(text(tr, "first")),
         short_time(text(tr, "last"))
     );
-    let entries_line = format!("**Entries:** 200 read, 200 processed, 0 skipped — {n} clusters  ");
+    let problems = report["problems"].as_array().expect("problems").len();
+    let entries_line = format!(
+        "**Entries:** 200 read, 200 processed, 0 skipped — {n} clusters in {problems} problems  "
+    );
     let order = [
         pos("# GCP Log Gardener Worklog"),
         pos(services_line),
         pos(&time_line),
         pos(&entries_line),
         pos("\n## Executive Summary\n"),
-        pos(&format!("\n{n} clusters found: ")),
+        pos(&format!("\n{problems} problems in {n} clusters: ")),
         pos("\n## Summary by Priority\n"),
     ];
     assert!(
         order.windows(2).all(|w| w[0] < w[1]),
         "sections out of order {order:?}:\n{md}"
     );
-    // The priority table agrees with the JSON report.
-    let mut by_p: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for c in clusters(&report) {
-        let e = by_p.entry(text(c, "priority").to_string()).or_default();
+    // The priority table agrees with the JSON report's problems; every cluster is in exactly
+    // one problem.
+    let mut by_p: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    let mut members = Vec::new();
+    for p in report["problems"].as_array().unwrap() {
+        let e = by_p.entry(text(p, "priority").to_string()).or_default();
+        let ids = p["clusters"].as_array().unwrap();
         e.0 += 1;
-        e.1 += num(c, "count");
+        e.1 += ids.len() as u64;
+        e.2 += num(p, "count");
+        for id in ids {
+            members.push(id.as_str().unwrap().to_string());
+            let c = clusters(&report).iter().find(|c| c["id"] == *id).unwrap();
+            assert_eq!(c["problem"], p["id"]);
+        }
     }
+    members.sort();
+    let mut all: Vec<String> = clusters(&report)
+        .iter()
+        .map(|c| text(c, "id").to_string())
+        .collect();
+    all.sort();
+    assert_eq!(members, all, "each cluster in exactly one problem");
     let table = &md[pos("\n## Summary by Priority\n")..];
-    for (p, (k, count)) in &by_p {
-        assert_eq!(report["priorities"][p], *k, "priorities[{p}]");
-        let row = format!("| {p} | {k} | {count} |");
+    for (p, (k, n, count)) in &by_p {
+        let row = format!("| {p} | {k} | {n} | {count} |");
         assert!(table.contains(&row), "table lacks {row:?}:\n{table}");
     }
-    assert_eq!(by_p.values().map(|v| v.1).sum::<u64>(), 200);
+    assert_eq!(by_p.values().map(|v| v.2).sum::<u64>(), 200);
 
     // No --report: the worklog goes to stdout, the same text; nothing of it on stderr.
     let json2 = d.join("stdout.report.json");

@@ -138,7 +138,7 @@ fn a_burst_injected_in_the_last_hour_escalates_that_cluster_only() {
         }
         assert!(md.contains("### What changed since the last run"), "{md}");
         assert!(md.contains("**Escalating (1):**"), "{md}");
-        assert!(md.contains("**Series:** `"), "{md}");
+        assert!(md.contains("**Series (lead):** `"), "{md}");
     }
 }
 

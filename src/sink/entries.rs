@@ -101,7 +101,7 @@ impl EntriesSink {
     pub fn run(
         self,
         mut rx: Receiver<Arc<Batch>>,
-        final_ids: tokio::sync::oneshot::Receiver<HashMap<u64, u64>>,
+        final_ids: tokio::sync::oneshot::Receiver<HashMap<u64, (u64, u64)>>,
     ) -> Vec<SinkError> {
         let mut errors = Vec::new();
         let spool = self.entries.as_ref().map(|p| spool_path(p));
@@ -219,8 +219,8 @@ fn spool_path(target: &str) -> String {
 }
 
 /// Copies the spool to the target, replacing each line's fingerprint (the 16 hex digits before
-/// the closing `"}`) by its final id.
-fn rewrite(spool: &str, target: &str, ids: &HashMap<u64, u64>) -> std::io::Result<()> {
+/// the closing `"}`) by its final id, and adding the id of its problem.
+fn rewrite(spool: &str, target: &str, ids: &HashMap<u64, (u64, u64)>) -> std::io::Result<()> {
     let mut input = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(spool)?);
     let mut out = open(target)?;
     let mut line = Vec::with_capacity(256);
@@ -235,9 +235,13 @@ fn rewrite(spool: &str, target: &str, ids: &HashMap<u64, u64>) -> std::io::Resul
             if let Some(raw) = std::str::from_utf8(hex)
                 .ok()
                 .and_then(crate::fingerprint::parse_id)
-                && let Some(id) = ids.get(&raw)
+                && let Some((id, problem)) = ids.get(&raw)
             {
                 line[n - 19..n - 3].copy_from_slice(format_id(*id).as_bytes());
+                line.truncate(n - 2);
+                line.extend_from_slice(b",\"problem\":\"");
+                line.extend_from_slice(format_id(*problem).as_bytes());
+                line.extend_from_slice(b"\"}\n");
             }
         }
         out.write_all(&line)?;

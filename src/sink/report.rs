@@ -1,16 +1,21 @@
 //! The markdown worklog sink, in the spirit of the on-call worklogs it replaces: header,
-//! executive summary, one section per cluster by priority, and a summary table.
+//! executive summary of the top problems, what changed, GitHub, one section per urgent problem
+//! (capped), a table of the rest (capped) and a summary by priority. The caps are
+//! `sinks.worklog` settings; the JSON report has everything.
 
 use std::fmt::Write as _;
 use std::io::Write;
 
+use crate::config::WorklogConfig;
 use crate::record::{
-    ClusterReport, GithubAction, GithubReport, HttpReport, LatencyReport, Report, Status,
+    ClusterReport, GithubAction, GithubReport, HttpReport, LatencyReport, ProblemReport, Report,
+    Status,
 };
 use crate::sink::{SinkError, open};
 
-/// Clusters at this priority or more urgent get a full section; the rest are listed in a table.
-const DETAILED_UP_TO: u8 = 4;
+/// Problems at this priority or more urgent get a section (up to `sinks.worklog.sections`);
+/// the rest are listed in a table.
+const DETAILED_UP_TO: u8 = 2;
 /// `200 × 1,204, 503 × 12`.
 pub(crate) fn http_statuses(h: &HttpReport) -> String {
     h.statuses
@@ -32,19 +37,12 @@ pub(crate) fn latency(l: &LatencyReport) -> String {
     )
 }
 
-/// A sample longer than this is cut in the worklog (the JSON report keeps it whole).
-const SAMPLE_MAX: usize = 6000;
-
 fn marker(priority: &str) -> &'static str {
     match priority {
         "P0" | "P1" => "🔴",
         "P2" | "P3" => "🟡",
         _ => "🟢",
     }
-}
-
-fn level(priority: &str) -> u8 {
-    priority.trim_start_matches('P').parse().unwrap_or(5)
 }
 
 pub(crate) fn thousands(n: u64) -> String {
@@ -92,7 +90,7 @@ pub(crate) fn code(s: &str) -> String {
 }
 
 /// Renders the worklog.
-pub fn render(r: &Report) -> String {
+pub fn render(r: &Report, cfg: &WorklogConfig) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# GCP Log Gardener Worklog\n");
     if r.partial {
@@ -124,7 +122,7 @@ pub fn render(r: &Report) -> String {
     let t = &r.totals;
     let _ = writeln!(
         o,
-        "**Entries:** {} read, {} processed, {} skipped{} — {} clusters  ",
+        "**Entries:** {} read, {} processed, {} skipped{} — {} clusters in {} problems  ",
         thousands(t.entries_read),
         thousands(t.entries_processed),
         thousands(t.entries_skipped),
@@ -136,7 +134,8 @@ pub fn render(r: &Report) -> String {
         } else {
             String::new()
         },
-        thousands(t.clusters)
+        thousands(t.clusters),
+        thousands(r.problems.len() as u64)
     );
     if let Some(rt) = &r.reference_time {
         let _ = writeln!(o, "**Windows counted back from:** {}  ", short_time(rt));
@@ -155,153 +154,222 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(o, "**Inputs:** {}\n", r.inputs.join(", "));
 
-    // Executive summary.
-    let _ = writeln!(o, "## Executive Summary\n");
-    let actionable: Vec<&ClusterReport> = r.clusters.iter().filter(|c| !c.expected).collect();
-    let expected = r.clusters.len() - actionable.len();
-    if r.clusters.is_empty() {
-        let _ = writeln!(o, "No log entries to analyse.\n");
-    } else {
-        let by_p: Vec<String> = (0..=5)
-            .filter_map(|p| {
-                let n = actionable
-                    .iter()
-                    .filter(|c| level(&c.priority) == p)
-                    .count();
-                (n > 0).then(|| format!("{n} × P{p}"))
-            })
-            .collect();
-        let _ = writeln!(
-            o,
-            "{} clusters found: {}{}.\n",
-            r.clusters.len(),
-            if by_p.is_empty() {
-                "none actionable".into()
-            } else {
-                by_p.join(", ")
-            },
-            if expected > 0 {
-                format!("; {expected} marked expected behaviour (reported, not filed)")
-            } else {
-                String::new()
-            }
-        );
-        let top: Vec<&&ClusterReport> = actionable
-            .iter()
-            .filter(|c| level(&c.priority) <= 2)
-            .take(10)
-            .collect();
-        if !top.is_empty() {
-            let _ = writeln!(o, "Needs attention first:\n");
-            for (i, c) in top.iter().enumerate() {
-                let _ = writeln!(
-                    o,
-                    "{}. **{}** {} — {} entries ({}){}",
-                    i + 1,
-                    c.priority,
-                    code(&crate::prioritize::summary(&c.template, 100)),
-                    thousands(c.count),
-                    window_line(c, &r.windows),
-                    match c.trend.status {
-                        Some(s) if s != Status::Ongoing => format!(" · **{}**", status_text(c, s)),
-                        _ => String::new(),
-                    }
-                );
-            }
-            let _ = writeln!(o);
-        }
-        changes(&mut o, r);
-    }
+    executive_summary(&mut o, r, cfg);
     if !r.bad_entries.is_empty() || !r.notes.is_empty() {
-        let _ = writeln!(o, "### Input problems\n");
-        for n in &r.notes {
-            let _ = writeln!(o, "- {n}");
-        }
-        for b in r.bad_entries.iter().take(20) {
-            let _ = writeln!(
-                o,
-                "- {} entry {} (byte {}): {}",
-                b.input, b.entry, b.offset, b.reason
-            );
-        }
-        if t.entries_skipped > 20 {
-            let _ = writeln!(
-                o,
-                "- … {} skipped entries in all",
-                thousands(t.entries_skipped)
-            );
-        }
-        let _ = writeln!(o);
+        input_problems(&mut o, r);
     }
-    if !r.related.is_empty() {
-        related_section(&mut o, r);
+    if r.clusters.is_empty() {
+        return o;
     }
-    let _ = writeln!(o, "---\n");
-
-    // One section per cluster.
-    let mut n = 0;
-    for c in r
-        .clusters
-        .iter()
-        .filter(|c| level(&c.priority) <= DETAILED_UP_TO && !c.expected)
-    {
-        n += 1;
-        section(&mut o, n, c, &r.windows);
-    }
-
-    let rest: Vec<&ClusterReport> = r
-        .clusters
-        .iter()
-        .filter(|c| level(&c.priority) > DETAILED_UP_TO || c.expected)
-        .collect();
-    if !rest.is_empty() {
-        let _ = writeln!(o, "## 🟢 Low priority and expected behaviour\n");
-        let _ = writeln!(
-            o,
-            "| Priority | Pattern | Count | Severity | Service | Expected | Fingerprint |"
-        );
-        let _ = writeln!(o, "|---|---|---|---|---|---|---|");
-        for c in rest {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | `{}` |",
-                c.priority,
-                cell(&crate::prioritize::summary(&c.template, 100)),
-                thousands(c.count),
-                c.max_severity,
-                cell(&c.service),
-                if c.expected { "yes" } else { "" },
-                c.id
-            );
-        }
-        let _ = writeln!(o);
-    }
-
+    changes(&mut o, r);
     if let Some(g) = &r.github {
         github_section(&mut o, g);
     }
+    let _ = writeln!(o, "---\n");
 
-    // Summary by priority.
+    // One section per P0–P2 problem, up to the cap; the rest in a table.
+    let detailed: Vec<&ProblemReport> = r
+        .problems
+        .iter()
+        .filter(|p| p.priority.0 <= DETAILED_UP_TO && !p.expected)
+        .take(cfg.sections)
+        .collect();
+    for (n, p) in detailed.iter().enumerate() {
+        problem_section(&mut o, n + 1, p, r, cfg);
+    }
+    let rest: Vec<&ProblemReport> = r
+        .problems
+        .iter()
+        .filter(|p| !detailed.iter().any(|d| d.id == p.id))
+        .collect();
+    if !rest.is_empty() {
+        rest_table(&mut o, &rest, r, cfg);
+    }
+    summary_by_priority(&mut o, r);
+    o
+}
+
+/// Problem counts by priority, the most urgent problems in a table, and "N more" per priority.
+fn executive_summary(o: &mut String, r: &Report, cfg: &WorklogConfig) {
+    let _ = writeln!(o, "## Executive Summary\n");
+    if r.clusters.is_empty() {
+        let _ = writeln!(o, "No log entries to analyse.\n");
+        return;
+    }
+    let actionable: Vec<&ProblemReport> = r.problems.iter().filter(|p| !p.expected).collect();
+    let expected = r.problems.len() - actionable.len();
+    let by_p: Vec<String> = (0..=5)
+        .filter_map(|p| {
+            let n = actionable.iter().filter(|x| x.priority.0 == p).count();
+            (n > 0).then(|| format!("{n} × P{p}"))
+        })
+        .collect();
+    let _ = writeln!(
+        o,
+        "{} problems in {} clusters: {}{}.\n",
+        thousands(r.problems.len() as u64),
+        thousands(r.clusters.len() as u64),
+        if by_p.is_empty() {
+            "none actionable".into()
+        } else {
+            by_p.join(", ")
+        },
+        if expected > 0 {
+            format!("; {expected} marked expected behaviour (reported, not filed)")
+        } else {
+            String::new()
+        }
+    );
+    let top: Vec<&&ProblemReport> = actionable.iter().take(cfg.summary).collect();
+    if top.is_empty() {
+        return;
+    }
+    let issues = github_issues(r);
+    let _ = writeln!(
+        o,
+        "| # | Priority | Problem | Services | Entries | Trend | GitHub |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+    for (i, p) in top.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "| {} | **{}** | {} | {} | {} | {} | {} |",
+            i + 1,
+            p.priority,
+            cell(&p.title),
+            cell(&p.services.join(", ")),
+            thousands(p.count),
+            problem_trend(p),
+            issues
+                .get(p.id.as_str())
+                .map_or("—".to_string(), |l| l.clone())
+        );
+    }
+    let more: Vec<String> = (0..=5)
+        .filter_map(|q| {
+            let n = actionable
+                .iter()
+                .skip(top.len())
+                .filter(|x| x.priority.0 == q)
+                .count();
+            (n > 0).then(|| format!("{n} × P{q}"))
+        })
+        .collect();
+    if !more.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{} more: {}.",
+            actionable.len() - top.len(),
+            more.join(", ")
+        );
+    }
+    let _ = writeln!(o);
+}
+
+/// Problem id → a link to its GitHub issue (`[#12](url)`), when the GitHub sink ran.
+fn github_issues(r: &Report) -> std::collections::HashMap<&str, String> {
+    let Some(g) = &r.github else {
+        return Default::default();
+    };
+    g.actions
+        .iter()
+        .filter_map(|a| {
+            let n = a.issue?;
+            let link = match &a.url {
+                Some(u) => format!("[#{n}]({u})"),
+                None => format!("#{n}"),
+            };
+            Some((a.fingerprint.as_str(), link))
+        })
+        .collect()
+}
+
+/// A problem's trend in a few words: `escalating ×4.1`, `new`, `regressed`, or `steady`.
+fn problem_trend(p: &ProblemReport) -> String {
+    match (p.escalation, p.status) {
+        (Some(f), _) => format!("escalating ×{f:.1}"),
+        (None, Some(s)) if s != Status::Ongoing => s.name().to_string(),
+        _ => "—".into(),
+    }
+}
+
+fn input_problems(o: &mut String, r: &Report) {
+    let _ = writeln!(o, "### Input problems\n");
+    for n in &r.notes {
+        let _ = writeln!(o, "- {n}");
+    }
+    for b in r.bad_entries.iter().take(20) {
+        let _ = writeln!(
+            o,
+            "- {} entry {} (byte {}): {}",
+            b.input, b.entry, b.offset, b.reason
+        );
+    }
+    if r.totals.entries_skipped > 20 {
+        let _ = writeln!(
+            o,
+            "- … {} skipped entries in all",
+            thousands(r.totals.entries_skipped)
+        );
+    }
+    let _ = writeln!(o);
+}
+
+/// The remaining problems, one row each, capped.
+fn rest_table(o: &mut String, rest: &[&ProblemReport], r: &Report, cfg: &WorklogConfig) {
+    let _ = writeln!(o, "## 🟢 Other problems\n");
+    let _ = writeln!(
+        o,
+        "| Priority | Problem | Clusters | Entries | Severity | Services | Problem id |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+    for p in rest.iter().take(cfg.table_rows) {
+        let _ = writeln!(
+            o,
+            "| {}{} | {} | {} | {} | {} | {} | `{}` |",
+            p.priority,
+            if p.expected { " (expected)" } else { "" },
+            cell(&p.title),
+            p.clusters.len(),
+            thousands(p.count),
+            p.max_severity,
+            cell(&p.services.join(", ")),
+            p.id
+        );
+    }
+    if rest.len() > cfg.table_rows {
+        let entries: u64 = rest.iter().skip(cfg.table_rows).map(|p| p.count).sum();
+        let _ = writeln!(
+            o,
+            "\n… and {} more problems ({} entries) in the JSON report.",
+            thousands((rest.len() - cfg.table_rows) as u64),
+            thousands(entries)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n_{} clusters in all; the JSON report lists every one._\n",
+        thousands(r.clusters.len() as u64)
+    );
+}
+
+fn summary_by_priority(o: &mut String, r: &Report) {
     let _ = writeln!(o, "## Summary by Priority\n");
-    let _ = writeln!(o, "| Priority | Clusters | Entries |");
-    let _ = writeln!(o, "|---|---|---|");
-    for p in 0..=5 {
-        let cs: Vec<_> = r
-            .clusters
-            .iter()
-            .filter(|c| level(&c.priority) == p)
-            .collect();
-        if !cs.is_empty() {
+    let _ = writeln!(o, "| Priority | Problems | Clusters | Entries |");
+    let _ = writeln!(o, "|---|---|---|---|");
+    for q in 0..=5 {
+        let ps: Vec<_> = r.problems.iter().filter(|p| p.priority.0 == q).collect();
+        if !ps.is_empty() {
             let _ = writeln!(
                 o,
-                "| P{p} | {} | {} |",
-                cs.len(),
-                thousands(cs.iter().map(|c| c.count).sum())
+                "| P{q} | {} | {} | {} |",
+                ps.len(),
+                ps.iter().map(|p| p.clusters.len()).sum::<usize>(),
+                thousands(ps.iter().map(|p| p.count).sum())
             );
         }
     }
     let _ = writeln!(o);
-    o
 }
 
 /// A status in words, with the escalation factor.
@@ -609,65 +677,6 @@ fn github_section(o: &mut String, g: &GithubReport) {
     }
 }
 
-/// The "Related clusters" section: pairs of clusters with their evidence, the likely cause
-/// first.
-fn related_section(o: &mut String, r: &Report) {
-    let _ = writeln!(
-        o,
-        "## 🔗 Related Clusters
-"
-    );
-    let _ = writeln!(
-        o,
-        "Clusters that share trace ids (one request touched both) or began together in different services; the one that came first is the likely cause.\n"
-    );
-    let name = |id: &str| match r.clusters.iter().find(|c| c.id == id) {
-        Some(c) => format!(
-            "**{}** {} ({}, `{id}`)",
-            c.priority,
-            code(&crate::prioritize::summary(&c.template, 70)),
-            c.service
-        ),
-        None => format!("`{id}`"),
-    };
-    for x in &r.related {
-        let mut evidence = Vec::new();
-        if x.shared_traces > 0 {
-            let count = if x.exact {
-                format!("{} shared traces", thousands(x.shared_traces))
-            } else {
-                format!(
-                    "{} shared traces among those sampled (about {} in all)",
-                    thousands(x.shared_traces),
-                    thousands(x.estimated_shared_traces)
-                )
-            };
-            evidence.push(format!(
-                "{count}; in {} of them the first cluster's entry came earlier, in {} the second's",
-                thousands(x.first_led),
-                thousands(x.then_led)
-            ));
-        }
-        if x.started_together {
-            evidence.push("began together".into());
-        }
-        let gap = x.start_gap_ms as f64 / 1000.0;
-        evidence.push(if gap >= 0.0 {
-            format!("first entries {gap:.1} s apart")
-        } else {
-            format!("the second began {:.1} s earlier", -gap)
-        });
-        let _ = writeln!(
-            o,
-            "- {} → {}: {}",
-            name(&x.first),
-            name(&x.then),
-            evidence.join("; ")
-        );
-    }
-    let _ = writeln!(o);
-}
-
 /// Window counts in configured order (`order` is the report's window list).
 pub(crate) fn window_line(c: &ClusterReport, order: &[String]) -> String {
     order
@@ -677,85 +686,217 @@ pub(crate) fn window_line(c: &ClusterReport, order: &[String]) -> String {
         .join(" · ")
 }
 
-fn section(o: &mut String, n: usize, c: &ClusterReport, windows: &[String]) {
+/// One problem: what it is, its evidence, its member clusters, windows and series, HTTP, and
+/// one compact sample of its lead.
+fn problem_section(o: &mut String, n: usize, p: &ProblemReport, r: &Report, cfg: &WorklogConfig) {
+    let prio = p.priority.to_string();
     let _ = writeln!(
         o,
-        "## {} CLUSTER {n}: {} ({})\n",
-        marker(&c.priority),
-        crate::prioritize::summary(&c.template, 90),
-        c.priority
+        "## {} PROBLEM {n}: {} ({prio})\n",
+        marker(&prio),
+        p.title
     );
-    let _ = writeln!(o, "**Title:** {}  ", c.title);
-    let _ = writeln!(o, "**Log Pattern:** {}  ", code(&c.template));
-    let _ = writeln!(o, "**Priority:** {} (rule: {})  ", c.priority, c.rule);
-    let _ = writeln!(o, "**Severity:** {}  ", counts(&c.severities));
-    let _ = writeln!(o, "**Count:** {}  ", thousands(c.count));
-    let _ = writeln!(o, "**Windows:** {}  ", window_line(c, windows));
-    if !c.trend.sparkline.is_empty() {
-        let _ = writeln!(o, "**Series:** `{}`  ", c.trend.sparkline);
-    }
-    if let Some(t) = trend_line(c) {
-        let _ = writeln!(o, "**Trend:** {t}  ");
-    }
-    if let (Some(f), Some(l)) = (&c.first_seen, &c.last_seen) {
+    let members: Vec<&ClusterReport> = p
+        .clusters
+        .iter()
+        .filter_map(|id| r.clusters.iter().find(|c| &c.id == id))
+        .collect();
+    let Some(lead) = members.first() else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "**Priority:** {prio} (rule: {}) · **Severity:** {} · **Entries:** {} · **Trend:** {}  ",
+        p.rule,
+        p.max_severity,
+        thousands(p.count),
+        problem_trend(p)
+    );
+    let _ = writeln!(o, "**Windows:** {}  ", problem_windows(p, &r.windows));
+    if let (Some(f), Some(l)) = (&p.first_seen, &p.last_seen) {
         let _ = writeln!(o, "**Time Range:** {} → {}  ", short_time(f), short_time(l));
     }
-    let _ = writeln!(o, "**Service:** {}  ", c.service);
-    if !c.revisions.is_empty() {
-        let _ = writeln!(o, "**Revisions:** {}  ", counts(&c.revisions));
+    let mut impact = vec![format!("services: {}", p.services.join(", "))];
+    if p.traces > 0 {
+        impact.push(format!("~{} requests (traces)", thousands(p.traces)));
     }
-    if !c.locations.is_empty() {
-        let locs: Vec<String> = {
-            let mut v: Vec<_> = c.locations.iter().collect();
-            v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            v.iter()
-                .take(3)
-                .map(|(k, n)| format!("`{k}` ({})", thousands(**n)))
-                .collect()
-        };
-        let more = c.locations.len().saturating_sub(3);
+    if p.revisions > 1 {
+        impact.push(format!("{} revisions", p.revisions));
+    }
+    let _ = writeln!(o, "**Impact:** {}  ", impact.join(" · "));
+    if !p.http_statuses.is_empty() {
+        let statuses: Vec<String> = p
+            .http_statuses
+            .iter()
+            .map(|(s, n)| format!("{s} × {}", thousands(*n)))
+            .collect();
+        let latency = members
+            .iter()
+            .find_map(|c| c.http.as_ref().and_then(|h| h.latency_ms.as_ref()))
+            .map(|l| format!(" · latency {}", latency(l)))
+            .unwrap_or_default();
+        let _ = writeln!(o, "**HTTP:** {}{latency}  ", statuses.join(", "));
+    }
+    if let Some(t) = trend_line(lead) {
+        let _ = writeln!(o, "**Lead trend:** {t}  ");
+    }
+    if !lead.trend.sparkline.is_empty() {
+        let _ = writeln!(o, "**Series (lead):** `{}`  ", lead.trend.sparkline);
+    }
+    let _ = writeln!(o, "**Evidence:** {}  ", p.summary);
+    let _ = writeln!(o, "**Problem id:** `{}`\n", p.id);
+    if members.len() > 1 {
+        member_table(o, &members, cfg.members);
+    } else {
         let _ = writeln!(
             o,
-            "**Location:** {}{}  ",
-            locs.join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
+            "**Pattern:** {} ({}, {}, `{}`)\n",
+            code(&lead.template),
+            lead.service,
+            lead.max_severity,
+            lead.id
         );
     }
-    if let Some(h) = &c.http {
-        let _ = writeln!(o, "**HTTP Statuses:** {}  ", http_statuses(h));
-        if let Some(l) = &h.latency_ms {
-            let _ = writeln!(o, "**Latency:** {}  ", latency(l));
-        }
-    }
-    let _ = writeln!(o, "**Fingerprint:** `{}`\n", c.id);
-    if let Some(s) = c.samples.first() {
-        let mut text = serde_json::to_string_pretty(s).unwrap_or_default();
-        if text.len() > SAMPLE_MAX {
-            let mut end = SAMPLE_MAX;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.truncate(end);
-            text.push_str("\n… (cut; the JSON report has the whole entry)");
-        }
+    if let Some(s) = lead.samples.first() {
+        let (head, text) = compact_sample(s, cfg.sample_lines);
         let fence = if text.contains("```") { "~~~~" } else { "```" };
-        let _ = writeln!(o, "### Sample Log Entry\n\n{fence}json\n{text}\n{fence}\n");
+        let _ = writeln!(
+            o,
+            "**Sample (lead, newest):** {head}\n\n{fence}json\n{text}\n{fence}\n"
+        );
     }
     let _ = writeln!(o, "---\n");
 }
 
-pub fn write(report: &Report, path: &str) -> Result<(), SinkError> {
+/// Window counts of a problem in configured order.
+fn problem_windows(p: &ProblemReport, order: &[String]) -> String {
+    order
+        .iter()
+        .filter_map(|w| p.windows.get(w).map(|v| format!("{w}: {}", thousands(*v))))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A problem's member clusters, the lead first, at most `max` rows.
+fn member_table(o: &mut String, members: &[&ClusterReport], max: usize) {
+    let _ = writeln!(
+        o,
+        "| Cluster | Entries | Severity | Service | First → last seen | Fingerprint |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|");
+    for (i, c) in members.iter().take(max).enumerate() {
+        let range = match (&c.first_seen, &c.last_seen) {
+            (Some(f), Some(l)) => format!("{} → {}", clock(f), clock(l)),
+            _ => "—".into(),
+        };
+        let _ = writeln!(
+            o,
+            "| {}{} | {} | {} | {} | {range} | `{}` |",
+            if i == 0 { "**lead** " } else { "" },
+            cell(&crate::prioritize::words(&c.template, 90)),
+            thousands(c.count),
+            c.max_severity,
+            cell(&c.service),
+            c.id
+        );
+    }
+    if members.len() > max {
+        let rest: u64 = members[max..].iter().map(|c| c.count).sum();
+        let _ = writeln!(
+            o,
+            "| … and {} more clusters | {} | | | | |",
+            members.len() - max,
+            thousands(rest)
+        );
+    }
+    let _ = writeln!(o);
+}
+
+/// `2025-09-14T03:44:48.689Z` → `09-14 03:44`.
+fn clock(rfc: &str) -> String {
+    if rfc.len() >= 16 {
+        format!("{} {}", &rfc[5..10], &rfc[11..16])
+    } else {
+        rfc.to_string()
+    }
+}
+
+/// Strings longer than this are cut in the worklog's sample.
+const SAMPLE_STRING: usize = 160;
+
+/// A sample entry for the worklog: one line of where and when (time, severity, revision,
+/// insertId, trace), then its payload (`jsonPayload`, `textPayload`, `httpRequest`,
+/// `protoPayload`) pretty-printed with long strings cut, at most `lines` lines.
+fn compact_sample(v: &serde_json::Value, lines: usize) -> (String, String) {
+    let text = |path: &[&str]| {
+        let mut x = v;
+        for k in path {
+            x = x.get(k)?;
+        }
+        x.as_str().map(str::to_string)
+    };
+    let head: Vec<String> = [
+        text(&["timestamp"]),
+        text(&["severity"]),
+        text(&["resource", "labels", "revision_name"])
+            .or_else(|| text(&["resource", "labels", "service_name"])),
+        text(&["insertId"]).map(|i| format!("insertId `{i}`")),
+        text(&["trace"]).map(|t| format!("trace `{}`", t.rsplit('/').next().unwrap_or(&t))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut payload = serde_json::Map::new();
+    for k in ["jsonPayload", "textPayload", "httpRequest", "protoPayload"] {
+        if let Some(x) = v.get(k) {
+            payload.insert(k.to_string(), cut_strings(x));
+        }
+    }
+    let body = if payload.is_empty() {
+        cut_strings(v)
+    } else {
+        serde_json::Value::Object(payload)
+    };
+    let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
+    let all: Vec<&str> = pretty.lines().collect();
+    let shown = if all.len() <= lines {
+        pretty
+    } else {
+        let mut out = all[..lines.saturating_sub(1)].join("\n");
+        let _ = write!(
+            out,
+            "\n  … {} more lines (the JSON report has the whole entry)",
+            all.len() + 1 - lines
+        );
+        out
+    };
+    (head.join(" · "), shown)
+}
+
+/// Strings longer than [`SAMPLE_STRING`] characters cut, with their length.
+fn cut_strings(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), cut_strings(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(cut_strings).collect()),
+        Value::String(s) if s.chars().count() > SAMPLE_STRING => {
+            let cut: String = s.chars().take(SAMPLE_STRING).collect();
+            Value::String(format!("{cut}… ({} characters)", s.chars().count()))
+        }
+        other => other.clone(),
+    }
+}
+
+pub fn write(report: &Report, path: &str, cfg: &WorklogConfig) -> Result<(), SinkError> {
     let err = |error| SinkError {
         sink: "report",
         path: path.to_string(),
         error,
     };
     let mut w = open(path).map_err(err)?;
-    w.write_all(render(report).as_bytes()).map_err(err)?;
+    w.write_all(render(report, cfg).as_bytes()).map_err(err)?;
     w.flush().map_err(err)
 }
 

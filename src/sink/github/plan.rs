@@ -257,6 +257,7 @@ mod tests {
         let per_second: BTreeMap<i64, u64> = (0..count as i64).map(|i| (last_s - i, 1)).collect();
         ClusterReport {
             id: "00000000000000ab".into(),
+            problem: String::new(),
             priority: priority.into(),
             title: "svc | P1 | boom".into(),
             rule: "errors".into(),
