@@ -330,9 +330,9 @@ struct GenArgs {
     /// Output path (standard output by default).
     #[arg(long, short = 'o', value_name = "PATH")]
     output: Option<PathBuf>,
-    /// Instead of the built-in bursts, make the template with this ground-truth key (see
-    /// --truth) burst near the end: 3% of the entries in 40 minutes ending 10 minutes before
-    /// the newest entry.
+    /// Instead of the built-in bursts and the outage, make the template with this ground-truth
+    /// key (see --truth) burst near the end: 3% of the entries in 40 minutes ending 10 minutes
+    /// before the newest entry.
     #[arg(long, value_name = "KEY")]
     spike: Option<String>,
 }
