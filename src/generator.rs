@@ -50,11 +50,16 @@
 //! machine (own PRNG, integer arithmetic, no clocks, no hash maps), and
 //! streamed: memory does not grow with the number of entries. When asked, the
 //! generator also writes the ground truth (`<insertId>\t<template key>` per
-//! entry) so clustering quality can be measured.
+//! entry) so clustering quality can be measured, and the ground truth for
+//! problems (the chains and the outage with the template keys they emitted; see
+//! [`generate`]).
 
 use std::fmt::Write as _;
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// Output layout of [`generate`].
@@ -81,6 +86,9 @@ pub struct GenOptions {
     /// ends 10 minutes before the newest entry (an escalation to detect). `None`: the built-in
     /// bursts and the outage.
     pub spike: Option<String>,
+    /// Where to write the ground truth for problems: the planted chains and the outage with the
+    /// template keys they emitted (see [`generate`]).
+    pub problems_truth: Option<PathBuf>,
 }
 
 impl Default for GenOptions {
@@ -92,6 +100,7 @@ impl Default for GenOptions {
             end_unix: 1_757_822_400, // 2025-09-14T04:00:00Z
             span_secs: 2 * 86_400,
             spike: None,
+            problems_truth: None,
         }
     }
 }
@@ -109,6 +118,13 @@ pub struct GenSummary {
 /// Writes the entries to `out`; when `truth` is given, writes one line per entry to it:
 /// `<insertId>\t<template key>` where the template key names the template the entry was made from
 /// (same key = same underlying problem/log statement; a request log's key is method+route+status).
+///
+/// When [`GenOptions::problems_truth`] names a file, writes to it the problems planted in this
+/// output, as JSON: `{"planted": [{"name", "kind", "templates"}, ...]}`, one per chain that was
+/// emitted (`"kind": "chain"`, its template keys oldest first; the first is the root) and one for
+/// the outage (`"kind": "outage"`, the keys of the circuit-open call sites that logged, sorted,
+/// then those of the 503 requests that followed them). Only keys emitted as part of that chain
+/// or the outage are listed.
 pub fn generate(
     opts: &GenOptions,
     out: &mut dyn Write,
@@ -132,6 +148,13 @@ pub fn generate(
                 })?,
         ),
     };
+    // Created first, so that a bad path fails before the work.
+    let mut problems_file = match &opts.problems_truth {
+        None => None,
+        Some(path) => Some(BufWriter::new(File::create(path).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+        })?)),
+    };
     let mut rng = Rng(mix64(opts.seed ^ 0x6c6f_675f_6761_7264));
     let span_ns = opts.span_secs.max(0).saturating_mul(NANOS);
     let end_ns = opts.end_unix.saturating_mul(NANOS);
@@ -150,6 +173,7 @@ pub fn generate(
     let mut scratch = Vec::with_capacity(4096);
     let mut steps: Vec<usize> = Vec::with_capacity(8);
     let mut times: Vec<i64> = Vec::with_capacity(8);
+    let mut planted = PlantedSeen::new(&catalog);
 
     let n = opts.entries;
     let mut pos = 0u64;
@@ -159,6 +183,7 @@ pub fn generate(
         //    An outage entry is a circuit-open log, perhaps followed by its request's 503.
         steps.clear();
         let mut vars = Vars::new(&mut rng);
+        let mut source = None;
         match timeline.claim(pos, &mut rng) {
             Some(Claim::Burst(t)) => steps.push(t),
             Some(Claim::Outage { chained }) => {
@@ -167,6 +192,7 @@ pub fn generate(
                 if chained {
                     steps.push(catalog.outage_requests[catalog.templates[t].svc as usize]);
                 }
+                source = Some(Origin::Outage);
             }
             None => match catalog.pick(&mut rng) {
                 Scenario::Single(t) => steps.push(t),
@@ -179,12 +205,14 @@ pub fn generate(
                     if let Some(msg_type) = chain.msg_type {
                         vars.msg_type = msg_type;
                     }
+                    source = Some(Origin::Chain(c));
                 }
             },
         }
         // Steps are chronological; a window that ends mid-chain keeps the newest ones.
         let k = (steps.len() as u64).min(n - pos) as usize;
         let first_kept = steps.len() - k;
+        planted.saw(source, &steps, first_kept);
 
         // 2. Give them times: the newest gets this slot, older ones follow within
         //    milliseconds but never below the next slot, so the order holds.
@@ -246,7 +274,112 @@ pub fn generate(
     if let Some(truth) = truth.as_mut() {
         truth.flush()?;
     }
+    if let Some(file) = problems_file.as_mut() {
+        let report = ProblemsTruth {
+            planted: planted.problems(&catalog),
+        };
+        serde_json::to_writer_pretty(&mut *file, &report)?;
+        file.write_all(b"\n")?;
+        file.flush()?;
+    }
     Ok(summary)
+}
+
+/// The problems ground truth file.
+#[derive(Serialize)]
+struct ProblemsTruth {
+    planted: Vec<PlantedProblem>,
+}
+
+/// One planted problem: a chain, or the outage.
+#[derive(Debug, Serialize)]
+struct PlantedProblem {
+    name: String,
+    kind: &'static str,
+    templates: Vec<String>,
+}
+
+/// Where a scenario came from, when it is a planted problem.
+#[derive(Clone, Copy)]
+enum Origin {
+    Chain(usize),
+    Outage,
+}
+
+/// Which templates each chain and the outage emitted.
+struct PlantedSeen {
+    /// Per chain, per step.
+    chains: Vec<Vec<bool>>,
+    /// Per template.
+    outage: Vec<bool>,
+}
+
+impl PlantedSeen {
+    fn new(catalog: &Catalog) -> PlantedSeen {
+        PlantedSeen {
+            chains: catalog
+                .chains
+                .iter()
+                .map(|c| vec![false; c.steps.len()])
+                .collect(),
+            outage: vec![false; catalog.templates.len()],
+        }
+    }
+
+    /// Records a scenario whose steps from `first_kept` on were emitted. A chain cut down to one
+    /// entry (at the end of the output) is no chain.
+    fn saw(&mut self, origin: Option<Origin>, steps: &[usize], first_kept: usize) {
+        match origin {
+            Some(Origin::Chain(c)) if steps.len() - first_kept > 1 => {
+                for seen in &mut self.chains[c][first_kept..] {
+                    *seen = true;
+                }
+            }
+            Some(Origin::Outage) => {
+                for &t in &steps[first_kept..] {
+                    self.outage[t] = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn problems(&self, catalog: &Catalog) -> Vec<PlantedProblem> {
+        let mut out = Vec::new();
+        for (c, seen) in self.chains.iter().enumerate() {
+            let templates: Vec<String> = catalog.chains[c]
+                .steps
+                .iter()
+                .zip(seen)
+                .filter(|&(_, &seen)| seen)
+                .map(|(&t, _)| catalog.templates[t].key.clone())
+                .collect();
+            if !templates.is_empty() {
+                out.push(PlantedProblem {
+                    name: CHAINS[c].name.to_string(),
+                    kind: "chain",
+                    templates,
+                });
+            }
+        }
+        // Call sites first, then the requests; each sorted.
+        let mut templates: Vec<(bool, &str)> = (0..catalog.templates.len())
+            .filter(|&t| self.outage[t])
+            .map(|t| {
+                let t = &catalog.templates[t];
+                (matches!(t.kind, Kind::Request(_)), t.key.as_str())
+            })
+            .collect();
+        templates.sort_unstable();
+        if !templates.is_empty() {
+            out.push(PlantedProblem {
+                name: format!("{OUTAGE_DEP}-outage"),
+                kind: "outage",
+                templates: templates.into_iter().map(|(_, k)| k.to_string()).collect(),
+            });
+        }
+        out
+    }
 }
 
 /// Serialises one entry into `scratch` in the requested layout and writes it.
@@ -1166,6 +1299,8 @@ fn hand_written() -> Vec<Template> {
 
 /// Templates that happen together in one request, oldest first; they share a trace.
 struct ChainDef {
+    /// Names the chain in the problems ground truth.
+    name: &'static str,
     weight: u64,
     /// Forces the websocket path so messages and the request log agree.
     ws_path: Option<&'static str>,
@@ -1176,6 +1311,7 @@ struct ChainDef {
 
 const CHAINS: &[ChainDef] = &[
     ChainDef {
+        name: "session-middleware-ws-reject",
         weight: 60,
         ws_path: Some("/websocket"),
         msg_type: None,
@@ -1186,12 +1322,14 @@ const CHAINS: &[ChainDef] = &[
         ],
     },
     ChainDef {
+        name: "ws-health-reject",
         weight: 40,
         ws_path: Some("/ws/health"),
         msg_type: None,
         steps: &["ws-reject-issue-449", "GET /ws/health 503"],
     },
     ChainDef {
+        name: "service-token-invalid",
         weight: 25,
         ws_path: Some("/websocket"),
         msg_type: None,
@@ -1205,6 +1343,7 @@ const CHAINS: &[ChainDef] = &[
     // The legacy loop rejects a `legacy_response` frame, which crashes the main message loop
     // (its context dump follows) and the cleanup then closes an already closed socket.
     ChainDef {
+        name: "legacy-message-loop-crash",
         weight: 30,
         ws_path: Some("/websocket"),
         msg_type: Some("legacy_response"),
@@ -1217,6 +1356,7 @@ const CHAINS: &[ChainDef] = &[
         ],
     },
     ChainDef {
+        name: "db-user-auto-create",
         weight: 40,
         ws_path: None,
         msg_type: None,
@@ -1227,6 +1367,7 @@ const CHAINS: &[ChainDef] = &[
         ],
     },
     ChainDef {
+        name: "ws-manager-direct-instantiation",
         weight: 25,
         ws_path: None,
         msg_type: None,
@@ -1238,6 +1379,7 @@ const CHAINS: &[ChainDef] = &[
         ],
     },
     ChainDef {
+        name: "ws-handler-setup-errors",
         weight: 20,
         ws_path: None,
         msg_type: None,
@@ -1250,24 +1392,28 @@ const CHAINS: &[ChainDef] = &[
         ],
     },
     ChainDef {
+        name: "auth-session-check-undefined",
         weight: 25,
         ws_path: None,
         msg_type: None,
         steps: &["auth-session-check-undefined", "GET /health/auth 503"],
     },
     ChainDef {
+        name: "e2e-bypass-invalid",
         weight: 12,
         ws_path: None,
         msg_type: None,
         steps: &["auth-e2e-bypass-invalid", "POST /auth/e2e/test-auth 401"],
     },
     ChainDef {
+        name: "startup-validation-bypassed",
         weight: 4,
         ws_path: None,
         msg_type: None,
         steps: &["startup-validation-failures", "startup-validation-bypassed"],
     },
     ChainDef {
+        name: "ws-connection-healthy",
         weight: 15,
         ws_path: Some("/websocket"),
         msg_type: None,
@@ -2744,5 +2890,92 @@ mod tests {
                     .contains("Invalid message type 'legacy_response'")
             });
         assert!(chained_types);
+    }
+
+    #[test]
+    fn problems_truth_lists_what_was_emitted() {
+        let dir = tempfile::tempdir().unwrap();
+        for (entries, spike) in [(3000, None), (12, None), (2000, Some("ws-heartbeat-ack"))] {
+            let path = dir.path().join(format!("problems-{entries}.json"));
+            let opts = GenOptions {
+                entries,
+                seed: 7,
+                span_secs: 6 * 3600,
+                format: GenFormat::Ndjson,
+                spike: spike.map(str::to_string),
+                problems_truth: Some(path.clone()),
+                ..GenOptions::default()
+            };
+            let all = entries_with_keys(&opts);
+            let emitted: std::collections::BTreeSet<&str> =
+                all.iter().map(|(_, k)| k.as_str()).collect();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.starts_with("{\n  \"planted\": [") && text.ends_with("}\n"));
+            let truth: Value = serde_json::from_str(&text).unwrap();
+            let planted = truth["planted"].as_array().unwrap();
+            let mut outages = 0;
+            for p in planted {
+                let keys: Vec<&str> = p["templates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| k.as_str().unwrap())
+                    .collect();
+                assert!(!keys.is_empty());
+                assert!(keys.iter().all(|k| emitted.contains(k)), "{p}");
+                match p["kind"].as_str().unwrap() {
+                    "chain" => {
+                        let def = CHAINS.iter().find(|c| c.name == p["name"]).unwrap();
+                        // A subsequence of the chain, in its order.
+                        let mut rest = def.steps.iter();
+                        assert!(keys.iter().all(|k| rest.any(|s| s == k)), "{p}");
+                    }
+                    "outage" => {
+                        outages += 1;
+                        assert_eq!(p["name"], "postgres-outage");
+                        let sites: std::collections::BTreeSet<&str> = emitted
+                            .iter()
+                            .copied()
+                            .filter(|k| k.ends_with(":circuit-open"))
+                            .collect();
+                        let listed: std::collections::BTreeSet<&str> = keys
+                            .iter()
+                            .copied()
+                            .filter(|k| k.ends_with(":circuit-open"))
+                            .collect();
+                        assert_eq!(listed, sites);
+                        assert!(
+                            keys.iter()
+                                .all(|k| k.ends_with(":circuit-open") || k.ends_with(" 503"))
+                        );
+                    }
+                    other => panic!("kind {other}"),
+                }
+            }
+            match (entries, spike) {
+                (3000, None) => {
+                    assert_eq!(outages, 1);
+                    for name in [
+                        "legacy-message-loop-crash",
+                        "auth-session-check-undefined",
+                        "service-token-invalid",
+                    ] {
+                        assert!(planted.iter().any(|p| p["name"] == name), "{name}");
+                    }
+                    assert!(planted.len() >= CHAINS.len() - 2, "{truth}");
+                }
+                (12, _) => assert!(planted.len() < 4, "{truth}"),
+                _ => assert_eq!(outages, 0),
+            }
+        }
+        // A file that cannot be created fails before any output.
+        let opts = GenOptions {
+            problems_truth: Some(dir.path().join("missing/problems.json")),
+            ..GenOptions::default()
+        };
+        let mut out = Vec::new();
+        let err = generate(&opts, &mut out, None).unwrap_err();
+        assert!(err.to_string().contains("missing/problems.json"), "{err}");
+        assert!(out.is_empty());
     }
 }
