@@ -20,21 +20,46 @@
 //! About 70 templates (49 log statements, 21 request routes) are written by
 //! hand from the worklogs; about 500 more are made by combining components,
 //! actions and outcomes (and API routes, methods and statuses), and weights
-//! fall off with rank, so frequencies have a long Zipf-like tail. Some
-//! templates are always logged together in one request and share a `trace`
-//! (an auth failure followed by a websocket rejection and its 503 request log,
-//! a message-loop crash with its context dump, ...), and two templates burst:
-//! they fire densely for a few minutes, as incidents do.
+//! fall off with rank, so frequencies have a long Zipf-like tail.
+//!
+//! Production does not log problem by problem: one cause makes several
+//! templates fire. The output has three shapes, so that grouping clusters into
+//! problems (a root message plus what it drags along) has something real to find:
+//!
+//! 1. **An outage.** Each component depends on a backing service (`postgres`,
+//!    `redis`, `clickhouse`, `llm-gateway`). Once per output, `postgres` is down
+//!    for 25 minutes in the newer half of the span: 2.5% of the entries, squeezed
+//!    into that window among the background by [`Timeline`] like the bursts, come
+//!    from the circuit-open call sites (`circuit breaker open for postgres,
+//!    rejecting for …s`, in their three sentence shapes) of all the components
+//!    depending on it, in both services. About half of these entries come in
+//!    pairs sharing a trace: the circuit-open log, then a 503 request log of that
+//!    service's API ([`OUTAGE_REQUESTS`]). Nothing logs circuit-open, nor those
+//!    503s, at any other time. A `--spike` replaces the outage and the bursts.
+//! 2. **Root causes with consequences in shared traces.** Some templates are
+//!    always logged together in one request, oldest first, and share a `trace`
+//!    ([`CHAINS`]): a `legacy_response` frame rejected by the legacy message loop
+//!    crashes the main loop (crash, context dump, close after close); the auth
+//!    service's undefined-name session check fails its health check with 503; an
+//!    invalid service token gets a 401 and the websocket is rejected with 503; ...
+//! 3. **Steady background.** Everything else: single templates drawn by weight
+//!    all through the span, and two templates that burst for a few minutes, as
+//!    incidents do.
 //!
 //! Output is newest first, byte-identical for the same [`GenOptions`] on every
 //! machine (own PRNG, integer arithmetic, no clocks, no hash maps), and
 //! streamed: memory does not grow with the number of entries. When asked, the
 //! generator also writes the ground truth (`<insertId>\t<template key>` per
-//! entry) so clustering quality can be measured.
+//! entry) so clustering quality can be measured, and the ground truth for
+//! problems (the chains and the outage with the template keys they emitted; see
+//! [`generate`]).
 
 use std::fmt::Write as _;
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// Output layout of [`generate`].
@@ -57,9 +82,13 @@ pub struct GenOptions {
     /// Seconds between the oldest and the newest entry.
     pub span_secs: i64,
     /// A template key (as in the ground truth) that bursts near the end of the span instead of
-    /// the two built-in bursts: 3% of the entries, in a 40-minute window that ends 10 minutes
-    /// before the newest entry (an escalation to detect). `None`: the built-in bursts.
+    /// the two built-in bursts and the outage: 3% of the entries, in a 40-minute window that
+    /// ends 10 minutes before the newest entry (an escalation to detect). `None`: the built-in
+    /// bursts and the outage.
     pub spike: Option<String>,
+    /// Where to write the ground truth for problems: the planted chains and the outage with the
+    /// template keys they emitted (see [`generate`]).
+    pub problems_truth: Option<PathBuf>,
 }
 
 impl Default for GenOptions {
@@ -71,6 +100,7 @@ impl Default for GenOptions {
             end_unix: 1_757_822_400, // 2025-09-14T04:00:00Z
             span_secs: 2 * 86_400,
             spike: None,
+            problems_truth: None,
         }
     }
 }
@@ -88,6 +118,13 @@ pub struct GenSummary {
 /// Writes the entries to `out`; when `truth` is given, writes one line per entry to it:
 /// `<insertId>\t<template key>` where the template key names the template the entry was made from
 /// (same key = same underlying problem/log statement; a request log's key is method+route+status).
+///
+/// When [`GenOptions::problems_truth`] names a file, writes to it the problems planted in this
+/// output, as JSON: `{"planted": [{"name", "kind", "templates"}, ...]}`, one per chain that was
+/// emitted (`"kind": "chain"`, its template keys oldest first; the first is the root) and one for
+/// the outage (`"kind": "outage"`, the keys of the circuit-open call sites that logged, sorted,
+/// then those of the 503 requests that followed them). Only keys emitted as part of that chain
+/// or the outage are listed.
 pub fn generate(
     opts: &GenOptions,
     out: &mut dyn Write,
@@ -111,6 +148,13 @@ pub fn generate(
                 })?,
         ),
     };
+    // Created first, so that a bad path fails before the work.
+    let mut problems_file = match &opts.problems_truth {
+        None => None,
+        Some(path) => Some(BufWriter::new(File::create(path).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+        })?)),
+    };
     let mut rng = Rng(mix64(opts.seed ^ 0x6c6f_675f_6761_7264));
     let span_ns = opts.span_secs.max(0).saturating_mul(NANOS);
     let end_ns = opts.end_unix.saturating_mul(NANOS);
@@ -120,7 +164,7 @@ pub fn generate(
         instances: instance_ids(&mut rng),
         id_salt: rng.next(),
     };
-    let timeline = Timeline::new(opts.entries, span_ns, &catalog, spike, &mut rng);
+    let mut timeline = Timeline::new(opts.entries, span_ns, &catalog, spike, &mut rng);
 
     let mut out = BufWriter::with_capacity(1 << 16, out);
     let mut truth = truth.map(|t| BufWriter::with_capacity(1 << 16, t));
@@ -129,16 +173,27 @@ pub fn generate(
     let mut scratch = Vec::with_capacity(4096);
     let mut steps: Vec<usize> = Vec::with_capacity(8);
     let mut times: Vec<i64> = Vec::with_capacity(8);
+    let mut planted = PlantedSeen::new(&catalog);
 
     let n = opts.entries;
     let mut pos = 0u64;
     let mut prev_ts = end_ns;
     while pos < n {
         // 1. Pick what happens: a burst entry, a single log statement or a chain.
+        //    An outage entry is a circuit-open log, perhaps followed by its request's 503.
         steps.clear();
         let mut vars = Vars::new(&mut rng);
-        match timeline.burst_template(pos, &mut rng) {
-            Some(t) => steps.push(t),
+        let mut source = None;
+        match timeline.claim(pos, &mut rng) {
+            Some(Claim::Burst(t)) => steps.push(t),
+            Some(Claim::Outage { chained }) => {
+                let t = rng.pick(&catalog.outage);
+                steps.push(t);
+                if chained {
+                    steps.push(catalog.outage_requests[catalog.templates[t].svc as usize]);
+                }
+                source = Some(Origin::Outage);
+            }
             None => match catalog.pick(&mut rng) {
                 Scenario::Single(t) => steps.push(t),
                 Scenario::Chain(c) => {
@@ -147,12 +202,17 @@ pub fn generate(
                     if let Some(path) = chain.ws_path {
                         vars.ws_path = path;
                     }
+                    if let Some(msg_type) = chain.msg_type {
+                        vars.msg_type = msg_type;
+                    }
+                    source = Some(Origin::Chain(c));
                 }
             },
         }
         // Steps are chronological; a window that ends mid-chain keeps the newest ones.
         let k = (steps.len() as u64).min(n - pos) as usize;
         let first_kept = steps.len() - k;
+        planted.saw(source, &steps, first_kept);
 
         // 2. Give them times: the newest gets this slot, older ones follow within
         //    milliseconds but never below the next slot, so the order holds.
@@ -214,7 +274,112 @@ pub fn generate(
     if let Some(truth) = truth.as_mut() {
         truth.flush()?;
     }
+    if let Some(file) = problems_file.as_mut() {
+        let report = ProblemsTruth {
+            planted: planted.problems(&catalog),
+        };
+        serde_json::to_writer_pretty(&mut *file, &report)?;
+        file.write_all(b"\n")?;
+        file.flush()?;
+    }
     Ok(summary)
+}
+
+/// The problems ground truth file.
+#[derive(Serialize)]
+struct ProblemsTruth {
+    planted: Vec<PlantedProblem>,
+}
+
+/// One planted problem: a chain, or the outage.
+#[derive(Debug, Serialize)]
+struct PlantedProblem {
+    name: String,
+    kind: &'static str,
+    templates: Vec<String>,
+}
+
+/// Where a scenario came from, when it is a planted problem.
+#[derive(Clone, Copy)]
+enum Origin {
+    Chain(usize),
+    Outage,
+}
+
+/// Which templates each chain and the outage emitted.
+struct PlantedSeen {
+    /// Per chain, per step.
+    chains: Vec<Vec<bool>>,
+    /// Per template.
+    outage: Vec<bool>,
+}
+
+impl PlantedSeen {
+    fn new(catalog: &Catalog) -> PlantedSeen {
+        PlantedSeen {
+            chains: catalog
+                .chains
+                .iter()
+                .map(|c| vec![false; c.steps.len()])
+                .collect(),
+            outage: vec![false; catalog.templates.len()],
+        }
+    }
+
+    /// Records a scenario whose steps from `first_kept` on were emitted. A chain cut down to one
+    /// entry (at the end of the output) is no chain.
+    fn saw(&mut self, origin: Option<Origin>, steps: &[usize], first_kept: usize) {
+        match origin {
+            Some(Origin::Chain(c)) if steps.len() - first_kept > 1 => {
+                for seen in &mut self.chains[c][first_kept..] {
+                    *seen = true;
+                }
+            }
+            Some(Origin::Outage) => {
+                for &t in &steps[first_kept..] {
+                    self.outage[t] = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn problems(&self, catalog: &Catalog) -> Vec<PlantedProblem> {
+        let mut out = Vec::new();
+        for (c, seen) in self.chains.iter().enumerate() {
+            let templates: Vec<String> = catalog.chains[c]
+                .steps
+                .iter()
+                .zip(seen)
+                .filter(|&(_, &seen)| seen)
+                .map(|(&t, _)| catalog.templates[t].key.clone())
+                .collect();
+            if !templates.is_empty() {
+                out.push(PlantedProblem {
+                    name: CHAINS[c].name.to_string(),
+                    kind: "chain",
+                    templates,
+                });
+            }
+        }
+        // Call sites first, then the requests; each sorted.
+        let mut templates: Vec<(bool, &str)> = (0..catalog.templates.len())
+            .filter(|&t| self.outage[t])
+            .map(|t| {
+                let t = &catalog.templates[t];
+                (matches!(t.kind, Kind::Request(_)), t.key.as_str())
+            })
+            .collect();
+        templates.sort_unstable();
+        if !templates.is_empty() {
+            out.push(PlantedProblem {
+                name: format!("{OUTAGE_DEP}-outage"),
+                kind: "outage",
+                templates: templates.into_iter().map(|(_, k)| k.to_string()).collect(),
+            });
+        }
+        out
+    }
 }
 
 /// Serialises one entry into `scratch` in the requested layout and writes it.
@@ -371,40 +536,106 @@ fn duration(micros: u64) -> String {
     format!("{}.{:06}s", micros / 1_000_000, micros % 1_000_000)
 }
 
-/// Maps entry positions (0 = newest) to times, with dense burst windows.
+/// Maps entry positions (0 = newest) to times, with dense windows: the bursts and the outage.
 ///
 /// The map is piecewise linear through a few knots `(position, offset from the
-/// oldest time)`: ordinary entries spread evenly over the span, and each burst
-/// squeezes its extra entries into a window of a few minutes.
+/// oldest time)`: ordinary entries spread evenly over the span, and each window
+/// squeezes its extra entries into a few minutes.
 struct Timeline {
     knots: Vec<(u64, i64)>,
-    bursts: Vec<Burst>,
+    windows: Vec<Window>,
+    /// Outage entries not placed yet.
+    outage_left: u64,
 }
 
-struct Burst {
-    template: usize,
-    /// Positions `first..end` lie inside the burst window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Planted {
+    /// One template fires densely.
+    Burst(usize),
+    /// [`OUTAGE_DEP`] is down: the circuit-open call sites of the components depending on it
+    /// log, some followed by their service's failed request.
+    Outage,
+}
+
+struct Window {
+    what: Planted,
+    /// Positions `first..end` lie inside the window.
     first: u64,
     end: u64,
-    /// How many of those are the burst template.
+    /// How many of those are the burst template, or outage entries.
     count: u64,
+}
+
+/// What a window makes of the entry at some position.
+#[derive(Debug, PartialEq, Eq)]
+enum Claim {
+    Burst(usize),
+    /// An outage entry; when `chained`, a circuit-open log and then its 503 request log in one
+    /// trace (two positions).
+    Outage {
+        chained: bool,
+    },
+}
+
+/// Random lower edges of windows of lengths `lens` that fit in `lo..=hi` without overlapping,
+/// in a random order, every arrangement equally likely.
+fn place(rng: &mut Rng, lo: i64, hi: i64, lens: &[i64]) -> Vec<i64> {
+    let slack = (hi - lo - lens.iter().sum::<i64>()).max(0);
+    let mut cuts: Vec<i64> = lens
+        .iter()
+        .map(|_| rng.below(slack as u64 + 1) as i64)
+        .collect();
+    cuts.sort_unstable();
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let mut lows = vec![0; lens.len()];
+    let mut before = 0;
+    for (&cut, &j) in cuts.iter().zip(&order) {
+        lows[j] = lo + cut + before;
+        before += lens[j];
+    }
+    lows
 }
 
 impl Timeline {
     fn new(n: u64, span: i64, catalog: &Catalog, spike: Option<usize>, rng: &mut Rng) -> Timeline {
-        // (template, window seconds, entries per mille); the first lands in
-        // the newer half of the span, the second in the older half. A spike
-        // replaces them with one burst near the end.
+        // (what, window seconds, entries per mille, in the newer half of the span). The outage
+        // and the first burst land apart in the newer half, the second burst in the older
+        // half. A spike replaces them all with one burst near the end.
         let specs = match spike {
             None => vec![
-                (catalog.bursts[0], 11 * 60, 15),
-                (catalog.bursts[1], 2 * 60, 10),
+                (Planted::Outage, OUTAGE_SECS, OUTAGE_PER_MILLE, true),
+                (Planted::Burst(catalog.bursts[0]), 11 * 60, 15, true),
+                (Planted::Burst(catalog.bursts[1]), 2 * 60, 10, false),
             ],
-            Some(t) => vec![(t, 40 * 60, 30)],
+            Some(t) => vec![(Planted::Burst(t), 40 * 60, 30, true)],
         };
+        let lens: Vec<i64> = specs
+            .iter()
+            .map(|&(_, secs, _, _)| (secs * NANOS).min(span / 4))
+            .collect();
+        let mut lows = vec![0; specs.len()];
+        match spike {
+            None => {
+                for (newer, half_lo, half_hi) in [(true, span / 2, span), (false, 0, span / 2)] {
+                    let members: Vec<usize> =
+                        (0..specs.len()).filter(|&i| specs[i].3 == newer).collect();
+                    let member_lens: Vec<i64> = members.iter().map(|&i| lens[i]).collect();
+                    for (&i, low) in members
+                        .iter()
+                        .zip(place(rng, half_lo, half_hi, &member_lens))
+                    {
+                        lows[i] = low;
+                    }
+                }
+            }
+            Some(_) => lows[0] = span - (10 * 60 * NANOS).min(span / 8) - lens[0],
+        }
         let counts: Vec<u64> = specs
             .iter()
-            .map(|(_, _, per_mille)| n * per_mille / 1000)
+            .map(|&(_, _, per_mille, _)| n * per_mille / 1000)
             .collect();
         let background = n - counts.iter().sum::<u64>();
         // Background entries newer than `t`.
@@ -415,39 +646,41 @@ impl Timeline {
                 (i128::from(background) * i128::from(span - t) / i128::from(span)) as u64
             }
         };
+        // Newest window first, so the knots run down in time.
+        let mut order: Vec<usize> = (0..specs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(lows[i] + lens[i]));
         let mut knots = vec![(0, span)];
-        let mut bursts = Vec::new();
+        let mut windows = Vec::new();
+        let mut outage_left = 0;
         let mut extra = 0;
-        for (i, &(template, secs, _)) in specs.iter().enumerate() {
+        for i in order {
             let count = counts[i];
-            let len = (secs * NANOS).min(span / 4);
-            let (half_lo, half_hi) = if i == 0 {
-                (span / 2, span)
-            } else {
-                (0, span / 2)
-            };
-            let hi = match spike {
-                None => half_lo + len + rng.below((half_hi - half_lo - len) as u64 + 1) as i64,
-                Some(_) => span - (10 * 60 * NANOS).min(span / 8),
-            };
-            let lo = hi - len;
             if count == 0 {
                 continue;
             }
+            let (lo, hi) = (lows[i], lows[i] + lens[i]);
             let first = newer_than(hi) + extra;
             extra += count;
             let end = newer_than(lo) + extra;
             knots.push((first, hi));
             knots.push((end, lo));
-            bursts.push(Burst {
-                template,
+            let what = specs[i].0;
+            if what == Planted::Outage {
+                outage_left = count;
+            }
+            windows.push(Window {
+                what,
                 first,
                 end,
                 count,
             });
         }
         knots.push((n, 0));
-        Timeline { knots, bursts }
+        Timeline {
+            knots,
+            windows,
+            outage_left,
+        }
     }
 
     /// Offset from the oldest time of position `pos + frac / 2^32`.
@@ -463,10 +696,27 @@ impl Timeline {
         0
     }
 
-    /// The burst template, if the entry at `pos` should be one.
-    fn burst_template(&self, pos: u64, rng: &mut Rng) -> Option<usize> {
-        let b = self.bursts.iter().find(|b| pos >= b.first && pos < b.end)?;
-        (rng.below(b.end - b.first) < b.count).then_some(b.template)
+    /// Whether a window claims the entry at `pos` (the first of a scenario).
+    fn claim(&mut self, pos: u64, rng: &mut Rng) -> Option<Claim> {
+        let w = self
+            .windows
+            .iter()
+            .find(|w| pos >= w.first && pos < w.end)?;
+        match w.what {
+            Planted::Burst(t) => (rng.below(w.end - w.first) < w.count).then_some(Claim::Burst(t)),
+            Planted::Outage => {
+                // What is left, spread over the rest of the window: the count comes out (all
+                // but) exact, and a chain never reaches past the window.
+                let room = w.end - pos;
+                if rng.below(room) >= self.outage_left {
+                    return None;
+                }
+                // One scenario in three is a chain: about half of the entries.
+                let chained = self.outage_left >= 2 && room >= 2 && rng.below(3) == 0;
+                self.outage_left -= 1 + u64::from(chained);
+                Some(Claim::Outage { chained })
+            }
+        }
     }
 }
 
@@ -578,9 +828,11 @@ struct Template {
     key: String,
     svc: Svc,
     severity: &'static str,
-    /// Relative frequency as a standalone entry; 0 = only inside chains or bursts.
+    /// Relative frequency as a standalone entry; 0 = only inside chains, bursts or the outage.
     weight: u64,
     kind: Kind,
+    /// For a circuit-open call site: the dependency whose breaker it reports open.
+    circuit: Option<&'static str>,
 }
 
 /// Where a structured log statement lives in the code.
@@ -693,6 +945,7 @@ fn tpl(key: &str, svc: Svc, severity: &'static str, weight: u64, kind: Kind) -> 
         severity,
         weight,
         kind,
+        circuit: None,
     }
 }
 
@@ -756,6 +1009,7 @@ fn request(svc: Svc, method: &'static str, path: &str, status: u16, weight: u64)
             latency_us,
             response_bytes,
         }),
+        circuit: None,
     }
 }
 
@@ -856,7 +1110,8 @@ fn hand_written() -> Vec<Template> {
     );
     vec![
         // Backend, structured JSON logger.
-        tpl("ws-legacy-message-type", B, "ERROR", 90, structured(site(WS_SSOT, "_legacy_message_loop", 1619), &legacy)),
+        // Most of its entries come through the legacy-message-loop-crash chain.
+        tpl("ws-legacy-message-type", B, "ERROR", 10, structured(site(WS_SSOT, "_legacy_message_loop", 1619), &legacy)),
         tpl("ws-reject-issue-449", B, "WARNING", 110, structured(
             site(READINESS_MW, "_reject_websocket_connection_cloud_run_compatible", 461),
             "[?] Rejecting WebSocket connection (Issue #449 protection) - State: ${ready_state}, Failed services: ${failed_services}, Error: ${ready_error}, Path: ${ws_path}",
@@ -882,7 +1137,9 @@ fn hand_written() -> Vec<Template> {
             " ALERT:  GOLDEN PATH LOOP ERROR: Message loop crashed for user ${user_trunc} connection ${conn}",
         )),
         tpl("golden-path-loop-error-context", B, "CRITICAL", 0, structured(site(WS_SSOT, "_main_message_loop", 1499), LOOP_CONTEXT)),
-        tpl("main-mode-loop-error", B, "ERROR", 15, structured(
+        // This and golden-path-auth-permissive stand alone (their weights took over the 30
+        // they used to get from the golden-path chain).
+        tpl("main-mode-loop-error", B, "ERROR", 45, structured(
             site(WS_SSOT, "_main_message_loop", 1500).with_exc_info(),
             "[MAIN MODE] Message loop error: WebSocket is not connected. Need to call \"accept\" first.",
         )),
@@ -890,7 +1147,7 @@ fn hand_written() -> Vec<Template> {
             site(WS_UTILS, "safe_websocket_close", 596),
             "Runtime error closing WebSocket: Cannot call \"send\" once a close message has been sent.",
         )),
-        tpl("golden-path-auth-permissive", B, "CRITICAL", 20, structured(
+        tpl("golden-path-auth-permissive", B, "CRITICAL", 50, structured(
             site(WS_SSOT, "_handle_main_mode", 741).moved_from(737),
             "[U+1F511] GOLDEN PATH AUTH=REDACTED permissive authentication with circuit breaker for connection ${conn} - user_id: pending, connection_state: connected, timestamp: ${iso}",
         )),
@@ -1042,16 +1299,22 @@ fn hand_written() -> Vec<Template> {
 
 /// Templates that happen together in one request, oldest first; they share a trace.
 struct ChainDef {
+    /// Names the chain in the problems ground truth.
+    name: &'static str,
     weight: u64,
     /// Forces the websocket path so messages and the request log agree.
     ws_path: Option<&'static str>,
+    /// Forces the message type the legacy loop complains about.
+    msg_type: Option<&'static str>,
     steps: &'static [&'static str],
 }
 
 const CHAINS: &[ChainDef] = &[
     ChainDef {
+        name: "session-middleware-ws-reject",
         weight: 60,
         ws_path: Some("/websocket"),
+        msg_type: None,
         steps: &[
             "auth-extract-session-middleware",
             "ws-reject-issue-449",
@@ -1059,13 +1322,17 @@ const CHAINS: &[ChainDef] = &[
         ],
     },
     ChainDef {
+        name: "ws-health-reject",
         weight: 40,
         ws_path: Some("/ws/health"),
+        msg_type: None,
         steps: &["ws-reject-issue-449", "GET /ws/health 503"],
     },
     ChainDef {
+        name: "service-token-invalid",
         weight: 25,
         ws_path: Some("/websocket"),
+        msg_type: None,
         steps: &[
             "auth-service-token-invalid",
             "POST /auth/service-token 401",
@@ -1073,21 +1340,26 @@ const CHAINS: &[ChainDef] = &[
             "GET /websocket 503",
         ],
     },
+    // The legacy loop rejects a `legacy_response` frame, which crashes the main message loop
+    // (its context dump follows) and the cleanup then closes an already closed socket.
     ChainDef {
+        name: "legacy-message-loop-crash",
         weight: 30,
         ws_path: Some("/websocket"),
+        msg_type: Some("legacy_response"),
         steps: &[
             "GET /websocket 101",
-            "golden-path-auth-permissive",
+            "ws-legacy-message-type",
             "golden-path-loop-crash",
             "golden-path-loop-error-context",
-            "main-mode-loop-error",
             "ws-close-after-close",
         ],
     },
     ChainDef {
+        name: "db-user-auto-create",
         weight: 40,
         ws_path: None,
+        msg_type: None,
         steps: &[
             "db-user-auto-create",
             "user-auto-created",
@@ -1095,8 +1367,10 @@ const CHAINS: &[ChainDef] = &[
         ],
     },
     ChainDef {
+        name: "ws-manager-direct-instantiation",
         weight: 25,
         ws_path: None,
+        msg_type: None,
         steps: &[
             "ssot-violation-direct-instantiation",
             "ws-manager-direct-instantiation",
@@ -1105,8 +1379,10 @@ const CHAINS: &[ChainDef] = &[
         ],
     },
     ChainDef {
+        name: "ws-handler-setup-errors",
         weight: 20,
         ws_path: None,
+        msg_type: None,
         steps: &[
             "request-id-invalid-format",
             "ws-manager-not-awaitable",
@@ -1116,29 +1392,53 @@ const CHAINS: &[ChainDef] = &[
         ],
     },
     ChainDef {
+        name: "auth-session-check-undefined",
         weight: 25,
         ws_path: None,
+        msg_type: None,
         steps: &["auth-session-check-undefined", "GET /health/auth 503"],
     },
     ChainDef {
+        name: "e2e-bypass-invalid",
         weight: 12,
         ws_path: None,
+        msg_type: None,
         steps: &["auth-e2e-bypass-invalid", "POST /auth/e2e/test-auth 401"],
     },
     ChainDef {
+        name: "startup-validation-bypassed",
         weight: 4,
         ws_path: None,
+        msg_type: None,
         steps: &["startup-validation-failures", "startup-validation-bypassed"],
     },
     ChainDef {
+        name: "ws-connection-healthy",
         weight: 15,
         ws_path: Some("/websocket"),
+        msg_type: None,
         steps: &[
             "GET /websocket 101",
             "ws-connection-established",
             "ws-heartbeat-ack",
         ],
     },
+];
+
+/// The dependency that goes down once, in the newer half of the span: the circuit-open call
+/// sites of the components depending on it log during the outage, and nothing logs circuit-open
+/// at any other time (see [`Timeline`]).
+const OUTAGE_DEP: &str = "postgres";
+/// How long the outage lasts (at most a quarter of the span).
+const OUTAGE_SECS: i64 = 25 * 60;
+/// Its share of the entries, per mille.
+const OUTAGE_PER_MILLE: u64 = 25;
+/// Per service (backend, auth): the API request (method, route) that fails with 503 after a
+/// circuit-open log in the same trace, for about half of the outage's entries. Neither fails
+/// with 503 at any other time.
+const OUTAGE_REQUESTS: [(&str, &str); 2] = [
+    ("POST", "/api/threads/${thread}/messages"),
+    ("POST", "/auth/refresh"),
 ];
 
 /// Templates that burst (see [`Timeline`]).
@@ -1155,26 +1455,28 @@ struct Component {
     class: &'static str,
     noun: &'static str,
     id: &'static str,
+    /// The backing service its circuit breaker guards.
+    dep: &'static str,
 }
 
 #[rustfmt::skip]
 const COMPONENTS: &[Component] = &[
-    Component { svc: Svc::Backend, module: "netra_backend.app.services.thread_service", class: "ThreadService", noun: "thread", id: "${thread}" },
-    Component { svc: Svc::Backend, module: "netra_backend.app.services.message_service", class: "MessageService", noun: "message", id: "msg_${hex12}" },
-    Component { svc: Svc::Backend, module: EXEC_ENGINE, class: "ExecutionEngine", noun: "agent run", id: "run_${hex12}" },
-    Component { svc: Svc::Backend, module: "netra_backend.app.agents.tool_dispatcher", class: "ToolDispatcher", noun: "tool call", id: "${tool}:call_${hex8}" },
-    Component { svc: Svc::Backend, module: "netra_backend.app.llm.llm_manager", class: "LLMManager", noun: "completion", id: "${model}/req_${hex12}" },
-    Component { svc: Svc::Backend, module: "netra_backend.app.db.clickhouse", class: "ClickHouseClient", noun: "analytics query", id: "q_${hex8}" },
-    Component { svc: Svc::Backend, module: "netra_backend.app.db.postgres_session", class: "PostgresSession", noun: "transaction", id: "tx_${hex8}" },
-    Component { svc: Svc::Backend, module: "netra_backend.app.redis_manager", class: "RedisManager", noun: "cache key", id: "${cache_key}" },
-    Component { svc: Svc::Backend, module: "netra_backend.app.services.state_persistence", class: "StatePersistence", noun: "state snapshot", id: "snap_${hex8}" },
-    Component { svc: Svc::Backend, module: "netra_backend.app.websocket_core.event_router", class: "EventRouter", noun: "event", id: "${ws_event}#${n}" },
-    Component { svc: Svc::Backend, module: "netra_backend.app.services.corpus_service", class: "CorpusService", noun: "corpus document", id: "doc_${hex12}" },
-    Component { svc: Svc::Backend, module: "netra_backend.app.services.quality_gate", class: "QualityGate", noun: "quality check", id: "qc_${hex8}" },
-    Component { svc: Svc::Auth, module: "auth_service.auth_core.oauth_manager", class: "OAuthManager", noun: "oauth exchange", id: "${email}" },
-    Component { svc: Svc::Auth, module: "auth_service.auth_core.jwt_handler", class: "JWTHandler", noun: "token", id: "jti_${hex12}" },
-    Component { svc: Svc::Auth, module: "auth_service.auth_core.database.repository", class: "UserRepository", noun: "user record", id: "${uid_trunc}" },
-    Component { svc: Svc::Auth, module: "auth_service.auth_core.redis_session", class: "SessionStore", noun: "session", id: "${sess}" },
+    Component { svc: Svc::Backend, module: "netra_backend.app.services.thread_service", class: "ThreadService", noun: "thread", id: "${thread}", dep: "postgres" },
+    Component { svc: Svc::Backend, module: "netra_backend.app.services.message_service", class: "MessageService", noun: "message", id: "msg_${hex12}", dep: "postgres" },
+    Component { svc: Svc::Backend, module: EXEC_ENGINE, class: "ExecutionEngine", noun: "agent run", id: "run_${hex12}", dep: "postgres" },
+    Component { svc: Svc::Backend, module: "netra_backend.app.agents.tool_dispatcher", class: "ToolDispatcher", noun: "tool call", id: "${tool}:call_${hex8}", dep: "llm-gateway" },
+    Component { svc: Svc::Backend, module: "netra_backend.app.llm.llm_manager", class: "LLMManager", noun: "completion", id: "${model}/req_${hex12}", dep: "llm-gateway" },
+    Component { svc: Svc::Backend, module: "netra_backend.app.db.clickhouse", class: "ClickHouseClient", noun: "analytics query", id: "q_${hex8}", dep: "clickhouse" },
+    Component { svc: Svc::Backend, module: "netra_backend.app.db.postgres_session", class: "PostgresSession", noun: "transaction", id: "tx_${hex8}", dep: "postgres" },
+    Component { svc: Svc::Backend, module: "netra_backend.app.redis_manager", class: "RedisManager", noun: "cache key", id: "${cache_key}", dep: "redis" },
+    Component { svc: Svc::Backend, module: "netra_backend.app.services.state_persistence", class: "StatePersistence", noun: "state snapshot", id: "snap_${hex8}", dep: "postgres" },
+    Component { svc: Svc::Backend, module: "netra_backend.app.websocket_core.event_router", class: "EventRouter", noun: "event", id: "${ws_event}#${n}", dep: "redis" },
+    Component { svc: Svc::Backend, module: "netra_backend.app.services.corpus_service", class: "CorpusService", noun: "corpus document", id: "doc_${hex12}", dep: "clickhouse" },
+    Component { svc: Svc::Backend, module: "netra_backend.app.services.quality_gate", class: "QualityGate", noun: "quality check", id: "qc_${hex8}", dep: "llm-gateway" },
+    Component { svc: Svc::Auth, module: "auth_service.auth_core.oauth_manager", class: "OAuthManager", noun: "oauth exchange", id: "${email}", dep: "postgres" },
+    Component { svc: Svc::Auth, module: "auth_service.auth_core.jwt_handler", class: "JWTHandler", noun: "token", id: "jti_${hex12}", dep: "redis" },
+    Component { svc: Svc::Auth, module: "auth_service.auth_core.database.repository", class: "UserRepository", noun: "user record", id: "${uid_trunc}", dep: "postgres" },
+    Component { svc: Svc::Auth, module: "auth_service.auth_core.redis_session", class: "SessionStore", noun: "session", id: "${sess}", dep: "redis" },
 ];
 
 /// (verb, gerund)
@@ -1226,10 +1528,11 @@ const OUTCOMES: &[(&str, &str, &str)] = &[
         "lock held by another worker (owner ${hex8})",
     ),
     ("key-error", "ERROR", "KeyError: '${field}'"),
+    // Never steady background: only during the outage of the component's dependency.
     (
         "circuit-open",
         "CRITICAL",
-        "circuit breaker open, rejecting for ${secs}s",
+        "circuit breaker open for {dep}, rejecting for ${secs}s",
     ),
     ("ok", "INFO", "completed in ${ms}"),
     ("skipped", "DEBUG", "skipped: nothing to do (${n} pending)"),
@@ -1247,6 +1550,7 @@ fn procedural_app() -> Vec<Template> {
         let comp = &COMPONENTS[i / (ACTIONS.len() * OUTCOMES.len())];
         let (verb, gerund) = ACTIONS[i / OUTCOMES.len() % ACTIONS.len()];
         let (outcome, severity, what) = OUTCOMES[i % OUTCOMES.len()];
+        let what = what.replace("{dep}", comp.dep);
         let h = mix64(i as u64 ^ 0x0b5e55ed);
         let noun_snake = comp.noun.replace(' ', "_");
         let function = format!("{verb}_{noun_snake}");
@@ -1266,7 +1570,12 @@ fn procedural_app() -> Vec<Template> {
             }
         };
         let key = format!("gen:{class}.{function}:{outcome}");
-        let weight = 300 / (rank as u64 + 3);
+        let circuit = (outcome == "circuit-open").then_some(comp.dep);
+        let weight = if circuit.is_some() {
+            0
+        } else {
+            (300 / (rank as u64 + 3)).max(1)
+        };
         let kind = match comp.svc {
             Svc::Auth => auth_json(comp.module, &message),
             // Some modules log through stdlib logging and lose their own labels.
@@ -1276,7 +1585,9 @@ fn procedural_app() -> Vec<Template> {
                 structured(site(comp.module, &function, line as u32), &message)
             }
         };
-        out.push(tpl(&key, comp.svc, severity, weight.max(1), kind));
+        let mut t = tpl(&key, comp.svc, severity, weight, kind);
+        t.circuit = circuit;
+        out.push(t);
     }
     out
 }
@@ -1359,6 +1670,7 @@ enum Scenario {
 struct Chain {
     steps: Vec<usize>,
     ws_path: Option<&'static str>,
+    msg_type: Option<&'static str>,
 }
 
 /// All templates, chains and the weighted table to draw scenarios from.
@@ -1369,6 +1681,10 @@ struct Catalog {
     cumulative: Vec<u64>,
     scenarios: Vec<Scenario>,
     bursts: [usize; 2],
+    /// The circuit-open call sites of the components that depend on [`OUTAGE_DEP`].
+    outage: Vec<usize>,
+    /// Per service, the 503 request that may follow one of them.
+    outage_requests: [usize; 2],
 }
 
 impl Catalog {
@@ -1380,6 +1696,18 @@ impl Catalog {
                 templates.push(t);
             }
         }
+        for (svc, (method, path)) in [Svc::Backend, Svc::Auth].into_iter().zip(OUTAGE_REQUESTS) {
+            let t = request(svc, method, path, 503, 0);
+            assert!(
+                !templates.iter().any(|e| e.key == t.key),
+                "{} is background traffic",
+                t.key
+            );
+            templates.push(t);
+        }
+        let outage = (0..templates.len())
+            .filter(|&t| templates[t].circuit == Some(OUTAGE_DEP))
+            .collect();
         let index = |key: &str| {
             templates
                 .iter()
@@ -1391,9 +1719,12 @@ impl Catalog {
             .map(|c| Chain {
                 steps: c.steps.iter().map(|k| index(k)).collect(),
                 ws_path: c.ws_path,
+                msg_type: c.msg_type,
             })
             .collect();
         let bursts = BURSTS.map(index);
+        let outage_requests = OUTAGE_REQUESTS
+            .map(|(method, path)| index(&format!("{method} {} 503", path.replace("${", "{"))));
 
         let mut cumulative = Vec::new();
         let mut scenarios = Vec::new();
@@ -1421,6 +1752,8 @@ impl Catalog {
             cumulative,
             scenarios,
             bursts,
+            outage,
+            outage_requests,
         }
     }
 
@@ -2362,5 +2695,287 @@ mod tests {
                 prev = ts;
             }
         }
+    }
+
+    /// Entries of an NDJSON run with their truth keys.
+    fn entries_with_keys(opts: &GenOptions) -> Vec<(Value, String)> {
+        let mut out = Vec::new();
+        let mut truth = Vec::new();
+        generate(opts, &mut out, Some(&mut truth)).unwrap();
+        let items = std::str::from_utf8(&out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap());
+        let keys = std::str::from_utf8(&truth)
+            .unwrap()
+            .lines()
+            .map(|l| l.split_once('\t').unwrap().1.to_string());
+        items.zip(keys).collect()
+    }
+
+    fn ts_of(item: &Value) -> i64 {
+        parse_ts(item["timestamp"].as_str().unwrap())
+    }
+
+    #[test]
+    fn timeline_knots_run_down_in_time() {
+        let catalog = Catalog::build();
+        for seed in 0..200 {
+            let mut rng = Rng(seed);
+            for (n, span) in [(3000, 6 * 3600), (40, 60), (100_000, 2 * 86_400), (50, 0)] {
+                let span = span * NANOS;
+                let spike = (seed % 7 == 0).then_some(3);
+                let t = Timeline::new(n, span, &catalog, spike, &mut rng);
+                for w in t.knots.windows(2) {
+                    assert!(w[0].0 <= w[1].0 && w[0].1 >= w[1].1, "{:?}", t.knots);
+                }
+                if n >= 1000 {
+                    assert_eq!(t.windows.len(), if spike.is_some() { 1 } else { 3 });
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_outage_is_one_window_of_circuit_open_call_sites() {
+        let catalog = Catalog::build();
+        assert!(
+            catalog.outage.len() >= 8,
+            "{} call sites",
+            catalog.outage.len()
+        );
+        // Circuit-open is never background.
+        for t in &catalog.templates {
+            assert_eq!(
+                t.key.ends_with(":circuit-open"),
+                t.circuit.is_some(),
+                "{}",
+                t.key
+            );
+            if t.circuit.is_some() {
+                assert_eq!(t.weight, 0, "{}", t.key);
+            }
+        }
+        let requests: Vec<&str> = catalog
+            .outage_requests
+            .iter()
+            .map(|&t| catalog.templates[t].key.as_str())
+            .collect();
+        for seed in [1, 2, 7, 13] {
+            let opts = GenOptions {
+                entries: 4000,
+                seed,
+                span_secs: 6 * 3600,
+                format: GenFormat::Ndjson,
+                ..GenOptions::default()
+            };
+            let all = entries_with_keys(&opts);
+            let outage: Vec<&(Value, String)> = all
+                .iter()
+                .filter(|(_, k)| k.ends_with(":circuit-open") || requests.contains(&k.as_str()))
+                .collect();
+            // 2.5 % of the entries, within 25 minutes in the newer half of the span.
+            assert!(
+                (95..=100).contains(&outage.len()),
+                "seed {seed}: {}",
+                outage.len()
+            );
+            let times: Vec<i64> = outage.iter().map(|(v, _)| ts_of(v)).collect();
+            let (newest, oldest) = (times[0], times[times.len() - 1]);
+            assert!(newest - oldest <= 25 * 60 * NANOS, "seed {seed}");
+            assert!(newest - oldest >= 15 * 60 * NANOS, "seed {seed}");
+            assert!(oldest >= (opts.end_unix - 3 * 3600) * NANOS, "seed {seed}");
+
+            let mut sites = std::collections::BTreeSet::new();
+            let mut services = std::collections::BTreeSet::new();
+            let mut site_traces = std::collections::BTreeMap::new();
+            for (v, k) in &outage {
+                if k.ends_with(":circuit-open") {
+                    let message = v["jsonPayload"]["message"].as_str().unwrap();
+                    assert!(
+                        message.contains("circuit breaker open for postgres, rejecting for "),
+                        "{message}"
+                    );
+                    sites.insert(k.as_str());
+                    let svc = v["resource"]["labels"]["service_name"].as_str().unwrap();
+                    services.insert(svc);
+                    if let Some(trace) = v["trace"].as_str() {
+                        site_traces.insert(trace, (svc, ts_of(v)));
+                    }
+                }
+            }
+            assert!(sites.len() >= 6, "seed {seed}: {sites:?}");
+            assert_eq!(services.len(), 2, "seed {seed}");
+            // Each 503 follows a circuit-open log of its service in its trace: about half the
+            // outage's entries are in such pairs.
+            let mut chained = 0;
+            for (v, k) in &outage {
+                if requests.contains(&k.as_str()) {
+                    let svc = v["resource"]["labels"]["service_name"].as_str().unwrap();
+                    let (site_svc, site_ts) = site_traces[v["trace"].as_str().unwrap()];
+                    assert_eq!(site_svc, svc, "seed {seed}: {k}");
+                    assert!(site_ts <= ts_of(v));
+                    chained += 2;
+                }
+            }
+            assert!(
+                (30..=70).contains(&(chained * 100 / outage.len())),
+                "seed {seed}: {chained} of {}",
+                outage.len()
+            );
+        }
+
+        // A spike replaces the outage.
+        let opts = GenOptions {
+            entries: 4000,
+            span_secs: 6 * 3600,
+            format: GenFormat::Ndjson,
+            spike: Some("high-buffer-utilization".to_string()),
+            ..GenOptions::default()
+        };
+        let all = entries_with_keys(&opts);
+        assert!(!all.iter().any(|(_, k)| k.ends_with(":circuit-open")));
+        assert!(!all.iter().any(|(_, k)| requests.contains(&k.as_str())));
+    }
+
+    #[test]
+    fn the_legacy_message_error_leads_its_chain() {
+        let opts = GenOptions {
+            entries: 4000,
+            seed: 3,
+            format: GenFormat::Ndjson,
+            ..GenOptions::default()
+        };
+        let all = entries_with_keys(&opts);
+        let mut by_trace: std::collections::BTreeMap<&str, Vec<(i64, &str)>> = Default::default();
+        for (v, k) in &all {
+            if let Some(trace) = v["trace"].as_str() {
+                by_trace.entry(trace).or_default().push((ts_of(v), k));
+            }
+        }
+        let chain = [
+            "GET /websocket 101",
+            "ws-legacy-message-type",
+            "golden-path-loop-crash",
+            "golden-path-loop-error-context",
+            "ws-close-after-close",
+        ];
+        let mut chains = 0;
+        for entries in by_trace.values() {
+            let keys: Vec<&str> = entries.iter().rev().map(|&(_, k)| k).collect();
+            if keys.contains(&"golden-path-loop-crash") {
+                assert!(!keys.contains(&"golden-path-auth-permissive"), "{keys:?}");
+                assert!(!keys.contains(&"main-mode-loop-error"), "{keys:?}");
+            }
+            if keys.contains(&"ws-legacy-message-type") && keys.len() > 1 {
+                // Oldest first, in the chain's order.
+                assert_eq!(keys, chain, "{entries:?}");
+                chains += 1;
+            }
+        }
+        let legacy: Vec<&Value> = all
+            .iter()
+            .filter(|(_, k)| k == "ws-legacy-message-type")
+            .map(|(v, _)| v)
+            .collect();
+        assert!(chains >= 10, "{chains}");
+        assert!(chains * 2 > legacy.len(), "{chains} of {}", legacy.len());
+        let chained_types = legacy
+            .iter()
+            .filter(|v| v["trace"].as_str().is_some_and(|t| by_trace[t].len() > 1))
+            .all(|v| {
+                v["jsonPayload"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Invalid message type 'legacy_response'")
+            });
+        assert!(chained_types);
+    }
+
+    #[test]
+    fn problems_truth_lists_what_was_emitted() {
+        let dir = tempfile::tempdir().unwrap();
+        for (entries, spike) in [(3000, None), (12, None), (2000, Some("ws-heartbeat-ack"))] {
+            let path = dir.path().join(format!("problems-{entries}.json"));
+            let opts = GenOptions {
+                entries,
+                seed: 7,
+                span_secs: 6 * 3600,
+                format: GenFormat::Ndjson,
+                spike: spike.map(str::to_string),
+                problems_truth: Some(path.clone()),
+                ..GenOptions::default()
+            };
+            let all = entries_with_keys(&opts);
+            let emitted: std::collections::BTreeSet<&str> =
+                all.iter().map(|(_, k)| k.as_str()).collect();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.starts_with("{\n  \"planted\": [") && text.ends_with("}\n"));
+            let truth: Value = serde_json::from_str(&text).unwrap();
+            let planted = truth["planted"].as_array().unwrap();
+            let mut outages = 0;
+            for p in planted {
+                let keys: Vec<&str> = p["templates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| k.as_str().unwrap())
+                    .collect();
+                assert!(!keys.is_empty());
+                assert!(keys.iter().all(|k| emitted.contains(k)), "{p}");
+                match p["kind"].as_str().unwrap() {
+                    "chain" => {
+                        let def = CHAINS.iter().find(|c| c.name == p["name"]).unwrap();
+                        // A subsequence of the chain, in its order.
+                        let mut rest = def.steps.iter();
+                        assert!(keys.iter().all(|k| rest.any(|s| s == k)), "{p}");
+                    }
+                    "outage" => {
+                        outages += 1;
+                        assert_eq!(p["name"], "postgres-outage");
+                        let sites: std::collections::BTreeSet<&str> = emitted
+                            .iter()
+                            .copied()
+                            .filter(|k| k.ends_with(":circuit-open"))
+                            .collect();
+                        let listed: std::collections::BTreeSet<&str> = keys
+                            .iter()
+                            .copied()
+                            .filter(|k| k.ends_with(":circuit-open"))
+                            .collect();
+                        assert_eq!(listed, sites);
+                        assert!(
+                            keys.iter()
+                                .all(|k| k.ends_with(":circuit-open") || k.ends_with(" 503"))
+                        );
+                    }
+                    other => panic!("kind {other}"),
+                }
+            }
+            match (entries, spike) {
+                (3000, None) => {
+                    assert_eq!(outages, 1);
+                    for name in [
+                        "legacy-message-loop-crash",
+                        "auth-session-check-undefined",
+                        "service-token-invalid",
+                    ] {
+                        assert!(planted.iter().any(|p| p["name"] == name), "{name}");
+                    }
+                    assert!(planted.len() >= CHAINS.len() - 2, "{truth}");
+                }
+                (12, _) => assert!(planted.len() < 4, "{truth}"),
+                _ => assert_eq!(outages, 0),
+            }
+        }
+        // A file that cannot be created fails before any output.
+        let opts = GenOptions {
+            problems_truth: Some(dir.path().join("missing/problems.json")),
+            ..GenOptions::default()
+        };
+        let mut out = Vec::new();
+        let err = generate(&opts, &mut out, None).unwrap_err();
+        assert!(err.to_string().contains("missing/problems.json"), "{err}");
+        assert!(out.is_empty());
     }
 }

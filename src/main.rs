@@ -327,12 +327,19 @@ struct GenArgs {
     /// Also write `<insertId>\t<template key>` per entry to this file (ground truth).
     #[arg(long, value_name = "PATH")]
     truth: Option<PathBuf>,
+    /// Also write the planted problems to this file (ground truth for grouping clusters into
+    /// problems), as JSON: `{"planted": [{"name", "kind", "templates"}]}`, one per chain of
+    /// templates logged in one trace (`"kind": "chain"`, its template keys oldest first, the
+    /// root first) and one for the postgres outage (`"kind": "outage"`, the circuit-open call
+    /// sites, then the 503 requests); only template keys this output emitted.
+    #[arg(long, value_name = "PATH")]
+    problems_truth: Option<PathBuf>,
     /// Output path (standard output by default).
     #[arg(long, short = 'o', value_name = "PATH")]
     output: Option<PathBuf>,
-    /// Instead of the built-in bursts, make the template with this ground-truth key (see
-    /// --truth) burst near the end: 3% of the entries in 40 minutes ending 10 minutes before
-    /// the newest entry.
+    /// Instead of the built-in bursts and the outage, make the template with this ground-truth
+    /// key (see --truth) burst near the end: 3% of the entries in 40 minutes ending 10 minutes
+    /// before the newest entry.
     #[arg(long, value_name = "KEY")]
     spike: Option<String>,
 }
@@ -657,6 +664,7 @@ fn cmd_gen(args: GenArgs) -> ExitCode {
         end_unix: end.div_euclid(1_000_000_000),
         span_secs: span,
         spike: args.spike,
+        problems_truth: args.problems_truth,
     };
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => match std::fs::File::create(p) {
