@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::config::CorrelateConfig;
 use crate::record::{Cluster, Evidence, Severity};
-use crate::related::{SharedTraces, shared_pairs};
+use crate::related::{SharedTraces, shared_pairs_of};
 
 const NANOS: i64 = 1_000_000_000;
 /// Bins the burst test looks at, at most (the bin widens for longer inputs).
@@ -73,94 +73,209 @@ pub fn problems(
     cfg: &CorrelateConfig,
 ) -> Vec<Problem> {
     let eligible: Vec<bool> = clusters.iter().map(is_eligible).collect();
-    let traces = trace_links(clusters, &eligible, cfg);
-    let bursts = burst_links(clusters, &eligible, reference, cfg);
-    let causes: Vec<Option<String>> = clusters
-        .iter()
-        .zip(&eligible)
-        .map(|(c, &e)| e.then(|| cause_phrase(&c.template, cfg)).flatten())
-        .collect();
-    let places: Vec<Option<String>> = clusters
-        .iter()
-        .zip(&eligible)
-        .map(|(c, &e)| e.then(|| location_key(c)).flatten())
-        .collect();
-    let by_cause = index_by(&causes);
-    let by_place = index_by(&places);
+    let units = units(clusters, &eligible, cfg);
+    let traces = trace_links(&units, cfg);
+    let bursts = burst_links(clusters, &units, reference, cfg);
 
-    let mut followers = vec![false; clusters.len()];
-    for ((_, member), _) in traces.iter() {
-        followers[*member] = true;
+    let mut followers = vec![false; units.len()];
+    for &(_, member) in traces.keys() {
+        followers[member] = true;
     }
-    let mut order: Vec<usize> = (0..clusters.len()).filter(|&i| eligible[i]).collect();
-    order.sort_by_key(|&i| lead_rank(&clusters[i], followers[i]));
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by_key(|&u| (followers[u], units[u].rank));
 
-    let mut assigned = vec![false; clusters.len()];
+    let mut assigned = vec![false; units.len()];
     let mut out = Vec::new();
     for lead in order {
         if assigned[lead] {
             continue;
         }
         assigned[lead] = true;
-        // Candidates with direct evidence to the lead.
+        // Units with direct evidence to the lead unit.
         let mut found: BTreeMap<usize, Vec<Evidence>> = BTreeMap::new();
-        for ((l, m), e) in traces.range((lead, 0)..(lead + 1, 0)) {
-            debug_assert_eq!(*l, lead);
-            found.entry(*m).or_default().push(e.clone());
+        for (&(_, m), e) in traces.range((lead, 0)..(lead + 1, 0)) {
+            found.entry(m).or_default().push(e.clone());
         }
         for (&(a, b), e) in &bursts {
-            let other = if a == lead {
-                b
-            } else if b == lead {
-                a
-            } else {
-                continue;
+            let (other, e) = match (a == lead, b == lead, e) {
+                (true, _, e) => (b, e.clone()),
+                (
+                    _,
+                    true,
+                    &Evidence::Burst {
+                        together,
+                        lead_bins,
+                        member_bins,
+                        bins,
+                        bin_secs,
+                        p,
+                    },
+                ) => {
+                    let swapped = Evidence::Burst {
+                        together,
+                        lead_bins: member_bins,
+                        member_bins: lead_bins,
+                        bins,
+                        bin_secs,
+                        p,
+                    };
+                    (a, swapped)
+                }
+                _ => continue,
             };
-            found.entry(other).or_default().push(e.clone());
+            found.entry(other).or_default().push(e);
         }
-        if let Some(phrase) = &causes[lead] {
-            for &m in &by_cause[phrase.as_str()] {
-                found.entry(m).or_default().push(Evidence::Cause {
-                    phrase: phrase.clone(),
-                });
-            }
-        }
-        if let Some(place) = &places[lead] {
-            for &m in &by_place[place.as_str()] {
-                found.entry(m).or_default().push(Evidence::Location {
-                    location: place.clone(),
-                });
-            }
-        }
-        let mut members: Vec<(usize, Vec<Evidence>)> = found
-            .into_iter()
-            .filter(|(m, _)| *m != lead && !assigned[*m])
-            .collect();
-        members.sort_by(|(a, _), (b, _)| {
-            (clusters[*b].count, clusters[*a].id).cmp(&(clusters[*a].count, clusters[*b].id))
-        });
-        for (m, _) in &members {
+        found.retain(|m, _| !assigned[*m]);
+        for m in found.keys() {
             assigned[*m] = true;
         }
-        out.push(Problem {
-            id: problem_id(clusters[lead].id),
-            members: std::iter::once(lead)
-                .chain(members.iter().map(|m| m.0))
-                .collect(),
-            links: members.into_iter().map(|m| m.1).collect(),
-        });
-    }
-    // Everything else is a problem of its own.
-    for (i, c) in clusters.iter().enumerate() {
-        if !assigned[i] {
-            out.push(Problem {
-                id: problem_id(c.id),
-                members: vec![i],
-                links: Vec::new(),
-            });
-        }
+        out.push(assemble(clusters, &units, lead, found));
     }
     out
+}
+
+/// Clusters that are one thing: eligible clusters naming the same cause (phrase or exception
+/// type) or logged by the same statement (or route and status class) are joined; every other
+/// cluster is a unit of its own.
+struct Unit {
+    /// Indices into the clusters, the unit's lead first.
+    members: Vec<usize>,
+    /// Why each member (after the first) is in the unit.
+    ties: Vec<Vec<Evidence>>,
+    eligible: bool,
+    rank: Rank,
+    traces: crate::record::TraceSketch,
+}
+
+type Rank = (
+    std::cmp::Reverse<Severity>,
+    i64,
+    std::cmp::Reverse<u64>,
+    u64,
+);
+
+fn units(clusters: &[Cluster], eligible: &[bool], cfg: &CorrelateConfig) -> Vec<Unit> {
+    let causes: Vec<Option<String>> = clusters
+        .iter()
+        .zip(eligible)
+        .map(|(c, &e)| e.then(|| cause_phrase(&c.template, cfg)).flatten())
+        .collect();
+    let mut places: Vec<Option<String>> = clusters
+        .iter()
+        .zip(eligible)
+        .map(|(c, &e)| e.then(|| location_key(c)).flatten())
+        .collect();
+    // A location many templates share is a logging wrapper, not one statement.
+    let crowded: Vec<String> = index_by(&places)
+        .into_iter()
+        .filter(|(_, v)| v.len() > MAX_TEMPLATES_PER_LOCATION)
+        .map(|(k, _)| k.to_string())
+        .collect();
+    for p in places.iter_mut() {
+        if p.as_ref().is_some_and(|k| crowded.contains(k)) {
+            *p = None;
+        }
+    }
+    let mut root: Vec<usize> = (0..clusters.len()).collect();
+    fn find(root: &mut [usize], mut i: usize) -> usize {
+        while root[i] != i {
+            root[i] = root[root[i]];
+            i = root[i];
+        }
+        i
+    }
+    for keys in [&causes, &places] {
+        for group in index_by(keys).into_values() {
+            for w in group.windows(2) {
+                let (a, b) = (find(&mut root, w[0]), find(&mut root, w[1]));
+                root[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..clusters.len() {
+        let r = find(&mut root, i);
+        groups.entry(r).or_default().push(i);
+    }
+    groups
+        .into_values()
+        .map(|mut members| {
+            members.sort_by_key(|&i| rank(&clusters[i]));
+            let lead = members[0];
+            let ties = members[1..]
+                .iter()
+                .map(|&m| {
+                    let mut e = Vec::new();
+                    if let Some(phrase) = &causes[m] {
+                        e.push(Evidence::Cause {
+                            phrase: phrase.clone(),
+                        });
+                    }
+                    if places[m].is_some() && places[m] == places[lead] {
+                        e.push(Evidence::Location {
+                            location: places[m].clone().unwrap_or_default(),
+                        });
+                    }
+                    e
+                })
+                .collect();
+            let mut traces = crate::record::TraceSketch::new(clusters[lead].traces.k);
+            for &m in &members {
+                traces.merge(clusters[m].traces.clone());
+            }
+            Unit {
+                rank: members
+                    .iter()
+                    .map(|&m| rank(&clusters[m]))
+                    .min()
+                    .unwrap_or_else(|| rank(&clusters[lead])),
+                eligible: eligible[lead],
+                members,
+                ties,
+                traces,
+            }
+        })
+        .collect()
+}
+
+/// Templates a location may have before it counts as a logging wrapper rather than one
+/// statement.
+const MAX_TEMPLATES_PER_LOCATION: usize = 4;
+
+/// A problem from its lead unit and the units linked to it: the lead unit's clusters first,
+/// then the others by entries; each member with its evidence.
+fn assemble(
+    clusters: &[Cluster],
+    units: &[Unit],
+    lead: usize,
+    found: BTreeMap<usize, Vec<Evidence>>,
+) -> Problem {
+    let u = &units[lead];
+    let mut members: Vec<(usize, Vec<Evidence>)> = u.members[1..]
+        .iter()
+        .copied()
+        .zip(u.ties.iter().cloned())
+        .collect();
+    for (m, link) in found {
+        let other = &units[m];
+        for (k, &c) in other.members.iter().enumerate() {
+            let mut e = link.clone();
+            if k > 0 {
+                e.extend(other.ties[k - 1].iter().cloned());
+            }
+            members.push((c, e));
+        }
+    }
+    members.sort_by(|(a, _), (b, _)| {
+        (clusters[*b].count, clusters[*a].id).cmp(&(clusters[*a].count, clusters[*b].id))
+    });
+    Problem {
+        id: problem_id(clusters[u.members[0]].id),
+        members: std::iter::once(u.members[0])
+            .chain(members.iter().map(|m| m.0))
+            .collect(),
+        links: members.into_iter().map(|m| m.1).collect(),
+    }
 }
 
 /// Keeps problem ids across runs: `remembered` maps a cluster id to the problem id it had. A
@@ -194,20 +309,9 @@ pub fn is_eligible(c: &Cluster) -> bool {
     !successful_request && (failed_request || c.max_severity() >= Severity::Warning)
 }
 
-/// Sort key of a would-be lead: roots first, then most severe, first to start, most
-/// entries, smallest id.
-fn lead_rank(
-    c: &Cluster,
-    follower: bool,
-) -> (
-    bool,
-    std::cmp::Reverse<Severity>,
-    i64,
-    std::cmp::Reverse<u64>,
-    u64,
-) {
+/// Sort key of a would-be lead: most severe, first to start, most entries, smallest id.
+fn rank(c: &Cluster) -> Rank {
     (
-        follower,
         std::cmp::Reverse(c.max_severity()),
         c.first_seen.unwrap_or(i64::MAX),
         std::cmp::Reverse(c.count),
@@ -215,8 +319,8 @@ fn lead_rank(
     )
 }
 
-fn index_by(keys: &[Option<String>]) -> HashMap<&str, Vec<usize>> {
-    let mut m: HashMap<&str, Vec<usize>> = HashMap::new();
+fn index_by(keys: &[Option<String>]) -> BTreeMap<&str, Vec<usize>> {
+    let mut m: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, k) in keys.iter().enumerate() {
         if let Some(k) = k {
             m.entry(k.as_str()).or_default().push(i);
@@ -225,32 +329,29 @@ fn index_by(keys: &[Option<String>]) -> HashMap<&str, Vec<usize>> {
     m
 }
 
-/// Strong trace links, keyed (lead, member): the lead came first in at least as many shared
-/// traces as the member, and has at least `min_trace_share` of the member's traces.
-fn trace_links(
-    clusters: &[Cluster],
-    eligible: &[bool],
-    cfg: &CorrelateConfig,
-) -> BTreeMap<(usize, usize), Evidence> {
+/// Strong trace links between eligible units, keyed (lead, member): the lead came first in
+/// at least as many shared traces as the member, and has at least `min_trace_share` of the
+/// member's traces.
+fn trace_links(units: &[Unit], cfg: &CorrelateConfig) -> BTreeMap<(usize, usize), Evidence> {
+    let sketches: Vec<&crate::record::TraceSketch> = units.iter().map(|u| &u.traces).collect();
     let mut out = BTreeMap::new();
-    for ((a, b), p) in shared_pairs(clusters) {
-        if !(eligible[a] && eligible[b]) || p.shared < cfg.min_shared_traces {
+    for ((a, b), p) in shared_pairs_of(&sketches) {
+        if !(units[a].eligible && units[b].eligible) || p.shared < cfg.min_shared_traces {
             continue;
         }
-        let limit = crate::related::complete_to(&clusters[a], &clusters[b]);
+        let limit = sketches[a].complete_to().min(sketches[b].complete_to());
         let flipped = SharedTraces {
             shared: p.shared,
             a_led: p.b_led,
             b_led: p.a_led,
         };
         for (lead, member, q) in [(a, b, p), (b, a, flipped)] {
-            if q.a_led < q.b_led
-                || (q.a_led == q.b_led
-                    && lead_rank(&clusters[lead], false) > lead_rank(&clusters[member], false))
-            {
+            let later =
+                q.a_led < q.b_led || (q.a_led == q.b_led && units[lead].rank > units[member].rank);
+            if later {
                 continue;
             }
-            let known = clusters[member].traces.count_upto(limit).max(1);
+            let known = sketches[member].count_upto(limit).max(1);
             let share = q.shared as f64 / known as f64;
             if share >= cfg.min_trace_share {
                 out.insert(
@@ -268,11 +369,11 @@ fn trace_links(
     out
 }
 
-/// Pairs of eligible clusters that burst together (see the module docs), keyed `(a, b)` with
+/// Pairs of eligible units that burst together (see the module docs), keyed `(a, b)` with
 /// `a < b`.
 fn burst_links(
     clusters: &[Cluster],
-    eligible: &[bool],
+    units: &[Unit],
     reference: Option<i64>,
     cfg: &CorrelateConfig,
 ) -> BTreeMap<(usize, usize), Evidence> {
@@ -294,26 +395,29 @@ fn burst_links(
     }
     let bins = ((end - start) / bin + 1) as usize;
     let words = bins.div_ceil(64);
+    let count = |u: &Unit| u.members.iter().map(|&m| clusters[m].count).sum::<u64>();
 
-    // The most frequent eligible clusters with enough busy bins, as bit sets of busy bins.
-    let mut candidates: Vec<usize> = (0..clusters.len())
-        .filter(|&i| eligible[i] && clusters[i].per_second.len() >= cfg.burst_min_together as usize)
+    // The most frequent eligible units, as bit sets of busy bins.
+    let mut candidates: Vec<usize> = (0..units.len())
+        .filter(|&u| units[u].eligible && count(&units[u]) >= u64::from(cfg.burst_min_together))
         .collect();
-    candidates.sort_by_key(|&i| (std::cmp::Reverse(clusters[i].count), clusters[i].id));
+    candidates.sort_by_key(|&u| (std::cmp::Reverse(count(&units[u])), u));
     candidates.truncate(cfg.burst_max_clusters);
     candidates.sort_unstable();
     let sets: Vec<(usize, Vec<u64>, u32)> = candidates
         .into_iter()
-        .filter_map(|i| {
+        .filter_map(|u| {
             let mut set = vec![0u64; words];
-            for &s in clusters[i].per_second.keys() {
-                if (start..=end).contains(&s) {
-                    let b = ((s - start) / bin) as usize;
-                    set[b / 64] |= 1 << (b % 64);
+            for &m in &units[u].members {
+                for &s in clusters[m].per_second.keys() {
+                    if (start..=end).contains(&s) {
+                        let b = ((s - start) / bin) as usize;
+                        set[b / 64] |= 1 << (b % 64);
+                    }
                 }
             }
             let busy: u32 = set.iter().map(|w| w.count_ones()).sum();
-            (busy >= cfg.burst_min_together).then_some((i, set, busy))
+            (busy >= cfg.burst_min_together).then_some((u, set, busy))
         })
         .collect();
     let ln_fact = ln_factorials(bins);

@@ -551,6 +551,11 @@ fn problem_title(p: &Problem, members: &[&Cluster]) -> String {
         if let Some(first) = t.get(..1) {
             t = first.to_uppercase() + &t[1..];
         }
+        // The lead's variable part after the phrase ("rejecting for <*>").
+        let tail = lead.template.to_lowercase();
+        if tail.trim_end().ends_with("<*>") && !t.ends_with('…') {
+            t.push_str(" …");
+        }
         return format!("{t} ({} call sites)", same_cause + 1);
     }
     if let Some(r) = request_words(&lead.template) {

@@ -110,11 +110,17 @@ pub struct SharedTraces {
 /// Every pair of clusters whose trace sketches share at least one trace, with the count and
 /// which cluster's entry came first in each (see [`SharedTraces`]).
 pub fn shared_pairs(clusters: &[Cluster]) -> BTreeMap<(usize, usize), SharedTraces> {
+    let sketches: Vec<&TraceSketch> = clusters.iter().map(|c| &c.traces).collect();
+    shared_pairs_of(&sketches)
+}
+
+/// [`shared_pairs`] over bare sketches (indices into `sketches`).
+pub fn shared_pairs_of(sketches: &[&TraceSketch]) -> BTreeMap<(usize, usize), SharedTraces> {
     let mut pairs: BTreeMap<(usize, usize), SharedTraces> = BTreeMap::new();
-    // hash → (cluster, first time), for hashes in at least two sketches.
+    // hash → (sketch, first time), for hashes in at least two sketches.
     let mut by_hash: BTreeMap<u64, Vec<(usize, i64)>> = BTreeMap::new();
-    for (i, c) in clusters.iter().enumerate() {
-        for &(h, t) in &c.traces.marks {
+    for (i, c) in sketches.iter().enumerate() {
+        for &(h, t) in &c.marks {
             by_hash.entry(h).or_default().push((i, t));
         }
     }
@@ -125,7 +131,7 @@ pub fn shared_pairs(clusters: &[Cluster]) -> BTreeMap<(usize, usize), SharedTrac
         for (x, &(a, ta)) in found.iter().enumerate().take(MAX_CLUSTERS_PER_TRACE) {
             for &(b, tb) in found.iter().take(MAX_CLUSTERS_PER_TRACE).skip(x + 1) {
                 // Count a hash only where both sketches are complete, so counts compare.
-                if h > complete_to(&clusters[a], &clusters[b]) {
+                if h > sketches[a].complete_to().min(sketches[b].complete_to()) {
                     continue;
                 }
                 let p = pairs.entry((a, b)).or_default();

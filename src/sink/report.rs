@@ -712,10 +712,15 @@ fn problem_section(o: &mut String, n: usize, p: &ProblemReport, r: &Report, cfg:
         thousands(p.count),
         problem_trend(p)
     );
-    let _ = writeln!(o, "**Windows:** {}  ", problem_windows(p, &r.windows));
-    if let (Some(f), Some(l)) = (&p.first_seen, &p.last_seen) {
-        let _ = writeln!(o, "**Time Range:** {} → {}  ", short_time(f), short_time(l));
-    }
+    let range = match (&p.first_seen, &p.last_seen) {
+        (Some(f), Some(l)) => format!(" · **Time Range:** {} → {}", short_time(f), short_time(l)),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        o,
+        "**Windows:** {}{range}  ",
+        problem_windows(p, &r.windows)
+    );
     let mut impact = vec![format!("services: {}", p.services.join(", "))];
     if p.traces > 0 {
         impact.push(format!("~{} requests (traces)", thousands(p.traces)));
@@ -737,14 +742,17 @@ fn problem_section(o: &mut String, n: usize, p: &ProblemReport, r: &Report, cfg:
             .unwrap_or_default();
         let _ = writeln!(o, "**HTTP:** {}{latency}  ", statuses.join(", "));
     }
-    if let Some(t) = trend_line(lead) {
+    if let Some(t) = trend_line(lead).filter(|_| informative(lead)) {
         let _ = writeln!(o, "**Lead trend:** {t}  ");
     }
     if !lead.trend.sparkline.is_empty() {
         let _ = writeln!(o, "**Series (lead):** `{}`  ", lead.trend.sparkline);
     }
-    let _ = writeln!(o, "**Evidence:** {}  ", p.summary);
-    let _ = writeln!(o, "**Problem id:** `{}`\n", p.id);
+    let _ = writeln!(
+        o,
+        "**Evidence:** {} · **Problem id:** `{}`\n",
+        p.summary, p.id
+    );
     if members.len() > 1 {
         member_table(o, &members, cfg.members);
     } else {
@@ -766,6 +774,11 @@ fn problem_section(o: &mut String, n: usize, p: &ProblemReport, r: &Report, cfg:
         );
     }
     let _ = writeln!(o, "---\n");
+}
+
+/// A trend worth a line: anything but a steady cluster no earlier run knew of.
+fn informative(c: &ClusterReport) -> bool {
+    c.trend.status.is_some_and(|s| s != Status::Ongoing) || c.trend.history.is_some()
 }
 
 /// Window counts of a problem in configured order.
@@ -857,7 +870,8 @@ fn compact_sample(v: &serde_json::Value, lines: usize) -> (String, String) {
     } else {
         serde_json::Value::Object(payload)
     };
-    let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
+    let mut pretty = String::new();
+    pretty_json(&body, 0, &mut pretty);
     let all: Vec<&str> = pretty.lines().collect();
     let shown = if all.len() <= lines {
         pretty
@@ -871,6 +885,45 @@ fn compact_sample(v: &serde_json::Value, lines: usize) -> (String, String) {
         out
     };
     (head.join(" · "), shown)
+}
+
+/// Objects and arrays whose compact form fits on this many characters stay on one line.
+const INLINE: usize = 100;
+
+/// Pretty JSON that keeps small objects and arrays on one line.
+fn pretty_json(v: &serde_json::Value, indent: usize, out: &mut String) {
+    use serde_json::Value;
+    let compact = serde_json::to_string(v).unwrap_or_default();
+    let (open, close, items): (char, char, Vec<(Option<&String>, &Value)>) = match v {
+        Value::Object(m) if !m.is_empty() => {
+            ('{', '}', m.iter().map(|(k, v)| (Some(k), v)).collect())
+        }
+        Value::Array(a) if !a.is_empty() => ('[', ']', a.iter().map(|v| (None, v)).collect()),
+        _ => {
+            out.push_str(&compact);
+            return;
+        }
+    };
+    if compact.chars().count() + indent <= INLINE {
+        out.push_str(&compact);
+        return;
+    }
+    out.push(open);
+    for (i, (k, x)) in items.iter().enumerate() {
+        out.push('\n');
+        out.push_str(&" ".repeat(indent + 2));
+        if let Some(k) = k {
+            out.push_str(&serde_json::to_string(k).unwrap_or_default());
+            out.push_str(": ");
+        }
+        pretty_json(x, indent + 2, out);
+        if i + 1 < items.len() {
+            out.push(',');
+        }
+    }
+    out.push('\n');
+    out.push_str(&" ".repeat(indent));
+    out.push(close);
 }
 
 /// Strings longer than [`SAMPLE_STRING`] characters cut, with their length.
