@@ -508,7 +508,7 @@ pub async fn conclude(
     let mut closed = std::collections::BTreeMap::new();
     if let Some(gs) = &github {
         let out = sink::github::run(public.as_ref().unwrap_or(&report), gs).await;
-        print_github_summary(&out.report);
+        print_github_summary(&out.report, &gs.cfg.label, &gs.cfg.priority_label_prefix);
         for e in out.errors {
             sink_errors.push(SinkError {
                 sink: "github",
@@ -517,7 +517,14 @@ pub async fn conclude(
             });
         }
         report.github = Some(out.report);
-        closed = out.closed;
+        // Issues are per problem; the state remembers closing per cluster.
+        for p in &report.problems {
+            if let Some(&is_closed) = out.closed.get(&p.id) {
+                for c in &p.clusters {
+                    closed.insert(c.clone(), is_closed);
+                }
+            }
+        }
     }
     // The state store: updated by complete runs only (see `state`).
     if let Some(st) = store.as_mut()
@@ -619,8 +626,12 @@ fn github_settings(
     }))
 }
 
-/// One line per kind of GitHub action on stderr, and why writing stopped.
-fn print_github_summary(g: &crate::record::GithubReport) {
+/// One line per kind of GitHub action on stderr, and why writing stopped; without writes
+/// (`--dry-run`, no token) the plan as a table: action, issue, title, labels.
+fn print_github_summary(g: &crate::record::GithubReport, label: &str, prefix: &str) {
+    if g.mode != "live" {
+        print_github_plan(g, label, prefix);
+    }
     let mut counts: std::collections::BTreeMap<(String, String), usize> = Default::default();
     for a in &g.actions {
         *counts
@@ -653,6 +664,36 @@ fn now_nanos() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0)
+}
+
+/// The planned GitHub actions as a table on stderr (writing ones first, skips counted).
+fn print_github_plan(g: &crate::record::GithubReport, label: &str, prefix: &str) {
+    use std::io::Write;
+    let mut e = std::io::stderr().lock();
+    let planned: Vec<&crate::record::GithubAction> = g
+        .actions
+        .iter()
+        .filter(|a| a.action != "skip" && a.action != "unchanged")
+        .collect();
+    let _ = writeln!(e, "gardener: GitHub plan for {} ({}):", g.repo, g.mode);
+    let _ = writeln!(
+        e,
+        "  {:<9} {:>6}  {:<100}  labels",
+        "action", "issue", "title"
+    );
+    for a in &planned {
+        let title = crate::prioritize::cut_at_word(&a.title, 100);
+        let issue = a.issue.map_or("new".to_string(), |n| format!("#{n}"));
+        let labels = format!("{label}, {prefix}{}", a.priority);
+        let _ = writeln!(e, "  {:<9} {issue:>6}  {title:<100}  {labels}", a.action);
+    }
+    let rest = g.actions.len() - planned.len();
+    if rest > 0 {
+        let _ = writeln!(
+            e,
+            "  … {rest} more problems unchanged or not filed (below the threshold or expected)"
+        );
+    }
 }
 
 /// Writes a line to standard error. Unlike `eprintln!`, never panics when standard error is

@@ -760,12 +760,13 @@ mod tests {
     fn built_in_rules() {
         let p = Prioritizer::new(&Config::default()).unwrap();
         // P0 is rare: one or two entries are not P0/P1 unless ALERT or worse.
-        assert_eq!(p.judge(&cluster(Severity::Critical, 1, "x")).0, 2);
+        assert_eq!(p.judge(&cluster(Severity::Critical, 1, "x")).0, 3);
         assert_eq!(p.judge(&cluster(Severity::Critical, 3, "x")).0, 1);
         assert_eq!(p.judge(&cluster(Severity::Critical, 10, "x")).0, 0);
         assert_eq!(p.judge(&cluster(Severity::Alert, 1, "x")).0, 0);
         assert_eq!(p.judge(&cluster(Severity::Error, 12, "x")).0, 1);
-        assert_eq!(p.judge(&cluster(Severity::Error, 2, "x")).0, 2);
+        assert_eq!(p.judge(&cluster(Severity::Error, 2, "x")).0, 3);
+        assert_eq!(p.judge(&cluster(Severity::Error, 3, "x")).0, 2);
         assert_eq!(p.judge(&cluster(Severity::Warning, 60, "x")).0, 3);
         assert_eq!(p.judge(&cluster(Severity::Warning, 2, "x")).0, 4);
         assert_eq!(p.judge(&cluster(Severity::Info, 2, "x")).0, 5);

@@ -642,7 +642,7 @@ pub struct Related {
     pub start_gap_ms: i64,
 }
 
-/// The GitHub sink's results: one action per cluster considered.
+/// The GitHub sink's results: one action per problem considered.
 #[derive(Clone, Debug, Serialize)]
 pub struct GithubReport {
     /// `OWNER/REPO`.
@@ -656,10 +656,13 @@ pub struct GithubReport {
     pub notes: Vec<String>,
 }
 
-/// What happened to one cluster on GitHub.
+/// What happened to one problem on GitHub.
 #[derive(Clone, Debug, Serialize)]
 pub struct GithubAction {
+    /// The problem id (the issue marker's `fingerprint`).
     pub fingerprint: String,
+    /// The problem's member clusters.
+    pub clusters: Vec<String>,
     pub title: String,
     pub priority: String,
     /// The issue number, when the cluster has one.

@@ -23,13 +23,24 @@ fn tempdir() -> TempDir {
         .expect("temp dir")
 }
 
+/// The source line of a message's log statement: one per first word, so different messages
+/// are different statements (the same statement would make them one problem).
+fn line_of(message: &str) -> u32 {
+    200 + message
+        .bytes()
+        .take_while(|b| *b != b' ')
+        .map(u32::from)
+        .sum::<u32>()
+        % 100
+}
+
 /// A gcloud-shaped Cloud Run entry.
 fn entry(id: &str, ts: &str, severity: &str, message: &str) -> Value {
     json!({
         "insertId": id,
         "jsonPayload": {
             "message": message,
-            "labels": { "module": "netra_backend.app.services.message_service", "function": "persist", "line": "212" }
+            "labels": { "module": "netra_backend.app.services.message_service", "function": "persist", "line": line_of(message).to_string() }
         },
         "logName": "projects/netra-staging/logs/run.googleapis.com%2Fstderr",
         "resource": {
@@ -64,7 +75,8 @@ fn persist_errors(minute: u32, count: u32) -> Vec<Value> {
         .collect()
 }
 
-/// `count` entries of the critical circuit-breaker message (P0) from 03:MM:00, five seconds apart.
+/// `count` entries of the critical circuit-breaker message (P1 from three entries) from
+/// 03:MM:00, five seconds apart.
 fn breaker_critical(minute: u32, count: u32) -> Vec<Value> {
     (0..count)
         .map(|i| {
@@ -185,13 +197,19 @@ fn run(
     (out, json, md)
 }
 
-/// The GitHub action recorded in the JSON report for a fingerprint.
+/// The GitHub action recorded in the JSON report for the problem holding a cluster (or for a
+/// problem id).
 fn action<'a>(report: &'a Value, fingerprint: &str) -> &'a Value {
     report["github"]["actions"]
         .as_array()
         .expect("github.actions")
         .iter()
-        .find(|a| a["fingerprint"] == fingerprint)
+        .find(|a| {
+            a["fingerprint"] == fingerprint
+                || a["clusters"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|x| x == fingerprint))
+        })
         .unwrap_or_else(|| panic!("no GitHub action for {fingerprint}: {:#}", report["github"]))
 }
 
@@ -223,12 +241,12 @@ fn issue_lifecycle_create_rerun_comment_escalate_reopen() {
     fake.set_max_per_page(1);
     let cfg = config(d, "");
 
-    // 1. First run: the two filable clusters get one issue each; warnings and expected
-    //    behaviour are not filed.
+    // 1. First run: the two filable problems (one cluster each) get one issue each; warnings
+    //    and expected behaviour are not filed.
     let in1 = input(
         d,
         "in1.json",
-        &[persist_errors(0, 3), breaker_critical(1, 2), noise()],
+        &[persist_errors(0, 3), breaker_critical(1, 3), noise()],
     );
     let (out, rep, md) = run(d, &fake, &in1, &cfg, "r1", &[]);
     out.expect_code(0);
@@ -250,7 +268,7 @@ fn issue_lifecycle_create_rerun_comment_escalate_reopen() {
             i["body"]
                 .as_str()
                 .unwrap()
-                .contains(&format!("fingerprint={x}"))
+                .contains(&format!("clusters={x}"))
         })
         .expect("an issue for the persist errors");
     let iy = issues
@@ -259,7 +277,7 @@ fn issue_lifecycle_create_rerun_comment_escalate_reopen() {
             i["body"]
                 .as_str()
                 .unwrap()
-                .contains(&format!("fingerprint={y}"))
+                .contains(&format!("clusters={y}"))
         })
         .expect("an issue for the circuit breaker");
     let (nx, ny) = (
@@ -267,23 +285,27 @@ fn issue_lifecycle_create_rerun_comment_escalate_reopen() {
         iy["number"].as_u64().unwrap(),
     );
     assert_eq!(labels(ix), ["log-gardener", "priority:P2"]);
-    assert_eq!(labels(iy), ["log-gardener", "priority:P0"]);
+    assert_eq!(labels(iy), ["log-gardener", "priority:P1"]);
     assert_eq!(
         ix["title"],
-        "netra-backend-staging | P2 | Failed to persist message <*> in MessageService: database timeout after <*>"
+        "netra-backend-staging | P2 | Failed to persist message … in MessageService: database timeout after …"
     );
     let body = ix["body"].as_str().unwrap();
+    let px = text(action(&rep, &x), "fingerprint").to_string();
+    assert_ne!(px, x, "issues are keyed by problem id");
     assert!(
-        body.starts_with(&format!("<!-- log-gardener:fingerprint={x} count=3 ")),
+        body.starts_with(&format!("<!-- log-gardener:fingerprint={px} count=3 ")),
         "{body}"
     );
+    let line = line_of("Failed");
+    let location = format!("`netra_backend.app.services.message_service:persist:{line}` (3)");
     for part in [
         "### Log pattern",
         "| **Count** | 3 in this run |",
         "| **Windows** | 5m: 3 · 1h: 3 · 6h: 3 · 24h: 3 |",
         "2025-09-14 03:00:00 UTC → 2025-09-14 03:00:20 UTC",
         "netra-backend-staging-00042-abc (3)",
-        "`netra_backend.app.services.message_service:persist:212` (3)",
+        location.as_str(),
         "### Sample entry (newest)",
         "\"insertId\": \"persist-0-2\"",
     ] {
@@ -304,7 +326,8 @@ fn issue_lifecycle_create_rerun_comment_escalate_reopen() {
         "expected behaviour is listed: {md}"
     );
     let state = read_json(&d.join("state/github.json"));
-    assert_eq!(state["repos"]["acme/shop"][&x]["issue"], nx);
+    assert_eq!(state["repos"]["acme/shop"][&px]["issue"], nx);
+    assert_eq!(state["repos"]["acme/shop"][&px]["clusters"], json!([x]));
 
     // 2. The same logs again: nothing changes on GitHub.
     let before = fake.requests().len();
@@ -338,7 +361,7 @@ fn issue_lifecycle_create_rerun_comment_escalate_reopen() {
         &[
             persist_errors(0, 3),
             persist_errors(10, 2),
-            breaker_critical(1, 2),
+            breaker_critical(1, 3),
             noise(),
         ],
     );
@@ -385,7 +408,7 @@ fn issue_lifecycle_create_rerun_comment_escalate_reopen() {
             persist_errors(0, 3),
             persist_errors(10, 2),
             persist_errors(20, 6),
-            breaker_critical(1, 2),
+            breaker_critical(1, 3),
             noise(),
         ],
     );
@@ -445,7 +468,7 @@ fn issue_lifecycle_create_rerun_comment_escalate_reopen() {
             persist_errors(0, 3),
             persist_errors(10, 2),
             persist_errors(20, 6),
-            breaker_critical(1, 2),
+            breaker_critical(1, 3),
             breaker_critical(45, 3),
             noise(),
         ],
@@ -474,6 +497,122 @@ fn issue_lifecycle_create_rerun_comment_escalate_reopen() {
     assert_eq!(writes_since(&fake, before).len(), 0);
 }
 
+/// `n` requests from 03:MM:00, a minute apart, each logging the auth failure and then
+/// answering 503 on the health check, in one trace; with `requests`, the 503 request logs too.
+fn auth_outage(minute: u32, n: u32, requests: bool) -> Vec<Value> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let ts = |s: u32| format!("2025-09-14T03:{:02}:{s:02}Z", minute + i);
+        let trace = format!("projects/netra-staging/traces/{:032x}", 0xa0 + minute + i);
+        let mut e = entry(
+            &format!("auth-{minute}-{i}"),
+            &ts(1),
+            "ERROR",
+            "Session management check failed: name 'auth_service' is not defined",
+        );
+        e["trace"] = json!(trace);
+        out.push(e);
+        if requests {
+            let mut r = json!({
+                "insertId": format!("req-{minute}-{i}"),
+                "httpRequest": {"requestMethod": "GET", "requestUrl": "https://auth.example/health/auth", "status": 503, "latency": "0.002s"},
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": SERVICE, "revision_name": format!("{SERVICE}-00042-abc")}},
+                "severity": "ERROR",
+                "timestamp": ts(2),
+                "trace": trace,
+            });
+            r["logName"] = json!("projects/netra-staging/logs/run.googleapis.com%2Frequests");
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// One issue per problem: a cluster that joins a filed problem later is a comment on its issue,
+/// never a new issue; an issue filed earlier for one of its clusters alone is adopted.
+#[test]
+fn one_issue_per_problem_members_joining_later_comment_and_old_issues_are_adopted() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fake = FakeGithub::start();
+    let cfg = config(d, "");
+
+    // Run 1: the auth failure alone (its 503s not logged yet).
+    let in1 = input(d, "in1.json", &[auth_outage(0, 4, false)]);
+    let (out, rep, _) = run(d, &fake, &in1, &cfg, "r1", &[]);
+    out.expect_code(0);
+    assert_eq!(fake.issues().len(), 1);
+    let auth = text(find_cluster(&rep, SERVICE, "Session management"), "id").to_string();
+    let problem = text(action(&rep, &auth), "fingerprint").to_string();
+
+    // Run 2: the 503s arrive, in the same requests: they join the problem. One comment on the
+    // same issue says so; no second issue; the problem keeps its id.
+    let in2 = input(d, "in2.json", &[auth_outage(0, 4, true)]);
+    let before = fake.requests().len();
+    let (out, rep, md) = run(d, &fake, &in2, &cfg, "r2", &[]);
+    out.expect_code(0);
+    assert_eq!(fake.issues().len(), 1, "{:#?}", fake.issues());
+    let http = text(
+        find_cluster(&rep, SERVICE, "HTTP GET /health/auth 503"),
+        "id",
+    )
+    .to_string();
+    let p = &rep["problems"][0];
+    assert_eq!(p["id"], problem.as_str());
+    assert_eq!(p["clusters"], json!([auth, http]));
+    assert_eq!(p["priority"], "P2");
+    let w = writes_since(&fake, before);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    let comment = fake.comments(1).pop().unwrap();
+    assert!(
+        comment.contains("**1 cluster joined this problem**"),
+        "{comment}"
+    );
+    assert!(comment.contains(&format!("`{http}`")), "{comment}");
+    assert!(
+        comment.contains(&format!("clusters={auth},{http}")),
+        "{comment}"
+    );
+    assert_eq!(text(action(&rep, &http), "action"), "comment");
+    assert!(md.contains("1 cluster joined the problem"), "{md}");
+
+    // Run 3: the same logs: nothing to write.
+    let before = fake.requests().len();
+    run(d, &fake, &in2, &cfg, "r3", &[]).0.expect_code(0);
+    assert_eq!(writes_since(&fake, before).len(), 0);
+
+    // Adoption: an issue filed for the 503 cluster alone (marker of an older version) is found
+    // by that cluster, without a state file, and taken by the problem: no new issue.
+    let dir2 = tempdir();
+    let d2 = dir2.path();
+    let fake2 = FakeGithub::start();
+    let old = format!("<!-- log-gardener:fingerprint={http} count=2 last_seen=- -->\n\nold issue");
+    let n = fake2.add_issue(
+        "netra-backend-staging | P1 | HTTP GET /health/auth 503",
+        &old,
+        &["log-gardener", "priority:P1"],
+    );
+    let cfg2 = config(d2, "");
+    let in3 = input(d2, "in.json", &[auth_outage(0, 4, true)]);
+    let (out, rep, _) = run(d2, &fake2, &in3, &cfg2, "r1", &[]);
+    out.expect_code(0);
+    assert_eq!(fake2.issues().len(), 1, "adopted, not duplicated");
+    assert_eq!(action(&rep, &auth)["issue"], n);
+    let comment = fake2
+        .comments(n)
+        .pop()
+        .expect("a comment on the adopted issue");
+    assert!(
+        comment.contains("**1 cluster joined this problem**"),
+        "{comment}"
+    );
+    assert!(comment.contains(&format!("`{auth}`")), "{comment}");
+    // And the next run, with the state the adoption wrote, changes nothing.
+    let before = fake2.requests().len();
+    run(d2, &fake2, &in3, &cfg2, "r2", &[]).0.expect_code(0);
+    assert_eq!(writes_since(&fake2, before).len(), 0);
+}
+
 #[test]
 fn secondary_rate_limit_with_retry_after_is_waited_out_and_writes_are_paced() {
     let dir = tempdir();
@@ -491,7 +630,7 @@ fn secondary_rate_limit_with_retry_after_is_waited_out_and_writes_are_paced() {
     let in1 = input(
         d,
         "in.json",
-        &[persist_errors(0, 3), breaker_critical(1, 2)],
+        &[persist_errors(0, 3), breaker_critical(1, 3)],
     );
     let (out, rep, _) = run(d, &fake, &in1, &cfg, "r1", &[]);
     out.expect_code(0);
@@ -530,7 +669,7 @@ fn a_spent_primary_limit_is_waited_for_before_github_refuses() {
     let in1 = input(
         d,
         "in.json",
-        &[persist_errors(0, 3), breaker_critical(1, 2)],
+        &[persist_errors(0, 3), breaker_critical(1, 3)],
     );
     let (out, rep, _) = run(d, &fake, &in1, &cfg, "r1", &[]);
     out.expect_code(0);
@@ -564,8 +703,8 @@ fn a_long_rate_limit_stops_writing_and_the_next_run_continues() {
         .as_secs()
         + 3600;
     let cfg = config(d, "");
-    // Three clusters to file: P0, P0 and P2.
-    let other_critical: Vec<Value> = (0..2)
+    // Three problems to file: P1, P1 and P2.
+    let other_critical: Vec<Value> = (0..3)
         .map(|i| {
             entry(
                 &format!("oom-{i}"),
@@ -578,7 +717,7 @@ fn a_long_rate_limit_stops_writing_and_the_next_run_continues() {
     let in1 = input(
         d,
         "in.json",
-        &[persist_errors(0, 3), breaker_critical(1, 2), other_critical],
+        &[persist_errors(0, 3), breaker_critical(1, 3), other_critical],
     );
     // A first run capped at one new issue files the most urgent cluster only.
     let cap1 = config_named(d, "cap1.yaml", "    max_new_issues: 1\n", "");
@@ -698,9 +837,10 @@ fn planted_secrets_never_reach_the_server_and_do_not_change_fingerprints() {
     let plain = config_named(d2, "plain.yaml", "", "redact:\n  reports: false\n");
     let (out, rep2, md2) = run(d2, &fake2, &in2, &plain, "r2", &[]);
     out.expect_code(0);
+    let json2 = serde_json::to_string(&rep2).unwrap();
     assert!(
-        md2.contains(ghp) && md2.contains(jwt),
-        "unredacted worklog keeps the message"
+        md2.contains(ghp) && json2.contains(ghp) && json2.contains(jwt),
+        "unredacted reports keep the message"
     );
     assert_eq!(
         find_cluster(&rep2, SERVICE, "Deploy hook failed")["id"],

@@ -583,7 +583,7 @@ fn action_taken(a: &GithubAction) -> String {
 }
 
 /// Deferred actions listed one by one; the rest are counted.
-const DEFERRED_LISTED: usize = 10;
+const DEFERRED_LISTED: usize = 5;
 
 /// The "GitHub issue processing results" section.
 fn github_section(o: &mut String, g: &GithubReport) {
@@ -647,7 +647,7 @@ fn github_section(o: &mut String, g: &GithubReport) {
     if !shown.is_empty() {
         let _ = writeln!(
             o,
-            "| Cluster | Priority | Issue | Action Taken | Priority Change | Details |"
+            "| Problem | Priority | Issue | Action Taken | Priority Change | Details |"
         );
         let _ = writeln!(o, "|---|---|---|---|---|---|");
         for a in shown {
@@ -728,20 +728,21 @@ fn problem_section(o: &mut String, n: usize, p: &ProblemReport, r: &Report, cfg:
     if p.revisions > 1 {
         impact.push(format!("{} revisions", p.revisions));
     }
-    let _ = writeln!(o, "**Impact:** {}  ", impact.join(" · "));
     if !p.http_statuses.is_empty() {
         let statuses: Vec<String> = p
             .http_statuses
             .iter()
             .map(|(s, n)| format!("{s} × {}", thousands(*n)))
             .collect();
-        let latency = members
+        impact.push(format!("HTTP {}", statuses.join(", ")));
+        if let Some(l) = members
             .iter()
             .find_map(|c| c.http.as_ref().and_then(|h| h.latency_ms.as_ref()))
-            .map(|l| format!(" · latency {}", latency(l)))
-            .unwrap_or_default();
-        let _ = writeln!(o, "**HTTP:** {}{latency}  ", statuses.join(", "));
+        {
+            impact.push(format!("latency {}", latency(l)));
+        }
     }
+    let _ = writeln!(o, "**Impact:** {}  ", impact.join(" · "));
     if let Some(t) = trend_line(lead).filter(|_| informative(lead)) {
         let _ = writeln!(o, "**Lead trend:** {t}  ");
     }

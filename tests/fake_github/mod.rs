@@ -233,6 +233,18 @@ impl FakeGithub {
         i.labels = labels.iter().map(|s| s.to_string()).collect();
     }
 
+    /// Adds an issue, as an earlier version of the bot (or a person) filed it.
+    pub fn add_issue(&self, title: &str, body: &str, labels: &[&str]) -> u64 {
+        let n = self.add_pull_request(title, body, labels);
+        let mut g = self.inner.lock().unwrap();
+        g.issues
+            .iter_mut()
+            .find(|i| i.number == n)
+            .unwrap()
+            .pull_request = false;
+        n
+    }
+
     /// Adds a pull request (the issues API lists those too).
     pub fn add_pull_request(&self, title: &str, body: &str, labels: &[&str]) -> u64 {
         let mut g = self.inner.lock().unwrap();

@@ -1,15 +1,19 @@
 //! What the bot writes on GitHub: issue titles, bodies and comments, and the hidden marker that
-//! ties an issue to its cluster. Everything here is built from the redacted report.
+//! ties an issue to its problem and the problem's clusters. Everything here is built from the
+//! redacted report.
 //!
 //! The marker is an HTML comment, invisible on GitHub, on the first line of every body and
 //! comment the bot writes:
 //!
 //! ```text
-//! <!-- log-gardener:fingerprint=8e60859d90c1619d count=41 last_seen=2025-09-14T03:59:12Z -->
+//! <!-- log-gardener:fingerprint=01044d406d9d7d43 count=76 last_seen=2025-09-14T03:55:08Z clusters=2fc435b3783d5a2c,38dea976b6c2c70f -->
 //! ```
 //!
-//! `count` and `last_seen` record what that body or comment reported, so a run that lost its
-//! state file can still tell new evidence from evidence already posted.
+//! `fingerprint` is the problem id; `clusters` lists its member clusters. `count` and
+//! `last_seen` record what that body or comment reported, so a run that lost its state file can
+//! still tell new evidence from evidence already posted. Markers written before problems
+//! existed name one cluster and have no `clusters`: such an issue is adopted by the problem that
+//! cluster belongs to.
 
 use std::fmt::Write as _;
 
@@ -25,11 +29,30 @@ const BODY_MAX: usize = 60_000;
 /// A sample longer than this is cut.
 const SAMPLE_MAX: usize = 6_000;
 
-/// The hidden marker of a body or comment.
-pub fn marker(fingerprint: &str, count: u64, last_seen: Option<&str>) -> String {
+/// Member fingerprints a marker lists at most.
+const MARKER_CLUSTERS: usize = 200;
+
+/// The hidden marker of a body or comment: the problem id (`fingerprint`), what was reported,
+/// and the member clusters' fingerprints.
+pub fn marker(
+    fingerprint: &str,
+    count: u64,
+    last_seen: Option<&str>,
+    clusters: &[String],
+) -> String {
+    let listed: Vec<&str> = clusters
+        .iter()
+        .take(MARKER_CLUSTERS)
+        .map(String::as_str)
+        .collect();
     format!(
-        "<!-- log-gardener:fingerprint={fingerprint} count={count} last_seen={} -->",
-        last_seen.unwrap_or("-")
+        "<!-- log-gardener:fingerprint={fingerprint} count={count} last_seen={} clusters={} -->",
+        last_seen.unwrap_or("-"),
+        if listed.is_empty() {
+            "-".to_string()
+        } else {
+            listed.join(",")
+        }
     )
 }
 
@@ -39,6 +62,9 @@ pub struct Marker {
     pub fingerprint: String,
     pub count: Option<u64>,
     pub last_seen: Option<String>,
+    /// Member clusters; `None` in markers from before problems (the fingerprint was the one
+    /// cluster).
+    pub clusters: Option<Vec<String>>,
 }
 
 /// The first marker in a text.
@@ -50,12 +76,21 @@ pub fn parse_marker(text: &str) -> Option<Marker> {
         fingerprint: String::new(),
         count: None,
         last_seen: None,
+        clusters: None,
     };
     for kv in inner.split_whitespace() {
         match kv.split_once('=') {
             Some(("fingerprint", v)) => m.fingerprint = v.to_string(),
             Some(("count", v)) => m.count = v.parse().ok(),
             Some(("last_seen", v)) if v != "-" => m.last_seen = Some(v.to_string()),
+            Some(("clusters", v)) => {
+                m.clusters = Some(
+                    v.split(',')
+                        .filter(|x| x.len() == 16 && x.bytes().all(|b| b.is_ascii_hexdigit()))
+                        .map(str::to_string)
+                        .collect(),
+                )
+            }
             _ => {}
         }
     }
@@ -74,21 +109,39 @@ pub fn title(c: &ClusterReport) -> String {
     format!("{}…", cut.trim_end())
 }
 
-/// The body of a new issue.
-pub fn issue_body(c: &ClusterReport, windows: &[String]) -> String {
+/// The body of a new issue for a problem (`c`, see [`super::problem`]) and its members.
+pub fn issue_body(
+    c: &ClusterReport,
+    members: &[&ClusterReport],
+    evidence: &str,
+    windows: &[String],
+) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "{}\n", marker(&c.id, c.count, c.last_seen.as_deref()));
+    let ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    let _ = writeln!(
+        o,
+        "{}\n",
+        marker(&c.id, c.count, c.last_seen.as_deref(), &ids)
+    );
     let _ = writeln!(
         o,
         "**{}** · {} · `{}` — filed by Log Gardener from Cloud Logging entries.\n",
         c.priority, c.max_severity, c.service
     );
-    let _ = writeln!(o, "### Log pattern\n\n{}\n", fenced("text", &c.template));
+    let _ = writeln!(
+        o,
+        "### Log pattern (lead)\n\n{}\n",
+        fenced("text", &c.template)
+    );
+    if members.len() > 1 {
+        let _ = writeln!(o, "**Evidence:** {}\n", evidence);
+        member_table(&mut o, members);
+    }
     facts(&mut o, c, windows, true);
     sample(&mut o, c, "Sample entry (newest)");
     let _ = writeln!(
         o,
-        "<sub>Log Gardener keeps this issue in step with the logs: it comments when new entries arrive, raises the priority label when the cluster grows, and reopens the issue if the problem comes back after it was closed. It never lowers a priority or closes an issue. The hidden marker at the top identifies the cluster; please keep it.</sub>"
+        "<sub>Log Gardener keeps this issue in step with the logs: it comments when new entries arrive, raises the priority label when the cluster grows, and reopens the issue if the problem comes back after it was closed. It never lowers a priority or closes an issue. The hidden marker at the top identifies the problem and its clusters; please keep it.</sub>"
     );
     cap(o)
 }
@@ -113,10 +166,21 @@ pub enum Reason<'a> {
     },
 }
 
-/// A comment on an existing issue.
-pub fn comment(c: &ClusterReport, windows: &[String], reason: &Reason) -> String {
+/// A comment on an existing issue; `joined` are the members new since the last report.
+pub fn comment(
+    c: &ClusterReport,
+    members: &[&ClusterReport],
+    joined: &[&ClusterReport],
+    windows: &[String],
+    reason: &Reason,
+) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "{}\n", marker(&c.id, c.count, c.last_seen.as_deref()));
+    let ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    let _ = writeln!(
+        o,
+        "{}\n",
+        marker(&c.id, c.count, c.last_seen.as_deref(), &ids)
+    );
     let newest = c
         .last_seen
         .as_deref()
@@ -170,9 +234,51 @@ pub fn comment(c: &ClusterReport, windows: &[String], reason: &Reason) -> String
             );
         }
     }
+    if !joined.is_empty() {
+        let _ = writeln!(
+            o,
+            "**{} joined this problem** (same cause, same requests or bursting together):\n",
+            if joined.len() == 1 {
+                "1 cluster".to_string()
+            } else {
+                format!("{} clusters", joined.len())
+            }
+        );
+        member_table(&mut o, joined);
+    }
     facts(&mut o, c, windows, false);
     sample(&mut o, c, "Latest sample entry");
     cap(o)
+}
+
+/// Member clusters listed in a body, at most this many.
+const MEMBERS_LISTED: usize = 30;
+
+/// The member clusters as a table.
+fn member_table(o: &mut String, members: &[&ClusterReport]) {
+    let _ = writeln!(
+        o,
+        "| Cluster | Entries | Severity | Service | Fingerprint |\n|---|---|---|---|---|"
+    );
+    for m in members.iter().take(MEMBERS_LISTED) {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | `{}` |",
+            cell(&crate::prioritize::words(&m.template, 100)),
+            thousands(m.count),
+            m.max_severity,
+            cell(&m.service),
+            m.id
+        );
+    }
+    if members.len() > MEMBERS_LISTED {
+        let _ = writeln!(
+            o,
+            "| … and {} more | | | | |",
+            members.len() - MEMBERS_LISTED
+        );
+    }
+    let _ = writeln!(o);
 }
 
 /// The table of facts about a cluster.
@@ -220,7 +326,7 @@ fn facts(o: &mut String, c: &ClusterReport, windows: &[String], full: bool) {
             let _ = writeln!(o, "| **Latency** | {} |", latency(l));
         }
     }
-    let _ = writeln!(o, "| **Fingerprint** | `{}` |\n", c.id);
+    let _ = writeln!(o, "| **Problem id** | `{}` |\n", c.id);
 }
 
 fn sample(o: &mut String, c: &ClusterReport, heading: &str) {
@@ -270,7 +376,13 @@ mod tests {
 
     #[test]
     fn markers_round_trip() {
-        let m = marker("8e60859d90c1619d", 41, Some("2025-09-14T03:59:12Z"));
+        let members = vec!["2fc435b3783d5a2c".to_string(), "38dea976b6c2c70f".into()];
+        let m = marker(
+            "8e60859d90c1619d",
+            41,
+            Some("2025-09-14T03:59:12Z"),
+            &members,
+        );
         let body = format!("{m}\n\nsome text <!-- other -->");
         assert_eq!(
             parse_marker(&body),
@@ -278,14 +390,18 @@ mod tests {
                 fingerprint: "8e60859d90c1619d".into(),
                 count: Some(41),
                 last_seen: Some("2025-09-14T03:59:12Z".into()),
+                clusters: Some(members),
             })
         );
         assert_eq!(
-            parse_marker(&marker("8e60859d90c1619d", 3, None))
+            parse_marker(&marker("8e60859d90c1619d", 3, None, &[]))
                 .unwrap()
                 .last_seen,
             None
         );
+        // A marker from before problems names one cluster and lists none.
+        let old = "<!-- log-gardener:fingerprint=8e60859d90c1619d count=4 last_seen=- -->";
+        assert_eq!(parse_marker(old).unwrap().clusters, None);
         assert_eq!(parse_marker("<!-- log-gardener:fingerprint=zz -->"), None);
         assert_eq!(parse_marker("no marker"), None);
     }

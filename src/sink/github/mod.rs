@@ -1,15 +1,17 @@
-//! The GitHub sink: keeps one issue per cluster worth filing in step with the logs — creates
-//! it, comments with new evidence, escalates its priority label, reopens it on a regression —
-//! and never files the same cluster twice.
+//! The GitHub sink: keeps one issue per problem worth filing in step with the logs — creates
+//! it, comments with new evidence or clusters that joined the problem, escalates its priority
+//! label, reopens it on a regression — and never files the same problem twice.
 //!
 //! A run goes:
 //!
 //! 1. **Find.** Every issue the bot filed carries its label (`sinks.github.label`) and a hidden
-//!    marker with the cluster's fingerprint ([`body::marker`]). One paginated listing of the
+//!    marker with the problem id and its clusters' fingerprints ([`body::marker`]). An issue
+//!    filed earlier for one of the problem's clusters (by an older version, or for a problem
+//!    that has since grown) is adopted, never duplicated; an issue goes to one problem only. One paginated listing of the
 //!    labelled issues, open and closed, through the issues API (consistent, unlike search) finds
 //!    them. The state file ([`state`]) adds issues whose label a person removed; the search API
 //!    is tried last, only for clusters about to get a new issue.
-//! 2. **Decide** per cluster ([`plan::decide`]), most urgent first.
+//! 2. **Decide** per problem ([`plan::decide`]), most urgent first.
 //! 3. **Write**, serially and paced ([`api`]), within the per-run caps; the state file is saved
 //!    after every write. A rate limit longer than `max_wait_secs` stops the writing: the rest
 //!    is reported as deferred and the next run picks it up.
@@ -20,6 +22,7 @@
 pub mod api;
 pub mod body;
 pub mod plan;
+pub mod problem;
 pub mod state;
 
 use std::collections::BTreeMap;
@@ -75,9 +78,13 @@ enum Mode {
     NoToken,
 }
 
-/// One cluster on its way through the sink.
+/// One problem on its way through the sink.
 struct Item<'a> {
+    /// The problem as one filable unit (see [`problem`]).
     cluster: &'a ClusterReport,
+    members: &'a [&'a ClusterReport],
+    ids: Vec<String>,
+    evidence: &'a str,
     known: Option<Known>,
     prev: Option<Previous>,
     plan: Plan,
@@ -136,14 +143,17 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
     };
 
     // Skips first: they need nothing from GitHub.
-    let mut items: Vec<Item> = report
-        .clusters
+    let filings = problem::filings(&report.problems, &report.clusters);
+    let mut items: Vec<Item> = filings
         .iter()
-        .map(|c| Item {
-            cluster: c,
+        .map(|f| Item {
+            cluster: &f.unit,
+            members: &f.members,
+            ids: f.ids(),
+            evidence: &f.evidence,
             known: None,
             prev: None,
-            plan: plan::decide(c, None, None, min, prefix),
+            plan: plan::decide(&f.unit, &f.ids(), None, None, min, prefix),
             status: "none",
             issue: None,
             url: None,
@@ -189,7 +199,14 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
             };
         }
         for i in items.iter_mut().filter(|i| i.plan.kind != Kind::Skip) {
-            i.plan = plan::decide(i.cluster, i.known.as_ref(), i.prev.as_ref(), min, prefix);
+            i.plan = plan::decide(
+                i.cluster,
+                &i.ids,
+                i.known.as_ref(),
+                i.prev.as_ref(),
+                min,
+                prefix,
+            );
             i.issue = i.known.as_ref().map(|k| k.number);
             i.url = i
                 .known
@@ -234,6 +251,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
                             .unwrap_or_else(|| i.cluster.priority.clone()),
                         count: i.prev.as_ref().map_or(0, |p| p.count),
                         last_seen: i.prev.as_ref().and_then(|p| p.last_seen.clone()),
+                        clusters: i.ids.clone(),
                     });
                 e.issue = k.number;
             }
@@ -354,17 +372,28 @@ async fn search_fallback(
     min: u8,
     prefix: &str,
 ) -> Result<(), ApiError> {
-    let fp = i.cluster.id.clone();
-    let found =
-        api.search_body(&fp).await?.into_iter().find(|x| {
+    let mut found = None;
+    for fp in [i.cluster.id.clone(), i.ids[0].clone()] {
+        found = api.search_body(&fp).await?.into_iter().find(|x| {
             x.pull_request.is_none() && fingerprint_of(x).as_deref() == Some(fp.as_str())
         });
+        if found.is_some() {
+            break;
+        }
+    }
     if let Some(issue) = found {
-        i.prev = Some(previous_from_markers(api, &issue, &fp).await?);
+        i.prev = Some(previous_from_markers(api, &issue).await?);
         i.known = Some(to_known(&issue));
         i.issue = Some(issue.number);
         i.url = Some(issue.html_url.clone()).filter(|u| !u.is_empty());
-        i.plan = plan::decide(i.cluster, i.known.as_ref(), i.prev.as_ref(), min, prefix);
+        i.plan = plan::decide(
+            i.cluster,
+            &i.ids,
+            i.known.as_ref(),
+            i.prev.as_ref(),
+            min,
+            prefix,
+        );
     }
     Ok(())
 }
@@ -384,25 +413,47 @@ fn api_settings(s: &Settings) -> ApiSettings {
 
 /// Without a token: the state file is all we know.
 fn find_offline(items: &mut [Item<'_>], known: &BTreeMap<String, Entry>, s: &Settings) {
+    let mut claimed = std::collections::BTreeSet::new();
     for i in items.iter_mut().filter(|i| i.plan.kind != Kind::Skip) {
-        if let Some(e) = known.get(&i.cluster.id) {
-            i.known = Some(Known {
-                number: e.issue,
-                open: true,
-                labels: vec![format!("{}{}", s.cfg.priority_label_prefix, e.priority)],
-                url: issue_url(s, e.issue),
-                ..Default::default()
-            });
-            i.prev = Some(previous_from_state(e));
-        }
+        let Some((key, e)) = state_entry(i, known, &claimed) else {
+            continue;
+        };
+        claimed.insert(e.issue);
+        i.known = Some(Known {
+            number: e.issue,
+            open: true,
+            labels: vec![format!("{}{}", s.cfg.priority_label_prefix, e.priority)],
+            url: issue_url(s, e.issue),
+            ..Default::default()
+        });
+        i.prev = Some(previous_from_state(key, e));
     }
 }
 
-fn previous_from_state(e: &Entry) -> Previous {
+/// The state entry of a problem: under its id, else under one of its clusters' fingerprints
+/// (an issue filed for that cluster alone); never one whose issue another problem claimed.
+fn state_entry<'k>(
+    i: &Item<'_>,
+    known: &'k BTreeMap<String, Entry>,
+    claimed: &std::collections::BTreeSet<u64>,
+) -> Option<(&'k str, &'k Entry)> {
+    std::iter::once(&i.cluster.id)
+        .chain(&i.ids)
+        .filter_map(|k| known.get_key_value(k))
+        .find(|(_, e)| !claimed.contains(&e.issue))
+        .map(|(k, e)| (k.as_str(), e))
+}
+
+fn previous_from_state(key: &str, e: &Entry) -> Previous {
     Previous {
         priority: parse_priority(&e.priority),
         count: e.count,
         last_seen: e.last_seen.clone(),
+        clusters: Some(if e.clusters.is_empty() {
+            vec![key.to_string()]
+        } else {
+            e.clusters.clone()
+        }),
     }
 }
 
@@ -436,7 +487,9 @@ fn fingerprint_of(i: &Issue) -> Option<String> {
 }
 
 /// With a token: list our labelled issues, then look up the state file's. (Search comes later,
-/// only before a create: see [`search_fallback`].)
+/// only before a create: see [`search_fallback`].) A problem finds its issue by its id, else by
+/// one of its clusters (an issue filed for that cluster, or for a problem that listed it); an
+/// issue goes to the first (most urgent) problem that finds it.
 async fn find_online(
     api: &mut Api,
     items: &mut [Item<'_>],
@@ -445,35 +498,45 @@ async fn find_online(
 ) -> Result<(), ApiError> {
     let mut by_fp: BTreeMap<String, Issue> = BTreeMap::new();
     for issue in api.issues_with_label(&s.cfg.label).await? {
-        let Some(fp) = fingerprint_of(&issue) else {
+        let Some(m) = issue.body.as_deref().and_then(body::parse_marker) else {
             continue;
         };
-        // Should a cluster have several issues (made by hand), prefer an open one, then the
-        // oldest.
-        let better = match by_fp.get(&fp) {
-            None => true,
-            Some(old) => {
-                (issue.state == "open", std::cmp::Reverse(issue.number))
-                    > (old.state == "open", std::cmp::Reverse(old.number))
+        let keys = std::iter::once(m.fingerprint).chain(m.clusters.unwrap_or_default());
+        for fp in keys {
+            // Should a problem have several issues (made by hand), prefer an open one, then
+            // the oldest.
+            let better = match by_fp.get(&fp) {
+                None => true,
+                Some(old) => {
+                    (issue.state == "open", std::cmp::Reverse(issue.number))
+                        > (old.state == "open", std::cmp::Reverse(old.number))
+                }
+            };
+            if better {
+                by_fp.insert(fp, issue.clone());
             }
-        };
-        if better {
-            by_fp.insert(fp, issue);
         }
     }
+    let mut claimed = std::collections::BTreeSet::new();
     for i in items.iter_mut().filter(|i| i.plan.kind != Kind::Skip) {
-        let fp = &i.cluster.id;
-        let entry = known.get(fp);
-        let mut issue = by_fp.remove(fp);
-        if issue.is_none()
-            && let Some(e) = entry
-        {
-            issue = api.issue(e.issue).await?;
-        }
-        let Some(issue) = issue else { continue };
-        i.prev = match entry.filter(|e| e.issue == issue.number) {
-            Some(e) => Some(previous_from_state(e)),
-            None => Some(previous_from_markers(api, &issue, fp).await?),
+        let listed = std::iter::once(&i.cluster.id)
+            .chain(&i.ids)
+            .filter_map(|k| by_fp.get(k))
+            .find(|x| !claimed.contains(&x.number))
+            .cloned();
+        let entry = state_entry(i, known, &claimed);
+        let issue = match (listed, entry) {
+            (Some(x), _) => Some(x),
+            (None, Some((_, e))) => api.issue(e.issue).await?,
+            (None, None) => None,
+        };
+        let Some(issue) = issue.filter(|x| !claimed.contains(&x.number)) else {
+            continue;
+        };
+        claimed.insert(issue.number);
+        i.prev = match entry.filter(|(_, e)| e.issue == issue.number) {
+            Some((key, e)) => Some(previous_from_state(key, e)),
+            None => Some(previous_from_markers(api, &issue).await?),
         };
         i.known = Some(to_known(&issue));
     }
@@ -482,22 +545,12 @@ async fn find_online(
 
 /// What was last reported, read back from the markers of the issue and its comments (when the
 /// state file does not know the issue).
-async fn previous_from_markers(
-    api: &mut Api,
-    issue: &Issue,
-    fp: &str,
-) -> Result<Previous, ApiError> {
-    let mut last = issue
-        .body
-        .as_deref()
-        .and_then(body::parse_marker)
-        .filter(|m| m.fingerprint == fp);
+async fn previous_from_markers(api: &mut Api, issue: &Issue) -> Result<Previous, ApiError> {
+    let mut last = issue.body.as_deref().and_then(body::parse_marker);
+    let ours = last.as_ref().map(|m| m.fingerprint.clone());
     for c in api.comments(issue.number).await? {
-        if let Some(m) = c
-            .body
-            .as_deref()
-            .and_then(body::parse_marker)
-            .filter(|m| m.fingerprint == fp)
+        if let Some(m) = c.body.as_deref().and_then(body::parse_marker)
+            && (ours.is_none() || ours.as_ref() == Some(&m.fingerprint) || m.clusters.is_some())
         {
             last = Some(m);
         }
@@ -505,6 +558,11 @@ async fn previous_from_markers(
     Ok(Previous {
         priority: None,
         count: last.as_ref().and_then(|m| m.count).unwrap_or(0),
+        clusters: last.as_ref().map(|m| {
+            m.clusters
+                .clone()
+                .unwrap_or_else(|| vec![m.fingerprint.clone()])
+        }),
         last_seen: last.and_then(|m| m.last_seen),
     })
 }
@@ -524,6 +582,7 @@ async fn apply(
         priority,
         count: c.count,
         last_seen: c.last_seen.clone(),
+        clusters: item.ids.clone(),
     };
     let plan = &item.plan;
     if plan.kind == Kind::Create {
@@ -534,7 +593,11 @@ async fn apply(
             }
         }
         let issue = api
-            .create_issue(&body::title(c), &body::issue_body(c, windows), &labels)
+            .create_issue(
+                &body::title(c),
+                &body::issue_body(c, item.members, item.evidence, windows),
+                &labels,
+            )
             .await
             .map_err(|e| (e, None))?;
         item.issue = Some(issue.number);
@@ -588,32 +651,27 @@ async fn apply(
             .map_err(|e| (e, None))?;
         priority_now = c.priority.clone();
     }
+    let joined: Vec<&ClusterReport> = item
+        .members
+        .iter()
+        .filter(|m| plan.joined.contains(&m.id))
+        .copied()
+        .collect();
+    let comment = |reason: &body::Reason| body::comment(c, item.members, &joined, windows, reason);
     let text = match plan.kind {
-        Kind::Escalate => body::comment(
-            c,
-            windows,
-            &body::Reason::Escalated {
-                from: from.as_deref().unwrap_or(&current),
-                new_entries: plan.new_entries,
-            },
-        ),
-        Kind::Reopen => body::comment(
-            c,
-            windows,
-            &body::Reason::Regression {
-                closed_at: k.closed_at.as_deref(),
-                new_entries: plan.new_entries,
-                from: from.as_deref(),
-            },
-        ),
-        _ => body::comment(
-            c,
-            windows,
-            &body::Reason::NewEvidence {
-                new_entries: plan.new_entries,
-                previous_last_seen: item.prev.as_ref().and_then(|p| p.last_seen.as_deref()),
-            },
-        ),
+        Kind::Escalate => comment(&body::Reason::Escalated {
+            from: from.as_deref().unwrap_or(&current),
+            new_entries: plan.new_entries,
+        }),
+        Kind::Reopen => comment(&body::Reason::Regression {
+            closed_at: k.closed_at.as_deref(),
+            new_entries: plan.new_entries,
+            from: from.as_deref(),
+        }),
+        _ => comment(&body::Reason::NewEvidence {
+            new_entries: plan.new_entries,
+            previous_last_seen: item.prev.as_ref().and_then(|p| p.last_seen.as_deref()),
+        }),
     };
     if let Err(e) = api.comment(k.number, &text).await {
         // The label / state change went through; the comment did not. Keep the old counts so
@@ -623,6 +681,11 @@ async fn apply(
             priority: priority_now,
             count: item.prev.as_ref().map_or(0, |p| p.count),
             last_seen: item.prev.as_ref().and_then(|p| p.last_seen.clone()),
+            clusters: item
+                .prev
+                .as_ref()
+                .and_then(|p| p.clusters.clone())
+                .unwrap_or_default(),
         };
         return Err((e, Some(partial)));
     }
@@ -641,6 +704,7 @@ fn action(i: &Item<'_>) -> GithubAction {
     let c = i.cluster;
     GithubAction {
         fingerprint: c.id.clone(),
+        clusters: i.ids.clone(),
         title: body::title(c),
         priority: c.priority.clone(),
         issue: i.issue,

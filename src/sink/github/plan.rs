@@ -1,12 +1,13 @@
-//! Deciding what to do for one cluster, from the cluster, the issue found for it (if any) and
-//! what was last reported there. Pure: no I/O, so every rule is unit-tested here.
+//! Deciding what to do for one problem (seen as one filable unit, see [`super::problem`]), from
+//! the problem, the issue found for it (if any) and what was last reported there. Pure: no I/O,
+//! so every rule is unit-tested here.
 //!
 //! | situation | action |
 //! |---|---|
 //! | expected behaviour, or less urgent than `min_priority` | skip |
 //! | no issue | create |
 //! | open issue, priority rose above its label | escalate (label + comment) |
-//! | open issue, entries newer than the last report | comment |
+//! | open issue, entries newer than the last report, or clusters joined the problem | comment |
 //! | open issue, nothing new | unchanged |
 //! | closed as completed, entries newer than the closing | reopen (+ comment, + label if risen) |
 //! | closed as not planned, or nothing since the closing | unchanged |
@@ -68,6 +69,9 @@ pub struct Previous {
     pub priority: Option<u8>,
     pub count: u64,
     pub last_seen: Option<String>,
+    /// Member clusters reported (an issue filed for one cluster: that cluster); `None` when not
+    /// known.
+    pub clusters: Option<Vec<String>>,
 }
 
 /// The decision.
@@ -78,6 +82,8 @@ pub struct Plan {
     pub from: Option<u8>,
     /// Entries newer than the last report (or than the closing, for a reopen), when countable.
     pub new_entries: Option<u64>,
+    /// Member clusters not in the last report.
+    pub joined: Vec<String>,
     pub detail: String,
 }
 
@@ -132,18 +138,28 @@ fn has_new(c: &ClusterReport, prev: Option<&Previous>) -> bool {
     }
 }
 
-/// Decides the action for one cluster.
+/// Decides the action for one problem (`c`, with its member clusters `members`).
 pub fn decide(
     c: &ClusterReport,
+    members: &[String],
     known: Option<&Known>,
     prev: Option<&Previous>,
     min_priority: u8,
     prefix: &str,
 ) -> Plan {
+    let joined: Vec<String> = match prev.and_then(|p| p.clusters.as_ref()) {
+        Some(old) if known.is_some() => members
+            .iter()
+            .filter(|m| !old.contains(m))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
     let plan = |kind, from, new_entries, detail: String| Plan {
         kind,
         from,
         new_entries,
+        joined: joined.clone(),
         detail,
     };
     let p = parse_priority(&c.priority).unwrap_or(5);
@@ -226,17 +242,25 @@ pub fn decide(
             format!("priority rose P{from} → P{p} (rule: {})", c.rule),
         );
     }
+    let joined_text = match joined.len() {
+        0 => String::new(),
+        1 => "; 1 cluster joined the problem".into(),
+        n => format!("; {n} clusters joined the problem"),
+    };
     if new {
         return plan(
             Kind::Comment,
             None,
             n,
             match n {
-                Some(1) => "1 new entry since the last report".into(),
-                Some(n) => format!("{n} new entries since the last report"),
-                None => "new entries since the last report".into(),
+                Some(1) => format!("1 new entry since the last report{joined_text}"),
+                Some(n) => format!("{n} new entries since the last report{joined_text}"),
+                None => format!("new entries since the last report{joined_text}"),
             },
         );
+    }
+    if !joined.is_empty() {
+        return plan(Kind::Comment, None, Some(0), joined_text[2..].to_string());
     }
     plan(
         Kind::Unchanged,
@@ -296,18 +320,42 @@ mod tests {
             priority: None,
             count,
             last_seen: Some(last.into()),
+            clusters: Some(vec!["00000000000000ab".into()]),
         }
     }
 
     const T: &str = "2025-09-14T04:00:00Z";
 
+    fn ids() -> Vec<String> {
+        vec!["00000000000000ab".into()]
+    }
+
+    #[test]
+    fn a_cluster_that_joins_a_filed_problem_is_a_comment() {
+        let c = cluster("P1", 10, T);
+        let k = open(&["log-gardener", "priority:P1"]);
+        let members = vec!["00000000000000ab".to_string(), "00000000000000cd".into()];
+        let p = decide(&c, &members, Some(&k), Some(&prev(10, T)), 2, "priority:");
+        assert_eq!(p.kind, Kind::Comment);
+        assert_eq!(p.joined, vec!["00000000000000cd".to_string()]);
+        assert_eq!(p.detail, "1 cluster joined the problem");
+        // Unknown earlier members (an issue read back without them): nothing joined.
+        let mut unknown = prev(10, T);
+        unknown.clusters = None;
+        let p = decide(&c, &members, Some(&k), Some(&unknown), 2, "priority:");
+        assert_eq!(p.kind, Kind::Unchanged);
+    }
+
     #[test]
     fn skips_expected_and_low_priority() {
         let mut c = cluster("P1", 3, T);
         c.expected = true;
-        assert_eq!(decide(&c, None, None, 2, "priority:").kind, Kind::Skip);
+        assert_eq!(
+            decide(&c, &ids(), None, None, 2, "priority:").kind,
+            Kind::Skip
+        );
         let c = cluster("P3", 3, T);
-        let p = decide(&c, None, None, 2, "priority:");
+        let p = decide(&c, &ids(), None, None, 2, "priority:");
         assert_eq!(
             (p.kind, p.detail.as_str()),
             (Kind::Skip, "below the filing threshold P2")
@@ -316,7 +364,7 @@ mod tests {
 
     #[test]
     fn creates_when_no_issue() {
-        let p = decide(&cluster("P1", 3, T), None, None, 2, "priority:");
+        let p = decide(&cluster("P1", 3, T), &ids(), None, None, 2, "priority:");
         assert_eq!(p.kind, Kind::Create);
     }
 
@@ -324,10 +372,11 @@ mod tests {
     fn comments_only_on_new_entries() {
         let c = cluster("P1", 10, T);
         let k = open(&["log-gardener", "priority:P1"]);
-        let same = decide(&c, Some(&k), Some(&prev(10, T)), 2, "priority:");
+        let same = decide(&c, &ids(), Some(&k), Some(&prev(10, T)), 2, "priority:");
         assert_eq!(same.kind, Kind::Unchanged);
         let p = decide(
             &c,
+            &ids(),
             Some(&k),
             Some(&prev(7, "2025-09-14T03:59:57Z")),
             2,
@@ -340,11 +389,11 @@ mod tests {
     fn escalates_when_priority_rises_never_lowers() {
         let c = cluster("P0", 10, T);
         let k = open(&["priority:P2"]);
-        let p = decide(&c, Some(&k), Some(&prev(10, T)), 2, "priority:");
+        let p = decide(&c, &ids(), Some(&k), Some(&prev(10, T)), 2, "priority:");
         assert_eq!((p.kind, p.from), (Kind::Escalate, Some(2)));
         let c = cluster("P2", 10, T);
         let k = open(&["priority:P0"]);
-        let p = decide(&c, Some(&k), Some(&prev(10, T)), 2, "priority:");
+        let p = decide(&c, &ids(), Some(&k), Some(&prev(10, T)), 2, "priority:");
         assert_eq!(p.kind, Kind::Unchanged);
     }
 
@@ -356,6 +405,7 @@ mod tests {
         k.closed_at = Some("2025-09-14T03:59:58Z".into());
         let p = decide(
             &c,
+            &ids(),
             Some(&k),
             Some(&prev(8, "2025-09-14T03:59:58Z")),
             2,
@@ -363,11 +413,11 @@ mod tests {
         );
         assert_eq!((p.kind, p.new_entries), (Kind::Reopen, Some(2)));
         k.closed_at = Some("2025-09-14T05:00:00Z".into());
-        let p = decide(&c, Some(&k), Some(&prev(10, T)), 2, "priority:");
+        let p = decide(&c, &ids(), Some(&k), Some(&prev(10, T)), 2, "priority:");
         assert_eq!(p.kind, Kind::Unchanged);
         k.closed_at = Some("2025-09-14T03:00:00Z".into());
         k.not_planned = true;
-        let p = decide(&c, Some(&k), Some(&prev(10, T)), 2, "priority:");
+        let p = decide(&c, &ids(), Some(&k), Some(&prev(10, T)), 2, "priority:");
         assert_eq!(p.kind, Kind::Unchanged);
     }
 

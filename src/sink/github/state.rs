@@ -1,5 +1,6 @@
-//! The local state file: per repository, fingerprint → the issue filed for it and what was last
-//! reported there (priority, count, newest entry). It lets a run know its issues without
+//! The local state file: per repository, problem id (or, in files from before problems, a
+//! cluster fingerprint) → the issue filed for it and what was last reported there (priority,
+//! count, newest entry, member clusters). It lets a run know its issues without
 //! searching and tell new evidence from evidence already reported. It is a cache, not the truth:
 //! when it is lost, issues are found again by their label and hidden marker.
 //!
@@ -23,6 +24,10 @@ pub struct Entry {
     pub count: u64,
     /// Newest entry last reported (RFC 3339).
     pub last_seen: Option<String>,
+    /// The problem's member clusters last reported (empty in files from before problems: the
+    /// entry was for the one cluster it is keyed by).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<String>,
 }
 
 /// The whole file.
@@ -106,6 +111,7 @@ mod tests {
                 priority: "P1".into(),
                 count: 3,
                 last_seen: Some("2025-09-14T04:00:00Z".into()),
+                clusters: vec!["00000000000000ab".into()],
             },
         );
         s.save(&path).unwrap();
