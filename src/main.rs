@@ -127,17 +127,20 @@ EXAMPLES:
     gardener run --now 2025-09-14T05:00:00Z --entries entries.ndjson logs.ndjson
 
 GITHUB:
-    --github OWNER/REPO keeps one issue per cluster of priority sinks.github.min_priority (P2)
-    or more urgent: creates it, comments when new entries arrive, raises its priority label
-    (with a comment) when the cluster grows, reopens it when a closed problem comes back. It
-    never closes an issue, never lowers a priority, never files expected behaviour, and never
-    files the same cluster twice (issues carry a hidden fingerprint marker and the label
-    sinks.github.label; a state file, sinks.github.state_file, remembers them). Titles,
-    bodies and comments are redacted (tokens, keys, passwords, emails) before they are sent.
+    --github OWNER/REPO keeps one issue per problem (a lead cluster and what it drags along)
+    of priority sinks.github.min_priority (P2) or more urgent: creates it, comments when new
+    entries arrive or clusters join the problem, raises its priority label (with a comment)
+    when the problem grows, reopens it when a closed problem comes back. It never closes an
+    issue, never lowers a priority, never files expected behaviour, and never files the same
+    problem twice (issues carry a hidden marker with the problem id and its clusters, and the
+    label sinks.github.label; an issue filed earlier for one of the clusters is adopted; a
+    state file, sinks.github.state_file, remembers them). Titles, bodies and comments are
+    redacted (tokens, keys, passwords, emails) before they are sent.
 
     The token comes from GITHUB_TOKEN only (fine-grained: Issues read and write on the
     repository; classic: `repo`, or `public_repo` for a public repository). Without it, or
-    with --dry-run, the worklog shows the plan and nothing is written.
+    with --dry-run, the plan is printed on stderr as a table (action, issue, title, labels),
+    the worklog shows it, and nothing is written.
 
     GITHUB_TOKEN=... gardener run logs.json --github netra-systems/netra-apex
     gardener run examples/netra-staging.json --github netra-systems/netra-apex --dry-run";
