@@ -22,21 +22,24 @@
 //!
 //! **Grouping.** Only *eligible* clusters group: severity WARNING or worse, or HTTP 4xx/5xx;
 //! successful requests and INFO/DEBUG clusters never lead and never join (each is a problem of
-//! its own). Eligible clusters are taken as leads in order — roots first (a cluster that
-//! another one explains through shared traces is a follower), then most severe, first to
-//! start, most entries, smallest id — and each lead takes every unassigned cluster with direct
-//! evidence to *it*. A member therefore always has evidence to its lead: no chains of weak
-//! links. Every cluster ends in exactly one problem.
+//! its own). Clusters naming one cause or logged by one statement are first one *unit* (their
+//! traces and busy bins pooled, so an outage's call sites link to its 503s as one). Units are
+//! taken as leads in order — roots first (a unit that another one explains through shared
+//! traces is a follower), then most severe, first to start, most entries, smallest id — and
+//! each lead takes every unassigned unit with direct evidence to *it*. A member therefore
+//! always has evidence to its lead: no chains of weak links. Every cluster ends in exactly one
+//! problem.
 //!
 //! **Ids.** A problem's id is `xxh3_64("problem" ␟ lead id)`; the state store remembers it per
 //! cluster so that a problem keeps its id when members join or the lead changes
 //! ([`keep_ids`]). All of it is deterministic: the same problems for any input order, worker
 //! count, or `gardener merge` of parts.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::config::CorrelateConfig;
-use crate::record::{Cluster, Evidence, Severity};
+use crate::record::{Cluster, Evidence, Severity, TraceSketch};
 use crate::related::{SharedTraces, shared_pairs_of};
 
 const NANOS: i64 = 1_000_000_000;
@@ -137,14 +140,14 @@ pub fn problems(
 /// Clusters that are one thing: eligible clusters naming the same cause (phrase or exception
 /// type) or logged by the same statement (or route and status class) are joined; every other
 /// cluster is a unit of its own.
-struct Unit {
+struct Unit<'a> {
     /// Indices into the clusters, the unit's lead first.
     members: Vec<usize>,
     /// Why each member (after the first) is in the unit.
     ties: Vec<Vec<Evidence>>,
     eligible: bool,
     rank: Rank,
-    traces: crate::record::TraceSketch,
+    traces: Cow<'a, TraceSketch>,
 }
 
 type Rank = (
@@ -154,7 +157,7 @@ type Rank = (
     u64,
 );
 
-fn units(clusters: &[Cluster], eligible: &[bool], cfg: &CorrelateConfig) -> Vec<Unit> {
+fn units<'a>(clusters: &'a [Cluster], eligible: &[bool], cfg: &CorrelateConfig) -> Vec<Unit<'a>> {
     let causes: Vec<Option<String>> = clusters
         .iter()
         .zip(eligible)
@@ -219,10 +222,16 @@ fn units(clusters: &[Cluster], eligible: &[bool], cfg: &CorrelateConfig) -> Vec<
                     e
                 })
                 .collect();
-            let mut traces = crate::record::TraceSketch::new(clusters[lead].traces.k);
-            for &m in &members {
-                traces.merge(clusters[m].traces.clone());
-            }
+            // A unit of one borrows its cluster's sketch; only groups build a union.
+            let traces = if members.len() == 1 {
+                Cow::Borrowed(&clusters[lead].traces)
+            } else {
+                let mut union = TraceSketch::new(clusters[lead].traces.k);
+                for &m in &members {
+                    union.merge(clusters[m].traces.clone());
+                }
+                Cow::Owned(union)
+            };
             Unit {
                 rank: members
                     .iter()
@@ -333,7 +342,7 @@ fn index_by(keys: &[Option<String>]) -> BTreeMap<&str, Vec<usize>> {
 /// at least as many shared traces as the member, and has at least `min_trace_share` of the
 /// member's traces.
 fn trace_links(units: &[Unit], cfg: &CorrelateConfig) -> BTreeMap<(usize, usize), Evidence> {
-    let sketches: Vec<&crate::record::TraceSketch> = units.iter().map(|u| &u.traces).collect();
+    let sketches: Vec<&TraceSketch> = units.iter().map(|u| u.traces.as_ref()).collect();
     let mut out = BTreeMap::new();
     for ((a, b), p) in shared_pairs_of(&sketches) {
         if !(units[a].eligible && units[b].eligible) || p.shared < cfg.min_shared_traces {

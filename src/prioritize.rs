@@ -379,14 +379,21 @@ fn render_problem(
     let lead = members[0];
     let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
     let mut revisions = std::collections::BTreeSet::new();
-    let mut sketch = crate::record::TraceSketch::new(lead.traces.k);
     for c in &members {
         for (s, n) in &c.http_statuses {
             *statuses.entry(*s).or_default() += n;
         }
         revisions.extend(c.revisions.keys());
-        sketch.merge(c.traces.clone());
     }
+    let traces = if members.len() == 1 {
+        lead.traces.estimate()
+    } else {
+        let mut union = crate::record::TraceSketch::new(lead.traces.k);
+        for c in &members {
+            union.merge(c.traces.clone());
+        }
+        union.estimate()
+    };
     let http_5xx = statuses.range(500..).map(|(_, n)| n).sum();
     let title = problem_title(p, &members);
     let id = format_id(p.id);
@@ -397,7 +404,6 @@ fn render_problem(
         .replace("{severity}", f.severity.name())
         .replace("{id}", &id)
         .replace("{summary}", &title);
-    let traces = sketch.estimate();
     let mut report = ProblemReport {
         id,
         priority: Priority(priority),

@@ -173,6 +173,9 @@ impl Redactor {
                 c.samples.iter_mut().for_each(|s| self.json(s));
             }
         });
+        for p in &mut r.problems {
+            self.problem(p);
+        }
         r.notes = r.notes.iter().map(|n| self.text(n)).collect();
         for b in &mut r.bad_entries {
             b.reason = self.text(&b.reason);
@@ -180,6 +183,21 @@ impl Redactor {
         if let Some(m) = &mut r.mergeable {
             m.notes = r.notes.clone();
             m.bad = r.bad_entries.clone();
+        }
+    }
+
+    /// A problem's texts: its titles, the evidence sentence and the cause phrases and
+    /// locations of its links (all made from templates).
+    fn problem(&self, p: &mut crate::record::ProblemReport) {
+        p.title = self.text(&p.title);
+        p.issue_title = self.text(&p.issue_title);
+        p.summary = self.text(&p.summary);
+        for e in p.evidence.iter_mut().flat_map(|l| l.evidence.iter_mut()) {
+            match e {
+                crate::record::Evidence::Cause { phrase } => *phrase = self.text(phrase),
+                crate::record::Evidence::Location { location } => *location = self.text(location),
+                _ => {}
+            }
         }
     }
 
