@@ -194,7 +194,7 @@ fn state_across_runs_new_regressed_resolved_and_no_double_counting() {
     let va = with(&[&a]);
     let (ra, md_a) = run(d, "a", &args(&va));
     assert!(clusters(&ra).iter().all(|c| status(c) == "new"));
-    assert!(md_a.contains("every cluster is new"), "{md_a}");
+    assert!(md_a.contains("every problem is new"), "{md_a}");
     assert!(state.join("state.json").exists());
 
     let vb = with(&[&b]);
@@ -240,7 +240,7 @@ fn state_across_runs_new_regressed_resolved_and_no_double_counting() {
     assert_eq!(resolved, expected_resolved);
     assert!(md_b.contains("**Regressed ("), "{md_b}");
     assert!(md_b.contains("**New ("), "{md_b}");
-    assert!(md_b.contains("**Resolved-looking ("), "{md_b}");
+    assert!(md_b.contains("**Resolved-looking clusters ("), "{md_b}");
 
     // Again over B, and over A and B together: the state does not change, nothing looks new
     // or regressed, totals stay.

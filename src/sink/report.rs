@@ -436,88 +436,68 @@ pub(crate) fn trend_line(c: &ClusterReport) -> Option<String> {
     Some(parts.join(" · "))
 }
 
-/// "What changed since the last run": new, escalating, regressed, resolved-looking.
+/// "What changed since the last run", per problem: escalating, regressed, new; then
+/// resolved-looking clusters.
 fn changes(o: &mut String, r: &Report) {
-    let with = |s: Status| -> Vec<&ClusterReport> {
-        r.clusters
-            .iter()
-            .filter(|c| c.trend.status == Some(s) && !c.expected)
+    let actionable = || r.problems.iter().filter(|p| !p.expected);
+    let escalating: Vec<&ProblemReport> = actionable().filter(|p| p.escalation.is_some()).collect();
+    let with = |s: Status| -> Vec<&ProblemReport> {
+        actionable()
+            .filter(|p| p.status == Some(s) && p.escalation.is_none())
             .collect()
     };
-    let escalating: Vec<&ClusterReport> = r
-        .clusters
-        .iter()
-        .filter(|c| c.trend.escalation.is_some() && !c.expected)
-        .collect();
     let (new, regressed) = (with(Status::New), with(Status::Regressed));
     let stateful = r.trends.state.is_some();
     if !stateful && escalating.is_empty() {
         return;
     }
     let _ = writeln!(o, "### What changed since the last run\n");
-    if stateful && r.trends.previous_run.is_none() {
+    let first_run = stateful && r.trends.previous_run.is_none();
+    if first_run {
         let _ = writeln!(
             o,
-            "First run with this state ({}): every cluster is new.\n",
+            "First run with this state ({}): every problem is new.\n",
             r.trends.state.as_deref().unwrap_or_default()
         );
     }
     let list = |o: &mut String,
                 title: &str,
-                cs: &[&ClusterReport],
-                extra: &dyn Fn(&ClusterReport) -> String| {
-        if cs.is_empty() {
+                ps: &[&ProblemReport],
+                extra: &dyn Fn(&ProblemReport) -> String| {
+        if ps.is_empty() {
             return;
         }
-        let _ = writeln!(o, "**{title} ({}):**\n", cs.len());
-        for c in cs.iter().take(LISTED) {
+        let _ = writeln!(o, "**{title} ({}):**\n", ps.len());
+        for p in ps.iter().take(LISTED) {
             let _ = writeln!(
                 o,
                 "- **{}** {} — {}{}",
-                c.priority,
-                code(&crate::prioritize::summary(&c.template, 90)),
-                entries(c.count),
-                extra(c)
+                p.priority,
+                p.title,
+                entries(p.count),
+                extra(p)
             );
         }
-        if cs.len() > LISTED {
+        if ps.len() > LISTED {
             let _ = writeln!(
                 o,
                 "- … and {} more (the JSON report lists them all)",
-                cs.len() - LISTED
+                ps.len() - LISTED
             );
         }
         let _ = writeln!(o);
     };
-    list(o, "Escalating", &escalating, &|c| {
-        c.trend
-            .escalation
-            .as_ref()
-            .map(|e| {
-                format!(
-                    " · ×{:.1}: {} in the last {} vs {:.1} expected",
-                    e.factor,
-                    thousands(e.recent),
-                    span(e.recent_secs),
-                    e.expected
-                )
-            })
+    list(o, "Escalating", &escalating, &|p| {
+        p.escalation
+            .map(|f| format!(" · ×{f:.1}"))
             .unwrap_or_default()
     });
-    list(o, "Regressed", &regressed, &|c| {
-        let h = c.trend.history.as_ref();
-        let mut s = String::new();
-        if let Some(l) = h.and_then(|h| h.previous_last_seen.as_deref()) {
-            s.push_str(&format!(" · back after last being seen {}", short_time(l)));
-        }
-        if h.is_some_and(|h| h.closed) {
-            s.push_str(" · its issue was closed");
-        }
-        s
+    list(o, "Regressed", &regressed, &|_| {
+        " · back after it had gone or its issue was closed".into()
     });
-    if r.trends.previous_run.is_some() {
-        list(o, "New", &new, &|c| {
-            c.first_seen
+    if !first_run {
+        list(o, "New", &new, &|p| {
+            p.first_seen
                 .as_deref()
                 .map(|f| format!(" · first seen {}", short_time(f)))
                 .unwrap_or_default()
@@ -526,7 +506,7 @@ fn changes(o: &mut String, r: &Report) {
     if !r.trends.resolved.is_empty() {
         let _ = writeln!(
             o,
-            "**Resolved-looking ({}):** not seen for {} or more\n",
+            "**Resolved-looking clusters ({}):** not seen for {} or more\n",
             r.trends.resolved.len(),
             r.trends.resolved_after
         );
@@ -535,7 +515,7 @@ fn changes(o: &mut String, r: &Report) {
                 o,
                 "- **{}** {} — last seen {} ({} over all runs)",
                 x.priority,
-                code(&crate::prioritize::summary(&x.template, 90)),
+                crate::prioritize::words(&x.template, 90),
                 short_time(&x.last_seen),
                 entries(x.total)
             );
@@ -550,7 +530,7 @@ fn changes(o: &mut String, r: &Report) {
         let _ = writeln!(o);
     }
     if stateful
-        && r.trends.previous_run.is_some()
+        && !first_run
         && escalating.is_empty()
         && new.is_empty()
         && regressed.is_empty()
