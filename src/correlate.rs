@@ -78,7 +78,7 @@ pub fn problems(
     let eligible: Vec<bool> = clusters.iter().map(is_eligible).collect();
     let units = units(clusters, &eligible, cfg);
     let traces = trace_links(&units, cfg);
-    let bursts = burst_links(clusters, &units, reference, cfg);
+    let bursts = by_unit(burst_links(clusters, &units, reference, cfg), units.len());
 
     let mut followers = vec![false; units.len()];
     for &(_, member) in traces.keys() {
@@ -99,40 +99,42 @@ pub fn problems(
         for (&(_, m), e) in traces.range((lead, 0)..(lead + 1, 0)) {
             found.entry(m).or_default().push(e.clone());
         }
-        for (&(a, b), e) in &bursts {
-            let (other, e) = match (a == lead, b == lead, e) {
-                (true, _, e) => (b, e.clone()),
-                (
-                    _,
-                    true,
-                    &Evidence::Burst {
-                        together,
-                        lead_bins,
-                        member_bins,
-                        bins,
-                        bin_secs,
-                        p,
-                    },
-                ) => {
-                    let swapped = Evidence::Burst {
-                        together,
-                        lead_bins: member_bins,
-                        member_bins: lead_bins,
-                        bins,
-                        bin_secs,
-                        p,
-                    };
-                    (a, swapped)
-                }
-                _ => continue,
-            };
-            found.entry(other).or_default().push(e);
+        for (m, e) in &bursts[lead] {
+            found.entry(*m).or_default().push(e.clone());
         }
         found.retain(|m, _| !assigned[*m]);
         for m in found.keys() {
             assigned[*m] = true;
         }
         out.push(assemble(clusters, &units, lead, found));
+    }
+    out
+}
+
+/// Burst links per unit, each told from that unit's side (its bins as the lead's).
+fn by_unit(links: BTreeMap<(usize, usize), Evidence>, n: usize) -> Vec<Vec<(usize, Evidence)>> {
+    let mut out = vec![Vec::new(); n];
+    for ((a, b), e) in links {
+        if let Evidence::Burst {
+            together,
+            lead_bins,
+            member_bins,
+            bins,
+            bin_secs,
+            p,
+        } = e
+        {
+            let swapped = Evidence::Burst {
+                together,
+                lead_bins: member_bins,
+                member_bins: lead_bins,
+                bins,
+                bin_secs,
+                p,
+            };
+            out[a].push((b, e));
+            out[b].push((a, swapped));
+        }
     }
     out
 }

@@ -96,6 +96,20 @@ struct Item<'a> {
     unknown: bool,
 }
 
+impl Item<'_> {
+    /// Decides (again) with what is known of the problem's issue.
+    fn decide(&mut self, min: u8, prefix: &str) {
+        self.plan = plan::decide(
+            self.cluster,
+            &self.ids,
+            self.known.as_ref(),
+            self.prev.as_ref(),
+            min,
+            prefix,
+        );
+    }
+}
+
 /// Runs the sink on the (redacted) report.
 pub async fn run(report: &Report, s: &Settings) -> Outcome {
     let cfg = &s.cfg;
@@ -199,14 +213,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
             };
         }
         for i in items.iter_mut().filter(|i| i.plan.kind != Kind::Skip) {
-            i.plan = plan::decide(
-                i.cluster,
-                &i.ids,
-                i.known.as_ref(),
-                i.prev.as_ref(),
-                min,
-                prefix,
-            );
+            i.decide(min, prefix);
             i.issue = i.known.as_ref().map(|k| k.number);
             i.url = i
                 .known
@@ -386,14 +393,7 @@ async fn search_fallback(
         i.known = Some(to_known(&issue));
         i.issue = Some(issue.number);
         i.url = Some(issue.html_url.clone()).filter(|u| !u.is_empty());
-        i.plan = plan::decide(
-            i.cluster,
-            &i.ids,
-            i.known.as_ref(),
-            i.prev.as_ref(),
-            min,
-            prefix,
-        );
+        i.decide(min, prefix);
     }
     Ok(())
 }
