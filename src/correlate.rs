@@ -171,7 +171,7 @@ fn units<'a>(clusters: &'a [Cluster], eligible: &[bool], cfg: &CorrelateConfig) 
         .map(|(c, &e)| e.then(|| location_key(c)).flatten())
         .collect();
     // A location many templates share is a logging wrapper, not one statement.
-    let crowded: Vec<String> = index_by(&places)
+    let crowded: std::collections::BTreeSet<String> = index_by(&places)
         .into_iter()
         .filter(|(_, v)| v.len() > MAX_TEMPLATES_PER_LOCATION)
         .map(|(k, _)| k.to_string())
@@ -210,15 +210,19 @@ fn units<'a>(clusters: &'a [Cluster], eligible: &[bool], cfg: &CorrelateConfig) 
             let ties = members[1..]
                 .iter()
                 .map(|&m| {
+                    // What it shares with the lead; else (tied through another member) its own
+                    // cause and location.
+                    let shared = |k: &[Option<String>]| k[m] == k[lead];
+                    let all = !(shared(&causes) || shared(&places));
                     let mut e = Vec::new();
-                    if let Some(phrase) = &causes[m] {
+                    if let Some(phrase) = causes[m].as_ref().filter(|_| all || shared(&causes)) {
                         e.push(Evidence::Cause {
                             phrase: phrase.clone(),
                         });
                     }
-                    if places[m].is_some() && places[m] == places[lead] {
+                    if let Some(place) = places[m].as_ref().filter(|_| all || shared(&places)) {
                         e.push(Evidence::Location {
-                            location: places[m].clone().unwrap_or_default(),
+                            location: place.clone(),
                         });
                     }
                     e
@@ -291,11 +295,13 @@ fn assemble(
 
 /// Keeps problem ids across runs: `remembered` maps a cluster id to the problem id it had. A
 /// problem takes its lead's remembered id, else the id most of its members remember (ties: the
-/// smaller id), unless an earlier problem (in `problems` order) took that id already.
+/// smaller id), else its own; never one an earlier problem (in `problems` order) took, so ids
+/// stay unique (a clash falls back to a fresh id derived from the lead).
 pub fn keep_ids(problems: &mut [Problem], clusters: &[Cluster], remembered: &HashMap<u64, u64>) {
     let mut taken = std::collections::HashSet::new();
     for p in problems.iter_mut() {
-        let lead = remembered.get(&clusters[p.lead()].id).copied();
+        let lead_id = clusters[p.lead()].id;
+        let lead = remembered.get(&lead_id).copied();
         let mut votes: BTreeMap<u64, usize> = BTreeMap::new();
         for &m in &p.members {
             if let Some(&id) = remembered.get(&clusters[m].id) {
@@ -306,9 +312,14 @@ pub fn keep_ids(problems: &mut [Problem], clusters: &[Cluster], remembered: &Has
             .iter()
             .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
             .map(|(id, _)| *id);
-        if let Some(id) = lead.or(voted).filter(|id| !taken.contains(id)) {
-            p.id = id;
-        }
+        let fresh = (1u64..).map(|n| problem_id(lead_id ^ n));
+        p.id = lead
+            .into_iter()
+            .chain(voted)
+            .chain(std::iter::once(problem_id(lead_id)))
+            .chain(fresh)
+            .find(|id| !taken.contains(id))
+            .unwrap_or(p.id);
         taken.insert(p.id);
     }
 }
@@ -400,6 +411,10 @@ fn burst_links(
     else {
         return out;
     };
+    // `--now` before the entries: nothing observed up to the reference.
+    if start > end {
+        return out;
+    }
     let mut bin = cfg.burst_bin_secs();
     while (end - start) / bin + 1 > MAX_BINS {
         bin *= 2;
@@ -444,6 +459,7 @@ fn burst_links(
                 *na as usize,
                 *nb as usize,
                 together as usize,
+                cfg.burst_max_p,
             );
             if p <= cfg.burst_max_p {
                 out.insert(
@@ -475,8 +491,9 @@ fn ln_factorials(n: usize) -> Vec<f64> {
     v
 }
 
-/// P(X ≥ c) for X hypergeometric: `a` marked among `n`, `b` drawn.
-fn hypergeometric_tail(ln_fact: &[f64], n: usize, a: usize, b: usize, c: usize) -> f64 {
+/// P(X ≥ c) for X hypergeometric: `a` marked among `n`, `b` drawn; the sum stops once it
+/// passes `stop` (the caller only needs to know it is larger).
+fn hypergeometric_tail(ln_fact: &[f64], n: usize, a: usize, b: usize, c: usize, stop: f64) -> f64 {
     let ln_choose = |n: usize, k: usize| ln_fact[n] - ln_fact[k] - ln_fact[n - k];
     let total = ln_choose(n, b);
     let mut p = 0.0;
@@ -485,6 +502,9 @@ fn hypergeometric_tail(ln_fact: &[f64], n: usize, a: usize, b: usize, c: usize) 
             continue;
         }
         p += (ln_choose(a, k) + ln_choose(n - a, b - k) - total).exp();
+        if p > stop {
+            break;
+        }
     }
     p.min(1.0)
 }
@@ -625,9 +645,11 @@ mod tests {
     fn hypergeometric_tail_matches_small_cases() {
         let lf = ln_factorials(10);
         // 3 marked of 10, draw 3, all 3 marked: 1 / C(10,3) = 1/120.
-        assert!((hypergeometric_tail(&lf, 10, 3, 3, 3) - 1.0 / 120.0).abs() < 1e-12);
+        assert!((hypergeometric_tail(&lf, 10, 3, 3, 3, 1.0) - 1.0 / 120.0).abs() < 1e-12);
+        // Past `stop` the sum may end early, but never below `stop`.
+        assert!(hypergeometric_tail(&lf, 10, 4, 5, 0, 0.01) > 0.01);
         // P(X >= 0) = 1.
-        assert!((hypergeometric_tail(&lf, 10, 4, 5, 0) - 1.0).abs() < 1e-9);
+        assert!((hypergeometric_tail(&lf, 10, 4, 5, 0, 1.0) - 1.0).abs() < 1e-9);
     }
 
     fn cluster(id: u64, sev: Severity, template: &str, seconds: &[i64]) -> Cluster {
@@ -705,5 +727,23 @@ mod tests {
         keep_ids(&mut ps, &clusters, &remembered);
         assert_eq!(ps[0].id, 77);
         assert_eq!(ps[1].id, problem_id(3), "an id is kept by one problem only");
+        // A problem whose own default id an earlier problem took gets a fresh one.
+        let mut ps = vec![
+            Problem {
+                id: problem_id(2),
+                members: vec![1],
+                links: vec![],
+            },
+            Problem {
+                id: problem_id(1),
+                members: vec![0],
+                links: vec![],
+            },
+        ];
+        let remembered = HashMap::from([(2, problem_id(1)), (1, problem_id(1))]);
+        keep_ids(&mut ps, &clusters, &remembered);
+        assert_eq!(ps[0].id, problem_id(1));
+        assert_ne!(ps[1].id, ps[0].id, "ids stay unique");
+        assert_eq!(ps[1].id, problem_id(1 ^ 1));
     }
 }

@@ -428,3 +428,18 @@ fn the_bundled_example_is_a_short_worklog_of_problems() {
         assert!(!text(p, "title").contains("<*>"), "{}", p["title"]);
     }
 }
+
+/// `--now` before the entries (a legal reference): the burst test has no bins and the run
+/// goes on.
+#[test]
+fn a_reference_before_the_entries_still_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = write(d, "in.ndjson", ndjson(&planted()));
+    let (r, _) = run(d, "early", &input, &["--now", "2025-09-13T00:00:00Z"]);
+    let auth = text(find_cluster(&r, AUTH, "Session check failed"), "id").to_string();
+    assert_eq!(
+        problem_of(&r, &auth)["clusters"].as_array().unwrap().len(),
+        2
+    );
+}

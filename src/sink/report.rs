@@ -174,8 +174,10 @@ pub fn render(r: &Report, cfg: &WorklogConfig) -> String {
         .filter(|p| p.priority.0 <= DETAILED_UP_TO && !p.expected)
         .take(cfg.sections)
         .collect();
+    let by_id: std::collections::HashMap<&str, &ClusterReport> =
+        r.clusters.iter().map(|c| (c.id.as_str(), c)).collect();
     for (n, p) in detailed.iter().enumerate() {
-        problem_section(&mut o, n + 1, p, r, cfg);
+        problem_section(&mut o, n + 1, p, r, &by_id, cfg);
     }
     let rest: Vec<&ProblemReport> = r
         .problems
@@ -668,7 +670,14 @@ pub(crate) fn window_line(c: &ClusterReport, order: &[String]) -> String {
 
 /// One problem: what it is, its evidence, its member clusters, windows and series, HTTP, and
 /// one compact sample of its lead.
-fn problem_section(o: &mut String, n: usize, p: &ProblemReport, r: &Report, cfg: &WorklogConfig) {
+fn problem_section(
+    o: &mut String,
+    n: usize,
+    p: &ProblemReport,
+    r: &Report,
+    by_id: &std::collections::HashMap<&str, &ClusterReport>,
+    cfg: &WorklogConfig,
+) {
     let prio = p.priority.to_string();
     let _ = writeln!(
         o,
@@ -679,7 +688,7 @@ fn problem_section(o: &mut String, n: usize, p: &ProblemReport, r: &Report, cfg:
     let members: Vec<&ClusterReport> = p
         .clusters
         .iter()
-        .filter_map(|id| r.clusters.iter().find(|c| &c.id == id))
+        .filter_map(|id| by_id.get(id.as_str()).copied())
         .collect();
     let Some(lead) = members.first() else {
         return;

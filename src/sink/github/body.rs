@@ -30,7 +30,7 @@ const BODY_MAX: usize = 60_000;
 const SAMPLE_MAX: usize = 6_000;
 
 /// Member fingerprints a marker lists at most.
-const MARKER_CLUSTERS: usize = 200;
+pub const MARKER_CLUSTERS: usize = 200;
 
 /// The hidden marker of a body or comment: the problem id (`fingerprint`), what was reported,
 /// and the member clusters' fingerprints.

@@ -223,6 +223,11 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
         }
     }
 
+    // Issues taken by a problem; search must not hand one to a second problem.
+    let mut claimed: std::collections::BTreeSet<u64> = items
+        .iter()
+        .filter_map(|i| i.known.as_ref().map(|k| k.number))
+        .collect();
     // Write, most urgent first (the report's order).
     let mut created = 0usize;
     let mut commented = 0usize;
@@ -234,7 +239,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
             && out.stopped.is_none()
             && created < cfg.max_new_issues
             && let Some(a) = api.as_mut()
-            && let Err(e) = search_fallback(a, i, min, prefix).await
+            && let Err(e) = search_fallback(a, i, &mut claimed, min, prefix).await
         {
             i.detail = i.plan.detail.clone();
             record_failure(i, e, "search", &mut out, &mut errors);
@@ -376,19 +381,23 @@ fn record_failure(
 async fn search_fallback(
     api: &mut Api,
     i: &mut Item<'_>,
+    claimed: &mut std::collections::BTreeSet<u64>,
     min: u8,
     prefix: &str,
 ) -> Result<(), ApiError> {
     let mut found = None;
     for fp in [i.cluster.id.clone(), i.ids[0].clone()] {
         found = api.search_body(&fp).await?.into_iter().find(|x| {
-            x.pull_request.is_none() && fingerprint_of(x).as_deref() == Some(fp.as_str())
+            x.pull_request.is_none()
+                && !claimed.contains(&x.number)
+                && fingerprint_of(x).as_deref() == Some(fp.as_str())
         });
         if found.is_some() {
             break;
         }
     }
     if let Some(issue) = found {
+        claimed.insert(issue.number);
         i.prev = Some(previous_from_markers(api, &issue).await?);
         i.known = Some(to_known(&issue));
         i.issue = Some(issue.number);
@@ -414,31 +423,43 @@ fn api_settings(s: &Settings) -> ApiSettings {
 /// Without a token: the state file is all we know.
 fn find_offline(items: &mut [Item<'_>], known: &BTreeMap<String, Entry>, s: &Settings) {
     let mut claimed = std::collections::BTreeSet::new();
-    for i in items.iter_mut().filter(|i| i.plan.kind != Kind::Skip) {
-        let Some((key, e)) = state_entry(i, known, &claimed) else {
-            continue;
-        };
-        claimed.insert(e.issue);
-        i.known = Some(Known {
-            number: e.issue,
-            open: true,
-            labels: vec![format!("{}{}", s.cfg.priority_label_prefix, e.priority)],
-            url: issue_url(s, e.issue),
-            ..Default::default()
-        });
-        i.prev = Some(previous_from_state(key, e));
+    // Each problem's own entry first, so no problem takes another's issue through a member.
+    for own in [true, false] {
+        for i in items
+            .iter_mut()
+            .filter(|i| i.plan.kind != Kind::Skip && i.known.is_none())
+        {
+            let Some((key, e)) = state_entry(i, known, &claimed, own) else {
+                continue;
+            };
+            claimed.insert(e.issue);
+            i.known = Some(Known {
+                number: e.issue,
+                open: true,
+                labels: vec![format!("{}{}", s.cfg.priority_label_prefix, e.priority)],
+                url: issue_url(s, e.issue),
+                ..Default::default()
+            });
+            i.prev = Some(previous_from_state(key, e));
+        }
     }
 }
 
-/// The state entry of a problem: under its id, else under one of its clusters' fingerprints
-/// (an issue filed for that cluster alone); never one whose issue another problem claimed.
+/// The state entry of a problem: under its id (`own`), or else under one of its clusters'
+/// fingerprints (an issue filed for that cluster alone); never one whose issue another problem
+/// claimed.
 fn state_entry<'k>(
     i: &Item<'_>,
     known: &'k BTreeMap<String, Entry>,
     claimed: &std::collections::BTreeSet<u64>,
+    own: bool,
 ) -> Option<(&'k str, &'k Entry)> {
-    std::iter::once(&i.cluster.id)
-        .chain(&i.ids)
+    let keys: &[String] = if own {
+        std::slice::from_ref(&i.cluster.id)
+    } else {
+        &i.ids
+    };
+    keys.iter()
         .filter_map(|k| known.get_key_value(k))
         .find(|(_, e)| !claimed.contains(&e.issue))
         .map(|(k, e)| (k.as_str(), e))
@@ -517,28 +538,40 @@ async fn find_online(
             }
         }
     }
+    // Two passes: every problem's own issue (by its id) first, then issues found through a
+    // member cluster, so that no problem takes another's issue through a shared cluster.
     let mut claimed = std::collections::BTreeSet::new();
-    for i in items.iter_mut().filter(|i| i.plan.kind != Kind::Skip) {
-        let listed = std::iter::once(&i.cluster.id)
-            .chain(&i.ids)
-            .filter_map(|k| by_fp.get(k))
-            .find(|x| !claimed.contains(&x.number))
-            .cloned();
-        let entry = state_entry(i, known, &claimed);
-        let issue = match (listed, entry) {
-            (Some(x), _) => Some(x),
-            (None, Some((_, e))) => api.issue(e.issue).await?,
-            (None, None) => None,
-        };
-        let Some(issue) = issue.filter(|x| !claimed.contains(&x.number)) else {
-            continue;
-        };
-        claimed.insert(issue.number);
-        i.prev = match entry.filter(|(_, e)| e.issue == issue.number) {
-            Some((key, e)) => Some(previous_from_state(key, e)),
-            None => Some(previous_from_markers(api, &issue).await?),
-        };
-        i.known = Some(to_known(&issue));
+    for own in [true, false] {
+        for i in items
+            .iter_mut()
+            .filter(|i| i.plan.kind != Kind::Skip && i.known.is_none())
+        {
+            let keys: &[String] = if own {
+                std::slice::from_ref(&i.cluster.id)
+            } else {
+                &i.ids
+            };
+            let listed = keys
+                .iter()
+                .filter_map(|k| by_fp.get(k))
+                .find(|x| !claimed.contains(&x.number))
+                .cloned();
+            let entry = state_entry(i, known, &claimed, own);
+            let issue = match (listed, entry) {
+                (Some(x), _) => Some(x),
+                (None, Some((_, e))) => api.issue(e.issue).await?,
+                (None, None) => None,
+            };
+            let Some(issue) = issue.filter(|x| !claimed.contains(&x.number)) else {
+                continue;
+            };
+            claimed.insert(issue.number);
+            i.prev = match entry.filter(|(_, e)| e.issue == issue.number) {
+                Some((key, e)) => Some(previous_from_state(key, e)),
+                None => Some(previous_from_markers(api, &issue).await?),
+            };
+            i.known = Some(to_known(&issue));
+        }
     }
     Ok(())
 }
@@ -558,11 +591,15 @@ async fn previous_from_markers(api: &mut Api, issue: &Issue) -> Result<Previous,
     Ok(Previous {
         priority: None,
         count: last.as_ref().and_then(|m| m.count).unwrap_or(0),
-        clusters: last.as_ref().map(|m| {
-            m.clusters
-                .clone()
-                .unwrap_or_else(|| vec![m.fingerprint.clone()])
-        }),
+        // A full list may have been cut (`body::MARKER_CLUSTERS`): members then are unknown.
+        clusters: last
+            .as_ref()
+            .map(|m| {
+                m.clusters
+                    .clone()
+                    .unwrap_or_else(|| vec![m.fingerprint.clone()])
+            })
+            .filter(|c| c.len() < body::MARKER_CLUSTERS),
         last_seen: last.and_then(|m| m.last_seen),
     })
 }
