@@ -613,6 +613,73 @@ fn one_issue_per_problem_members_joining_later_comment_and_old_issues_are_adopte
     assert_eq!(writes_since(&fake2, before).len(), 0);
 }
 
+/// An issue goes to the problem it was filed for, even when a more urgent problem now holds a
+/// cluster its marker lists: each problem's own issue is found before issues through members.
+#[test]
+fn a_problem_keeps_its_own_issue_when_another_holds_a_cluster_it_listed() {
+    let dir = tempdir();
+    let d = dir.path();
+    // The auth problem (failure + 503s, P2) and a more urgent one (circuit breaker, P1).
+    let logs = input(
+        d,
+        "in.json",
+        &[auth_outage(0, 4, true), breaker_critical(30, 3)],
+    );
+    // Problem ids without GitHub and without state: derived from the leads.
+    let plain = d.join("plain.json");
+    gardener_in(
+        &[
+            "run",
+            s(&logs),
+            "--state",
+            "none",
+            "--json",
+            s(&plain),
+            "--report",
+            "/dev/null",
+        ],
+        b"",
+        LIMIT,
+        &[],
+        Some(d),
+    )
+    .expect_code(0);
+    let r = read_json(&plain);
+    let auth = text(find_cluster(&r, SERVICE, "Session management"), "id").to_string();
+    let breaker = text(find_cluster(&r, SERVICE, "Auth circuit breaker OPEN"), "id").to_string();
+    let auth_problem = text(
+        r["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["lead"] == auth.as_str())
+            .unwrap(),
+        "id",
+    )
+    .to_string();
+    // The auth problem's issue once listed the breaker cluster too.
+    let fake = FakeGithub::start();
+    let marker = format!(
+        "<!-- log-gardener:fingerprint={auth_problem} count=4 last_seen=- clusters={breaker},{auth} -->"
+    );
+    let n = fake.add_issue(
+        "netra-backend-staging | P2 | auth",
+        &marker,
+        &["log-gardener", "priority:P2"],
+    );
+    let cfg = config(d, "    search_fallback: false\n");
+    let (out, rep, _) = run(d, &fake, &logs, &cfg, "r1", &[]);
+    out.expect_code(0);
+    assert_eq!(action(&rep, &auth)["issue"], n, "{:#}", rep["github"]);
+    assert_eq!(text(action(&rep, &breaker), "action"), "create");
+    assert_ne!(action(&rep, &breaker)["issue"], n);
+    assert_eq!(
+        fake.issues().len(),
+        2,
+        "no duplicate of the auth problem's issue"
+    );
+}
+
 #[test]
 fn secondary_rate_limit_with_retry_after_is_waited_out_and_writes_are_paced() {
     let dir = tempdir();
