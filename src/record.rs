@@ -747,21 +747,6 @@ pub struct LatencyReport {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Priority(pub u8);
 
-impl Priority {
-    pub const P0: Priority = Priority(0);
-    pub const LOWEST: Priority = Priority(5);
-
-    /// `P0`..`P5` (case-insensitive); anything else is `None`.
-    pub fn parse(s: &str) -> Option<Priority> {
-        let s = s.trim();
-        let digits = s.strip_prefix('P').or_else(|| s.strip_prefix('p'))?;
-        match digits.parse::<u8>() {
-            Ok(n) if n <= 5 && digits.len() == 1 => Some(Priority(n)),
-            _ => None,
-        }
-    }
-}
-
 impl std::fmt::Display for Priority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "P{}", self.0)

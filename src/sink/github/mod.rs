@@ -160,19 +160,22 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
     let filings = problem::filings(&report.problems, &report.clusters);
     let mut items: Vec<Item> = filings
         .iter()
-        .map(|f| Item {
-            cluster: &f.unit,
-            members: &f.members,
-            ids: f.ids(),
-            evidence: &f.evidence,
-            known: None,
-            prev: None,
-            plan: plan::decide(&f.unit, &f.ids(), None, None, min, prefix),
-            status: "none",
-            issue: None,
-            url: None,
-            detail: String::new(),
-            unknown: false,
+        .map(|f| {
+            let ids = f.ids();
+            Item {
+                cluster: &f.unit,
+                members: &f.members,
+                plan: plan::decide(&f.unit, &ids, None, None, min, prefix),
+                ids,
+                evidence: &f.evidence,
+                known: None,
+                prev: None,
+                status: "none",
+                issue: None,
+                url: None,
+                detail: String::new(),
+                unknown: false,
+            }
         })
         .collect();
     let wanted = items.iter().any(|i| i.plan.kind != Kind::Skip);
