@@ -532,6 +532,8 @@ pub struct RedactConfig {
     pub pack: Option<RedactPack>,
     /// Patterns applied after the pack's, to add to it without copying it.
     pub extra: Vec<RedactPattern>,
+    /// Where personal data (card numbers, phone numbers, public IP addresses) is redacted.
+    pub personal: PersonalData,
 }
 
 impl Default for RedactConfig {
@@ -540,6 +542,24 @@ impl Default for RedactConfig {
             reports: true,
             pack: None,
             extra: Vec::new(),
+            personal: PersonalData::default(),
+        }
+    }
+}
+
+/// Where the personal-data detectors run: GitHub by default, the reports when asked.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PersonalData {
+    pub github: bool,
+    pub reports: bool,
+}
+
+impl Default for PersonalData {
+    fn default() -> Self {
+        PersonalData {
+            github: true,
+            reports: false,
         }
     }
 }
@@ -550,9 +570,12 @@ impl Default for RedactConfig {
 pub struct RedactPack {
     /// Regular expressions applied in order to every text.
     pub patterns: Vec<RedactPattern>,
-    /// Regex fragments naming secret-looking keys; the value after such a key (`key=value`,
-    /// `key: value`, a JSON field) is redacted. A key matches when it ends with one of them.
+    /// Credential key names, as words; the value after such a key (`key=value`, `key: value`,
+    /// a JSON field) is redacted. A key matches when its last words are one of them (see
+    /// `redact::keys`).
     pub secret_keys: Vec<String>,
+    /// Names that are credentials only as URL query parameters (`key`, `sig`, `code`).
+    pub query_keys: Vec<String>,
 }
 
 /// One redaction pattern.

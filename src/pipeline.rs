@@ -286,7 +286,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
 /// read: prioritize, redact, the GitHub sink and the state store.
 pub struct Finisher {
     prioritizer: Prioritizer,
-    redactor: Redactor,
+    redactors: Redactors,
     github: Option<sink::github::Settings>,
     /// The state store (`None` with `--state none`).
     store: Option<Store>,
@@ -298,14 +298,31 @@ impl Finisher {
     pub fn new(cfg: &Config, opts: &RunOptions) -> Result<Finisher, RunError> {
         Ok(Finisher {
             prioritizer: Prioritizer::new(cfg).map_err(|e| RunError::Config(e.0))?,
-            redactor: cfg
-                .redact_pack()
-                .and_then(|p| Redactor::new(&p))
-                .map_err(|e| RunError::Config(e.0))?,
+            redactors: Redactors::new(cfg).map_err(|e| RunError::Config(e.0))?,
             github: github_settings(cfg, opts)?,
             store: Store::open(opts.state.as_deref().unwrap_or(&cfg.state.dir), cfg)
                 .map_err(RunError::Input)?,
             merge_settings: merge::settings(cfg, opts.now).map_err(|e| RunError::Config(e.0))?,
+        })
+    }
+}
+
+/// The redact stage's three uses: templates before mining (never personal data, so that ids
+/// do not depend on that setting), the reports, and what goes to GitHub.
+struct Redactors {
+    templates: Redactor,
+    reports: Redactor,
+    github: Redactor,
+}
+
+impl Redactors {
+    fn new(cfg: &Config) -> Result<Redactors, crate::config::ConfigError> {
+        let pack = cfg.redact_pack()?;
+        let personal = &cfg.redact.personal;
+        Ok(Redactors {
+            templates: Redactor::new(&pack)?,
+            reports: Redactor::with_personal(&pack, personal.reports)?,
+            github: Redactor::with_personal(&pack, personal.github || personal.reports)?,
         })
     }
 }
@@ -354,7 +371,10 @@ pub async fn conclude(
 
     // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
     let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
-    let (combined, newest) = merge::combine(parts, reach, opts.now, cfg.aggregate.samples);
+    let (mut combined, newest) = merge::combine(parts, reach, opts.now, cfg.aggregate.samples);
+    // Templates are redacted before mining: every title is then cut from redacted text, and
+    // the mergeable section holds redacted templates that `gardener merge` mines alike.
+    finisher.redactors.templates.templates(&mut combined.clusters);
     let json_path = opts.json.clone().or_else(|| cfg.sinks.json.clone());
     let pre_mining = json_path.is_some().then(|| combined.clusters.clone());
 
@@ -495,14 +515,17 @@ pub async fn conclude(
     }
 
     // Redaction: always for GitHub; for the report and JSON unless `redact.reports: false`.
-    let redactor = &finisher.redactor;
+    let redactors = &finisher.redactors;
     let github = &finisher.github;
     let mut public = None;
     if cfg.redact.reports {
-        redactor.report(&mut report);
-    } else if github.is_some() {
+        redactors.reports.report(&mut report);
+    }
+    let personal = &cfg.redact.personal;
+    if github.is_some() && (!cfg.redact.reports || personal.github != personal.reports) {
+        // Redaction is idempotent: what the reports' pass left, GitHub's pass completes.
         let mut p = report.clone();
-        redactor.report(&mut p);
+        redactors.github.report(&mut p);
         public = Some(p);
     }
     let mut closed = std::collections::BTreeMap::new();

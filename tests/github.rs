@@ -894,11 +894,9 @@ fn planted_secrets_never_reach_the_server_and_do_not_change_fingerprints() {
             assert!(!r.target.contains(secret));
         }
     }
-    // The mergeable section keeps templates as masked (redacting them would change the ids a
-    // merge computes), so a token with no digit stays there; the rest of the report is clean.
-    let mut public = rep.clone();
-    public.as_object_mut().unwrap().remove("mergeable");
-    let json_text = serde_json::to_string(&public).unwrap();
+    // The whole JSON report is clean, its mergeable section (templates redacted before
+    // mining) included.
+    let json_text = serde_json::to_string(&rep).unwrap();
     for secret in secrets {
         assert!(!md.contains(secret), "{secret} is in the worklog");
         assert!(
@@ -937,9 +935,11 @@ fn planted_secrets_never_reach_the_server_and_do_not_change_fingerprints() {
         .iter()
         .map(|p| &p["issue_title"])
         .collect();
+    // Templates are redacted before mining whatever `reports` says, so titles are cut from
+    // redacted text.
     assert!(
-        titles.iter().any(|t| t.as_str().unwrap().contains(bare)),
-        "the unredacted problem title keeps the bare token: {titles:?}"
+        !titles.iter().any(|t| t.as_str().unwrap().contains(bare)),
+        "titles come from redacted templates: {titles:?}"
     );
     assert_eq!(
         find_cluster(&rep2, SERVICE, "Deploy hook failed")["id"],
@@ -950,6 +950,98 @@ fn planted_secrets_never_reach_the_server_and_do_not_change_fingerprints() {
         for secret in secrets {
             assert!(!r.body.contains(secret), "{secret} reached GitHub");
         }
+    }
+}
+
+/// The planted-secrets corpus (`tests/data/secrets.tsv`): family, secret (`-` for ordinary
+/// text), text.
+fn secrets_corpus() -> Vec<(String, String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/secrets.tsv");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(3, '\t').collect();
+            let un = |x: &str| x.replace("\\n", "\n");
+            (f[0].to_string(), un(f[1]), un(f[2]))
+        })
+        .collect()
+}
+
+/// Every case of the corpus as an ERROR cluster of its own (its own code location), three
+/// entries each, half as `jsonPayload.message` and half as `textPayload`.
+fn corpus_entries(cases: &[(String, String, String)]) -> Vec<Value> {
+    let mut all = Vec::new();
+    for (i, (_, _, text)) in cases.iter().enumerate() {
+        for k in 0..3 {
+            let mut e = entry(
+                &format!("c{i}-{k}"),
+                &format!("2025-09-14T0{}:{:02}:0{k}Z", i / 60 % 10, i % 60),
+                "ERROR",
+                text,
+            );
+            e["jsonPayload"]["labels"] =
+                json!({"module": format!("app.part{i}"), "function": format!("step{i}"), "line": "7"});
+            if i % 2 == 1 {
+                let p = e.as_object_mut().unwrap();
+                p.remove("jsonPayload");
+                p.insert("textPayload".into(), json!(text));
+            }
+            all.push(e);
+        }
+    }
+    all
+}
+
+#[test]
+fn the_planted_secrets_corpus_leaks_to_neither_github_nor_the_reports() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fake = FakeGithub::start();
+    let cases = secrets_corpus();
+    assert!(cases.len() > 200, "{} cases", cases.len());
+    let inp = input(d, "in.json", &[corpus_entries(&cases)]);
+    let cfg = config(
+        d,
+        "    min_priority: P5\n    max_new_issues: 1000\n    max_comments: 1000\n",
+    );
+    let (out, rep, md) = run(d, &fake, &inp, &cfg, "r", &[]);
+    out.expect_code(0);
+    assert!(fake.issues().len() >= 20, "{} issues", fake.issues().len());
+    let sent: String = fake
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}\n", r.target, r.body))
+        .collect();
+    let json_text = serde_json::to_string(&rep).unwrap();
+    let personal = ["phone", "card", "ip"];
+    let mut leaks: Vec<String> = Vec::new();
+    for (family, secret, _) in cases.iter().filter(|c| c.0 != "ordinary") {
+        // JSON escapes (`\"`, `\n`) as the report and the request bodies write them.
+        let escaped = serde_json::to_string(secret).unwrap();
+        let escaped = &escaped[1..escaped.len() - 1];
+        let found = |hay: &str| hay.contains(secret.as_str()) || hay.contains(escaped);
+        if found(&sent) {
+            leaks.push(format!("github: {family} {secret}"));
+        }
+        if !personal.contains(&family.as_str()) {
+            if found(&md) {
+                leaks.push(format!("worklog: {family} {secret}"));
+            }
+            if found(&json_text) {
+                leaks.push(format!("json: {family} {secret}"));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+    // Ordinary sentences reach the JSON report's samples unchanged.
+    for (_, _, text) in cases.iter().filter(|c| c.0 == "ordinary") {
+        let escaped = serde_json::to_string(text).unwrap();
+        assert!(
+            json_text.contains(&escaped[1..escaped.len() - 1]),
+            "ordinary text changed: {text}"
+        );
     }
 }
 

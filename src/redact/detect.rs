@@ -1,0 +1,345 @@
+//! Detectors that need more than a regular expression: `Basic` credentials (decoded), high
+//! entropy values next to a credential word, long opaque blobs (key material cut out of its
+//! PEM block, cloud keys), and — optionally — personal data: card numbers (Luhn-checked),
+//! phone numbers and public client IP addresses.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use regex::{Captures, Regex};
+
+use super::REDACTED;
+
+/// Shannon entropy of a text, in bits per character.
+pub fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in s.bytes() {
+        counts[b as usize] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+fn classes(s: &str) -> (bool, bool, bool) {
+    (
+        s.bytes().any(|b| b.is_ascii_uppercase()),
+        s.bytes().any(|b| b.is_ascii_lowercase()),
+        s.bytes().any(|b| b.is_ascii_digit()),
+    )
+}
+
+/// A value that looks generated rather than written: mixed case with digits and high entropy,
+/// or a long hex string.
+pub fn looks_random(s: &str) -> bool {
+    let (upper, lower, digit) = classes(s);
+    let hex = s.len() >= 24
+        && s.bytes().all(|b| b.is_ascii_hexdigit())
+        && digit
+        && s.bytes().any(|b| b.is_ascii_alphabetic());
+    hex || (upper && lower && digit && entropy(s) >= 3.5)
+}
+
+/// A value right after a credential word that looks generated: as [`looks_random`], or
+/// shorter (10+) with mixed case, digits and nearly every character different, or 16+ hex.
+fn near_random(s: &str) -> bool {
+    let (upper, lower, digit) = classes(s);
+    let hex = s.len() >= 16
+        && s.bytes().all(|b| b.is_ascii_hexdigit())
+        && digit
+        && s.bytes().any(|b| b.is_ascii_alphabetic());
+    hex || looks_random(s)
+        || (upper && lower && digit && entropy(s) >= (s.len() as f64).log2() * 0.85)
+}
+
+/// Replaces every match of `re` for which `keep` gives a replacement; `None` when nothing
+/// changed.
+fn replace_some(
+    re: &Regex,
+    s: &str,
+    mut with: impl FnMut(&Captures) -> Option<String>,
+) -> Option<String> {
+    let mut changed = false;
+    let out = re.replace_all(s, |c: &Captures| match with(c) {
+        Some(r) => {
+            changed = true;
+            r
+        }
+        None => c[0].to_string(),
+    });
+    changed.then(|| out.into_owned())
+}
+
+/// The detectors that are always on.
+pub struct Credentials {
+    basic: Regex,
+    near_word: Regex,
+    blob: Regex,
+}
+
+impl Credentials {
+    pub fn new() -> Credentials {
+        Credentials {
+            basic: Regex::new(r"(?i)\b(basic)([ \t]+)([A-Za-z0-9+/]{6,}={0,2})").unwrap(),
+            near_word: Regex::new(
+                r"(?i)\b((?:token|secret|password|passwd|passphrase|credentials?|api[ _-]?key|key)[ \t]+(?:(?:is|was|of|for|to|from|value)[ \t]+)?)([A-Za-z0-9+/=_.\-]{10,})",
+            )
+            .unwrap(),
+            blob: Regex::new(r"[A-Za-z0-9+/_\-]{40,}={0,2}").unwrap(),
+        }
+    }
+
+    /// Every always-on detector, in order.
+    pub fn redact(&self, s: &str) -> Option<String> {
+        let mut out: Option<String> = None;
+        for step in [Self::basic, Self::near_word, Self::blobs] {
+            if let Some(t) = step(self, out.as_deref().unwrap_or(s)) {
+                out = Some(t);
+            }
+        }
+        out
+    }
+
+    /// `Basic <base64>` whose decoding is `user:password`, or that has a digit or `+`/`/`.
+    fn basic(&self, s: &str) -> Option<String> {
+        replace_some(&self.basic, s, |c| {
+            let b64 = &c[3];
+            let symbolic = b64.bytes().any(|b| b.is_ascii_digit() || b == b'+' || b == b'/');
+            let pair = decode_base64(b64).is_some_and(|d| {
+                d.contains(&b':') && d.iter().all(|b| (0x20..0x7f).contains(b))
+            });
+            (symbolic || pair).then(|| format!("{}{}{REDACTED}", &c[1], &c[2]))
+        })
+    }
+
+    /// `token 8f3KpQ2x…`, `secret is Xk9f…`: a random-looking value right after a credential
+    /// word, with no `=` or `:` between.
+    fn near_word(&self, s: &str) -> Option<String> {
+        replace_some(&self.near_word, s, |c| {
+            let v = c[2].trim_end_matches(['.', '-', ';', ',']);
+            near_random(v).then(|| format!("{}{REDACTED}", &c[1]))
+        })
+    }
+
+    /// Long random-looking runs of base64 (key material, cloud keys) anywhere; paths
+    /// (`/api/users/…`, a segment in plain lowercase letters) are left alone.
+    fn blobs(&self, s: &str) -> Option<String> {
+        replace_some(&self.blob, s, |c| {
+            let v = &c[0];
+            let path = v
+                .split(['/', '-', '_'])
+                .any(|seg| seg.len() >= 3 && seg.bytes().all(|b| b.is_ascii_lowercase()));
+            let (upper, lower, digit) = classes(v);
+            (!path && upper && lower && digit && entropy(v) >= 4.0)
+                .then(|| "[REDACTED:opaque]".to_string())
+        })
+    }
+}
+
+/// Standard or URL-safe base64, padding optional; `None` when it is not base64.
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for b in s.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Personal data: card numbers, phone numbers, public IP addresses.
+pub struct Personal {
+    card: Regex,
+    phone: Regex,
+    ipv4: Regex,
+    ipv6: Regex,
+}
+
+impl Personal {
+    pub fn new() -> Personal {
+        Personal {
+            card: Regex::new(r"\b\d(?:[ -]?\d){12,18}\b").unwrap(),
+            phone: Regex::new(
+                r"(?:\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4}|\b0\d{1,4}[ .-]\d{3,4}[ .-]\d{3,4})\b",
+            )
+            .unwrap(),
+            ipv4: Regex::new(r"\b(?:\d{1,3}\.){3}\d{1,3}\b").unwrap(),
+            ipv6: Regex::new(r"(?i)(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}").unwrap(),
+        }
+    }
+
+    pub fn redact(&self, s: &str) -> Option<String> {
+        if !s.bytes().any(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut out: Option<String> = None;
+        for step in [Self::cards, Self::phones, Self::ips] {
+            if let Some(t) = step(self, out.as_deref().unwrap_or(s)) {
+                out = Some(t);
+            }
+        }
+        out
+    }
+
+    fn cards(&self, s: &str) -> Option<String> {
+        replace_some(&self.card, s, |c| {
+            let digits: Vec<u8> = c[0].bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
+            card_number(&digits).then(|| "[REDACTED:card]".to_string())
+        })
+    }
+
+    fn phones(&self, s: &str) -> Option<String> {
+        replace_some(&self.phone, s, |c| {
+            let m = c.get(0).unwrap();
+            let before = s[..m.start()].chars().next_back();
+            if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == '.' || b == '-') {
+                return None;
+            }
+            let digits = m.as_str().bytes().filter(u8::is_ascii_digit).count();
+            (8..=15).contains(&digits).then(|| "[REDACTED:phone]".to_string())
+        })
+    }
+
+    fn ips(&self, s: &str) -> Option<String> {
+        let v4 = replace_some(&self.ipv4, s, |c| {
+            let m = c.get(0).unwrap();
+            let hay = s;
+            let before = hay[..m.start()].chars().next_back();
+            let after = &hay[m.end()..];
+            let version = before.is_some_and(|b| b == '.' || b.is_ascii_alphanumeric())
+                || (after.starts_with('.') && after[1..].starts_with(|c: char| c.is_ascii_digit()));
+            let ip: Ipv4Addr = m.as_str().parse().ok()?;
+            (!version && public_v4(ip)).then(|| "[REDACTED:ip]".to_string())
+        });
+        let s2 = v4.as_deref().unwrap_or(s);
+        let v6 = replace_some(&self.ipv6, s2, |c| {
+            let ip: Ipv6Addr = c[0].parse().ok()?;
+            public_v6(ip).then(|| "[REDACTED:ip]".to_string())
+        });
+        v6.or(v4)
+    }
+}
+
+/// 13 to 19 digits with a card network's prefix and a valid Luhn check digit.
+fn card_number(d: &[u8]) -> bool {
+    if !(13..=19).contains(&d.len()) {
+        return false;
+    }
+    let prefix = |n: usize| d[..n].iter().fold(0u32, |a, &x| a * 10 + x as u32);
+    let network = d[0] == 4
+        || (51..=55).contains(&prefix(2))
+        || (2221..=2720).contains(&prefix(4))
+        || matches!(prefix(2), 34 | 37 | 35 | 36 | 62 | 65)
+        || prefix(4) == 6011
+        || (300..=305).contains(&prefix(3));
+    let sum: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &x)| {
+            let x = x as u32;
+            if i % 2 == 1 {
+                let y = x * 2;
+                if y > 9 { y - 9 } else { y }
+            } else {
+                x
+            }
+        })
+        .sum();
+    network && sum % 10 == 0
+}
+
+/// A client's address, not infrastructure: not private, loopback, link-local, unspecified or
+/// broadcast.
+fn public_v4(ip: Ipv4Addr) -> bool {
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.octets()[0] == 0
+        || ip.octets()[0] >= 224)
+}
+
+fn public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return public_v4(v4);
+    }
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || (first & 0xffc0) == 0xfe80
+        || (first & 0xfe00) == 0xfc00
+        || ip.segments().iter().filter(|&&s| s != 0).count() < 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_found_by_decoding() {
+        let c = Credentials::new();
+        // base64("admin:letmein"): no digit, no + or /.
+        let s = "Authorization: Basic YWRtaW46bGV0bWVpbg== from proxy";
+        assert_eq!(c.redact(s).unwrap(), "Authorization: Basic [REDACTED] from proxy");
+        assert_eq!(c.redact("basic authentication is enabled"), None);
+    }
+
+    #[test]
+    fn random_values_next_to_credential_words() {
+        let c = Credentials::new();
+        assert_eq!(
+            c.redact("using token 8f3KpQ2xZ7vLmN9wR4tY6uB1 for sync").unwrap(),
+            "using token [REDACTED] for sync"
+        );
+        for same in [
+            "token refresh scheduled in 30s",
+            "secret not found in Secret Manager",
+            "GET /api/threads/abcdefghijklmnop/messages/0123456789ABCDEFxyz",
+        ] {
+            assert_eq!(c.redact(same), None, "{same}");
+        }
+        let line = "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MaKv1e3Rk8YQc9Pr";
+        assert_eq!(c.redact(line).unwrap(), "[REDACTED:opaque]");
+    }
+
+    #[test]
+    fn personal_data() {
+        let p = Personal::new();
+        let r = |s: &str| p.redact(s).unwrap_or_else(|| s.to_string());
+        assert_eq!(r("card 4111 1111 1111 1111 declined"), "card [REDACTED:card] declined");
+        assert_eq!(r("card 4111 1111 1111 1112 ok"), "card 4111 1111 1111 1112 ok");
+        assert_eq!(r("call +1 415-555-0132 now"), "call [REDACTED:phone] now");
+        assert_eq!(r("from 203.0.113.45 via 10.0.0.2"), "from [REDACTED:ip] via 10.0.0.2");
+        assert_eq!(r("client 2001:db8:85a3::8a2e:370:7334"), "client [REDACTED:ip]");
+        for same in [
+            "gunicorn 23.0.0 at 2025-09-16 00:41:17 +0000",
+            "took 1234 ms at 12:30:45",
+            "version 1.2.3.4.5",
+            "listening on 127.0.0.1:8080 and ::1",
+            "nanos 1757980800123456789",
+        ] {
+            assert_eq!(r(same), same);
+        }
+    }
+}
