@@ -374,7 +374,10 @@ pub async fn conclude(
     let (mut combined, newest) = merge::combine(parts, reach, opts.now, cfg.aggregate.samples);
     // Templates are redacted before mining: every title is then cut from redacted text, and
     // the mergeable section holds redacted templates that `gardener merge` mines alike.
-    finisher.redactors.templates.templates(&mut combined.clusters);
+    finisher
+        .redactors
+        .templates
+        .templates(&mut combined.clusters);
     let json_path = opts.json.clone().or_else(|| cfg.sinks.json.clone());
     let pre_mining = json_path.is_some().then(|| combined.clusters.clone());
 

@@ -87,7 +87,7 @@ impl Credentials {
         Credentials {
             basic: Regex::new(r"(?i)\b(basic)([ \t]+)([A-Za-z0-9+/]{6,}={0,2})").unwrap(),
             near_word: Regex::new(
-                r"(?i)\b((?:token|secret|password|passwd|passphrase|credentials?|api[ _-]?key|key)[ \t]+(?:(?:is|was|of|for|to|from|value)[ \t]+)?)([A-Za-z0-9+/=_.\-]{10,})",
+                r"(?i)\b((?:token|secret|password|passwd|passphrase|credentials?|api[ _-]?key|key|auth)[ \t]+(?:[a-z]{1,8}[ \t]+){0,2})([A-Za-z0-9+/=_.\-]{10,})",
             )
             .unwrap(),
             blob: Regex::new(r"[A-Za-z0-9+/_\-]{40,}={0,2}").unwrap(),
@@ -109,10 +109,11 @@ impl Credentials {
     fn basic(&self, s: &str) -> Option<String> {
         replace_some(&self.basic, s, |c| {
             let b64 = &c[3];
-            let symbolic = b64.bytes().any(|b| b.is_ascii_digit() || b == b'+' || b == b'/');
-            let pair = decode_base64(b64).is_some_and(|d| {
-                d.contains(&b':') && d.iter().all(|b| (0x20..0x7f).contains(b))
-            });
+            let symbolic = b64
+                .bytes()
+                .any(|b| b.is_ascii_digit() || b == b'+' || b == b'/');
+            let pair = decode_base64(b64)
+                .is_some_and(|d| d.contains(&b':') && d.iter().all(|b| (0x20..0x7f).contains(b)));
             (symbolic || pair).then(|| format!("{}{}{REDACTED}", &c[1], &c[2]))
         })
     }
@@ -168,6 +169,8 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
 
 /// Personal data: card numbers, phone numbers, public IP addresses.
 pub struct Personal {
+    /// The value of a field named like a phone number (`mobile=9876543210`).
+    phone_key: Regex,
     card: Regex,
     phone: Regex,
     ipv4: Regex,
@@ -177,9 +180,13 @@ pub struct Personal {
 impl Personal {
     pub fn new() -> Personal {
         Personal {
+            phone_key: Regex::new(
+                r#"(?i)\b((?:phone|mobile|tel|telephone|msisdn|cell|fax)(?:[_-]?(?:number|no))?\\?["']?[ \t]*(?:[:=]>?)[ \t]*\\?["']?)(\+?[0-9][0-9 ().-]{5,}[0-9])"#,
+            )
+            .unwrap(),
             card: Regex::new(r"\b\d(?:[ -]?\d){12,18}\b").unwrap(),
             phone: Regex::new(
-                r"(?:\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4}|\b0\d{1,4}[ .-]\d{3,4}[ .-]\d{3,4})\b",
+                r"(?:\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4}|\b0\d{1,4}[ .-]\d{3,4}[ .-]\d{3,4}|\b0\d{2,4}[ .-]?\d{6,8}|\b0\d(?:[ .]\d{2}){4})\b",
             )
             .unwrap(),
             ipv4: Regex::new(r"\b(?:\d{1,3}\.){3}\d{1,3}\b").unwrap(),
@@ -192,7 +199,7 @@ impl Personal {
             return None;
         }
         let mut out: Option<String> = None;
-        for step in [Self::cards, Self::phones, Self::ips] {
+        for step in [Self::phone_keys, Self::cards, Self::phones, Self::ips] {
             if let Some(t) = step(self, out.as_deref().unwrap_or(s)) {
                 out = Some(t);
             }
@@ -200,9 +207,22 @@ impl Personal {
         out
     }
 
+    fn phone_keys(&self, s: &str) -> Option<String> {
+        replace_some(&self.phone_key, s, |c| {
+            let digits = c[2].bytes().filter(u8::is_ascii_digit).count();
+            (7..=15)
+                .contains(&digits)
+                .then(|| format!("{}[REDACTED:phone]", &c[1]))
+        })
+    }
+
     fn cards(&self, s: &str) -> Option<String> {
         replace_some(&self.card, s, |c| {
-            let digits: Vec<u8> = c[0].bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
+            let digits: Vec<u8> = c[0]
+                .bytes()
+                .filter(u8::is_ascii_digit)
+                .map(|b| b - b'0')
+                .collect();
             card_number(&digits).then(|| "[REDACTED:card]".to_string())
         })
     }
@@ -215,7 +235,9 @@ impl Personal {
                 return None;
             }
             let digits = m.as_str().bytes().filter(u8::is_ascii_digit).count();
-            (8..=15).contains(&digits).then(|| "[REDACTED:phone]".to_string())
+            (8..=15)
+                .contains(&digits)
+                .then(|| "[REDACTED:phone]".to_string())
         })
     }
 
@@ -301,7 +323,10 @@ mod tests {
         let c = Credentials::new();
         // base64("admin:letmein"): no digit, no + or /.
         let s = "Authorization: Basic YWRtaW46bGV0bWVpbg== from proxy";
-        assert_eq!(c.redact(s).unwrap(), "Authorization: Basic [REDACTED] from proxy");
+        assert_eq!(
+            c.redact(s).unwrap(),
+            "Authorization: Basic [REDACTED] from proxy"
+        );
         assert_eq!(c.redact("basic authentication is enabled"), None);
     }
 
@@ -309,7 +334,8 @@ mod tests {
     fn random_values_next_to_credential_words() {
         let c = Credentials::new();
         assert_eq!(
-            c.redact("using token 8f3KpQ2xZ7vLmN9wR4tY6uB1 for sync").unwrap(),
+            c.redact("using token 8f3KpQ2xZ7vLmN9wR4tY6uB1 for sync")
+                .unwrap(),
             "using token [REDACTED] for sync"
         );
         for same in [
@@ -327,11 +353,27 @@ mod tests {
     fn personal_data() {
         let p = Personal::new();
         let r = |s: &str| p.redact(s).unwrap_or_else(|| s.to_string());
-        assert_eq!(r("card 4111 1111 1111 1111 declined"), "card [REDACTED:card] declined");
-        assert_eq!(r("card 4111 1111 1111 1112 ok"), "card 4111 1111 1111 1112 ok");
+        assert_eq!(
+            r("card 4111 1111 1111 1111 declined"),
+            "card [REDACTED:card] declined"
+        );
+        assert_eq!(
+            r("card 4111 1111 1111 1112 ok"),
+            "card 4111 1111 1111 1112 ok"
+        );
         assert_eq!(r("call +1 415-555-0132 now"), "call [REDACTED:phone] now");
-        assert_eq!(r("from 203.0.113.45 via 10.0.0.2"), "from [REDACTED:ip] via 10.0.0.2");
-        assert_eq!(r("client 2001:db8:85a3::8a2e:370:7334"), "client [REDACTED:ip]");
+        assert_eq!(
+            r("lookup mobile=9876543210 ok"),
+            "lookup mobile=[REDACTED:phone] ok"
+        );
+        assert_eq!(
+            r("from 203.0.113.45 via 10.0.0.2"),
+            "from [REDACTED:ip] via 10.0.0.2"
+        );
+        assert_eq!(
+            r("client 2001:db8:85a3::8a2e:370:7334"),
+            "client [REDACTED:ip]"
+        );
         for same in [
             "gunicorn 23.0.0 at 2025-09-16 00:41:17 +0000",
             "took 1234 ms at 12:30:45",

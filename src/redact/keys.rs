@@ -94,7 +94,9 @@ fn ends_with(words: &[String], entry: &[String]) -> bool {
 }
 
 /// Values after a credential key that are no secret.
-const HARMLESS: [&str; 16] = [
+const HARMLESS: [&str; 18] = [
+    "yes",
+    "no",
     "null",
     "none",
     "nil",
@@ -155,10 +157,9 @@ enum Quote {
 
 impl KeyValues {
     pub fn new(words: KeyWords) -> KeyValues {
-        let re = Regex::new(
-            r#"\b()([A-Za-z_][A-Za-z0-9_.\-]{0,63})(\\?["']?[ \t]*(?:[:=]>?)[ \t]*)"#,
-        )
-        .expect("key-value pattern");
+        let re =
+            Regex::new(r#"\b()([A-Za-z_][A-Za-z0-9_.\-]{0,63})(\\?["']?[ \t]*(?:[:=]>?)[ \t]*)"#)
+                .expect("key-value pattern");
         KeyValues { re, words }
     }
 
@@ -171,8 +172,16 @@ impl KeyValues {
         while let Some(c) = self.re.captures_at(s, pos) {
             let (key, sep) = (c.get(2).unwrap(), c.get(3).unwrap());
             pos = sep.end().max(pos + 1);
+            // A key starts after a non-key character, or after the dashes of a command-line
+            // flag (`--password=`).
+            let dashes = s[..key.start()].trim_end_matches('-');
+            let flag = dashes.len() < key.start()
+                && !dashes
+                    .chars()
+                    .next_back()
+                    .is_some_and(|p| p.is_ascii_alphanumeric() || "_.".contains(p));
             let pre = s[..key.start()].chars().next_back();
-            if pre.is_some_and(|p| p.is_ascii_alphanumeric() || "_.-".contains(p)) {
+            if !flag && pre.is_some_and(|p| p.is_ascii_alphanumeric() || "_.-".contains(p)) {
                 continue;
             }
             let in_query = pre == Some('?') || pre == Some('&');
@@ -255,9 +264,7 @@ fn lost_quote_tail(rest: &str) -> usize {
         if gap == 0 {
             return 0;
         }
-        let len = r[gap..]
-            .find(char::is_whitespace)
-            .unwrap_or(r.len() - gap);
+        let len = r[gap..].find(char::is_whitespace).unwrap_or(r.len() - gap);
         let w = &r[gap..gap + len];
         if w.is_empty() || w.contains(['=', ':']) {
             return 0;
@@ -274,8 +281,7 @@ fn lost_quote_tail(rest: &str) -> usize {
 /// assignment: the separator is a colon and a space, and the value and what follows it are
 /// plain words.
 fn is_prose(sep: &str, value: &str, rest: &str) -> bool {
-    if sep.contains('=') || sep.contains('"') || sep.contains('\'') || !sep.ends_with([' ', '\t'])
-    {
+    if sep.contains('=') || sep.contains('"') || sep.contains('\'') || !sep.ends_with([' ', '\t']) {
         return false;
     }
     let next = rest
@@ -344,7 +350,16 @@ mod tests {
     fn kv() -> KeyValues {
         let s = |l: &[&str]| l.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         KeyValues::new(KeyWords::new(
-            &s(&["password", "pass", "secret", "token", "api key", "access key", "auth", "authorization"]),
+            &s(&[
+                "password",
+                "pass",
+                "secret",
+                "token",
+                "api key",
+                "access key",
+                "auth",
+                "authorization",
+            ]),
             &s(&["key", "sig"]),
         ))
     }
@@ -354,12 +369,29 @@ mod tests {
         assert_eq!(split_words("db_password"), ["db", "password"]);
         assert_eq!(split_words("X-Api-Key"), ["x", "api", "key"]);
         assert_eq!(split_words("APIKey"), ["api", "key"]);
-        assert_eq!(split_words("aws_secret_access_key"), ["aws", "secret", "access", "key"]);
+        assert_eq!(
+            split_words("aws_secret_access_key"),
+            ["aws", "secret", "access", "key"]
+        );
         let k = kv().words;
-        for yes in ["db_password", "X-Api-Key", "accessToken", "dbpassword", "pass", "auth"] {
+        for yes in [
+            "db_password",
+            "X-Api-Key",
+            "accessToken",
+            "dbpassword",
+            "pass",
+            "auth",
+        ] {
             assert!(k.is_secret(yes, false), "{yes}");
         }
-        for no in ["max_tokens", "bypass", "token_count", "oauth", "key", "compass"] {
+        for no in [
+            "max_tokens",
+            "bypass",
+            "token_count",
+            "oauth",
+            "key",
+            "compass",
+        ] {
             assert!(!k.is_secret(no, false), "{no}");
         }
         assert!(k.is_secret("key", true) && k.is_secret("sig", true));
@@ -369,13 +401,35 @@ mod tests {
     fn values_in_every_syntax() {
         let k = kv();
         let r = |s: &str| k.redact(s).unwrap_or_else(|| s.to_string());
-        assert_eq!(r("password=hunter2 user=bob"), "password=[REDACTED] user=bob");
-        assert_eq!(r(r#"password="two words" ok"#), r#"password="[REDACTED]" ok"#);
-        assert_eq!(r(r#"{\"token\": \"abc def\"}"#), r#"{\"token\": \"[REDACTED]\"}"#);
-        assert_eq!(r("GET /x?a=1&key=abcdef&sig=xyz"), "GET /x?a=1&key=[REDACTED]&sig=[REDACTED]");
-        assert_eq!(r("Authorization: Bearer abc.def"), "Authorization: Bearer [REDACTED]");
+        assert_eq!(
+            r("password=hunter2 user=bob"),
+            "password=[REDACTED] user=bob"
+        );
+        assert_eq!(
+            r(r#"password="two words" ok"#),
+            r#"password="[REDACTED]" ok"#
+        );
+        assert_eq!(
+            r(r#"{\"token\": \"abc def\"}"#),
+            r#"{\"token\": \"[REDACTED]\"}"#
+        );
+        assert_eq!(
+            r("GET /x?a=1&key=abcdef&sig=xyz"),
+            "GET /x?a=1&key=[REDACTED]&sig=[REDACTED]"
+        );
+        assert_eq!(
+            r("Authorization: Bearer abc.def"),
+            "Authorization: Bearer [REDACTED]"
+        );
         assert_eq!(r("pass=p@ss;x"), "pass=[REDACTED];x");
-        assert_eq!(r(r#"password=two words" ok=1"#), r#"password=[REDACTED]" ok=1"#);
+        assert_eq!(
+            r("dump --password=x*Y1#z --all"),
+            "dump --password=[REDACTED] --all"
+        );
+        assert_eq!(
+            r(r#"password=two words" ok=1"#),
+            r#"password=[REDACTED]" ok=1"#
+        );
         for same in [
             "secret: not found in Secret Manager",
             "password: field is empty",
