@@ -82,8 +82,8 @@ pub struct Credentials {
     blob: Regex,
 }
 
-impl Credentials {
-    pub fn new() -> Credentials {
+impl Default for Credentials {
+    fn default() -> Credentials {
         Credentials {
             basic: Regex::new(r"(?i)\b(basic)([ \t]+)([A-Za-z0-9+/]{6,}={0,2})").unwrap(),
             near_word: Regex::new(
@@ -93,7 +93,9 @@ impl Credentials {
             blob: Regex::new(r"[A-Za-z0-9+/_\-]{40,}={0,2}").unwrap(),
         }
     }
+}
 
+impl Credentials {
     /// Every always-on detector, in order.
     pub fn redact(&self, s: &str) -> Option<String> {
         let mut out: Option<String> = None;
@@ -177,8 +179,8 @@ pub struct Personal {
     ipv6: Regex,
 }
 
-impl Personal {
-    pub fn new() -> Personal {
+impl Default for Personal {
+    fn default() -> Personal {
         Personal {
             phone_key: Regex::new(
                 r#"(?i)\b((?:phone|mobile|tel|telephone|msisdn|cell|fax)(?:[_-]?(?:number|no))?\\?["']?[ \t]*(?:[:=]>?)[ \t]*\\?["']?)(\+?[0-9][0-9 ().-]{5,}[0-9])"#,
@@ -193,7 +195,9 @@ impl Personal {
             ipv6: Regex::new(r"(?i)(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}").unwrap(),
         }
     }
+}
 
+impl Personal {
     pub fn redact(&self, s: &str) -> Option<String> {
         if !s.bytes().any(|b| b.is_ascii_digit()) {
             return None;
@@ -320,7 +324,7 @@ mod tests {
 
     #[test]
     fn basic_credentials_are_found_by_decoding() {
-        let c = Credentials::new();
+        let c = Credentials::default();
         // base64("admin:letmein"): no digit, no + or /.
         let s = "Authorization: Basic YWRtaW46bGV0bWVpbg== from proxy";
         assert_eq!(
@@ -332,7 +336,7 @@ mod tests {
 
     #[test]
     fn random_values_next_to_credential_words() {
-        let c = Credentials::new();
+        let c = Credentials::default();
         assert_eq!(
             c.redact("using token 8f3KpQ2xZ7vLmN9wR4tY6uB1 for sync")
                 .unwrap(),
@@ -351,7 +355,7 @@ mod tests {
 
     #[test]
     fn personal_data() {
-        let p = Personal::new();
+        let p = Personal::default();
         let r = |s: &str| p.redact(s).unwrap_or_else(|| s.to_string());
         assert_eq!(
             r("card 4111 1111 1111 1111 declined"),

@@ -95,8 +95,8 @@ impl Redactor {
         Ok(Redactor {
             patterns,
             keys: KeyValues::new(words),
-            credentials: Credentials::new(),
-            personal: personal.then(Personal::new),
+            credentials: Credentials::default(),
+            personal: personal.then(Personal::default),
             any,
         })
     }
