@@ -48,6 +48,9 @@ pub struct AggregateSettings {
     pub bucket: i64,
     /// Buckets kept back from the reference (`aggregate.max_buckets`).
     pub max_buckets: usize,
+    /// Entries dated after this (the run's clock plus `aggregate.future_margin`, Unix
+    /// nanoseconds) are counted without their time (see [`Aggregate::future_dated`]).
+    pub latest: i64,
     pub inputs: Arc<Vec<String>>,
 }
 
@@ -153,7 +156,17 @@ impl Shard {
             });
         c.count += 1;
         c.severities[r.severity.index()] += 1;
-        match r.timestamp {
+        let timestamp = match r.timestamp {
+            Some(ts) if ts > self.set.latest => {
+                // Dated in the future (a clock gone wrong): its time would move the reference,
+                // empty every window and cut the state's history.
+                self.out.future_dated += 1;
+                self.out.future_latest = Some(self.out.future_latest.map_or(ts, |l| l.max(ts)));
+                None
+            }
+            ts => ts,
+        };
+        match timestamp {
             Some(ts) => {
                 c.first_seen = Some(c.first_seen.map_or(ts, |f| f.min(ts)));
                 c.last_seen = Some(c.last_seen.map_or(ts, |l| l.max(ts)));
@@ -171,7 +184,8 @@ impl Shard {
                     c.traces.note(xxh3_64(batch.bytes(r.trace)), ts);
                 }
             }
-            None => self.out.without_timestamp += 1,
+            None if r.timestamp.is_none() => self.out.without_timestamp += 1,
+            None => {}
         }
         let rev = batch.str(r.revision);
         if !rev.is_empty() {

@@ -224,6 +224,9 @@ pub struct AggregateConfig {
     pub bucket: String,
     /// Buckets kept per cluster, counted back from the reference time; older ones are dropped.
     pub max_buckets: usize,
+    /// Entries dated more than this after the run's clock (a clock gone wrong) are counted
+    /// without their time, so they move neither the windows nor the state, e.g. `1d`.
+    pub future_margin: String,
 }
 
 impl Default for AggregateConfig {
@@ -234,6 +237,7 @@ impl Default for AggregateConfig {
             samples: 3,
             bucket: "5m".into(),
             max_buckets: 576,
+            future_margin: "1d".into(),
         }
     }
 }
@@ -730,6 +734,13 @@ impl Config {
     }
 
     /// Time-series bucket size in seconds (at least 1).
+    /// `aggregate.future_margin` in nanoseconds (checked by `validate`).
+    pub fn future_margin_nanos(&self) -> i64 {
+        crate::time::parse_duration(&self.aggregate.future_margin)
+            .unwrap_or(86_400)
+            .saturating_mul(1_000_000_000)
+    }
+
     pub fn bucket_secs(&self) -> i64 {
         crate::time::parse_duration(&self.aggregate.bucket)
             .unwrap_or(300)
@@ -831,6 +842,7 @@ impl Config {
         }
         for (key, value) in [
             ("aggregate.bucket", &self.aggregate.bucket),
+            ("aggregate.future_margin", &self.aggregate.future_margin),
             ("trend.recent", &self.trend.recent),
             ("trend.min_baseline", &self.trend.min_baseline),
             ("state.regression_gap", &self.state.regression_gap),

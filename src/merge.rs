@@ -82,6 +82,8 @@ pub fn combine(
         all.bad.extend(p.bad);
         all.repaired_utf8 += p.repaired_utf8;
         all.without_timestamp += p.without_timestamp;
+        all.future_dated += p.future_dated;
+        all.future_latest = all.future_latest.max(p.future_latest);
         newest = match (newest, n) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -294,6 +296,7 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
                 bad: m.bad,
                 repaired_utf8: m.utf8_repaired,
                 without_timestamp: m.without_timestamp,
+                future_dated: m.future_dated,
                 ..Default::default()
             },
             m.newest,

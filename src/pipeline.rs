@@ -186,6 +186,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             now: opts.now,
             bucket: cfg.bucket_secs(),
             max_buckets: cfg.aggregate.max_buckets,
+            latest: now_nanos().saturating_add(cfg.future_margin_nanos()),
             inputs: Arc::clone(&input_names),
         };
         shards.push(tokio::spawn(aggregate::run(
@@ -258,6 +259,24 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             "internal accounting error: {} entries split, {entries_read} read, {processed_or_skipped} processed or skipped; please report this",
             summary.entries
         ));
+    }
+    let future: u64 = parts.iter().map(|(a, _)| a.future_dated).sum();
+    if future > 0 {
+        let latest = parts.iter().filter_map(|(a, _)| a.future_latest).max();
+        let note = format!(
+            "{future} {} dated more than aggregate.future_margin ({}) after this run's clock (the latest {}): counted without {} time, so the windows and the state are not moved; check the clock of whatever wrote {}",
+            if future == 1 {
+                "entry is"
+            } else {
+                "entries are"
+            },
+            cfg.aggregate.future_margin,
+            latest.map(format_rfc3339).unwrap_or_default(),
+            if future == 1 { "its" } else { "their" },
+            if future == 1 { "it" } else { "them" },
+        );
+        warn(&format!("warning: {note}"));
+        notes.push(note);
     }
     if interrupted {
         notes.push(format!(
@@ -482,6 +501,7 @@ pub async fn conclude(
             entries_skipped: agg.bad_count,
             utf8_repaired: agg.repaired_utf8,
             without_timestamp: agg.without_timestamp,
+            future_dated: agg.future_dated,
             clusters: clusters.len() as u64,
             elapsed_ms: started.elapsed().as_millis() as u64,
         },
@@ -509,6 +529,7 @@ pub async fn conclude(
         entries_skipped: report.totals.entries_skipped,
         utf8_repaired: report.totals.utf8_repaired,
         without_timestamp: report.totals.without_timestamp,
+        future_dated: report.totals.future_dated,
         bad: report.bad_entries.clone(),
         notes: report.notes.clone(),
         clusters,

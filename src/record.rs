@@ -417,6 +417,11 @@ pub struct Aggregate {
     pub bad: Vec<BadInfo>,
     pub repaired_utf8: u64,
     pub without_timestamp: u64,
+    /// Entries dated more than `aggregate.future_margin` after the run's clock: counted, but
+    /// without their time.
+    pub future_dated: u64,
+    /// The latest such date (Unix nanoseconds).
+    pub future_latest: Option<i64>,
 }
 
 /// The report every sink renders: the JSON report is this, serialised.
@@ -594,6 +599,8 @@ pub struct Mergeable {
     pub entries_skipped: u64,
     pub utf8_repaired: u64,
     pub without_timestamp: u64,
+    #[serde(default)]
+    pub future_dated: u64,
     /// The first skipped entries (the report's `bad_entries`).
     pub bad: Vec<BadInfo>,
     pub notes: Vec<String>,
@@ -693,6 +700,9 @@ pub struct Totals {
     pub entries_skipped: u64,
     pub utf8_repaired: u64,
     pub without_timestamp: u64,
+    /// Entries dated more than `aggregate.future_margin` after the run's clock, counted
+    /// without their time.
+    pub future_dated: u64,
     pub clusters: u64,
     pub elapsed_ms: u64,
 }

@@ -488,3 +488,60 @@ fn an_interrupted_run_leaves_the_state_untouched() {
         "an interrupted run changed the state"
     );
 }
+
+/// One entry dated 2099 (a clock gone wrong) moves neither the windows, nor the reference,
+/// nor the state: it is counted without its time, and the report says so.
+#[test]
+fn an_entry_dated_2099_leaves_the_windows_and_the_state_intact() {
+    let dir = tempdir();
+    let d = dir.path();
+    let input = gen_file(
+        d,
+        "in.json",
+        &["--entries", "600", "--seed", "3", "--span", "2h"],
+    );
+    let mut entries: Vec<Value> = serde_json::from_slice(&std::fs::read(&input).unwrap()).unwrap();
+    let mut future = entries[0].clone();
+    future["timestamp"] = Value::from("2099-01-01T00:00:00Z");
+    future["insertId"] = Value::from("from-the-future");
+    entries.push(future);
+    let with = write(d, "with.json", serde_json::to_vec_pretty(&entries).unwrap());
+    let (state_a, state_b) = (d.join("a"), d.join("b"));
+    let (plain, _) = run(d, "plain", &[s(&input), "--state", s(&state_a)]);
+    let (odd, md) = run(d, "odd", &[s(&with), "--state", s(&state_b)]);
+    assert_eq!(odd["reference_time"], plain["reference_time"]);
+    assert_eq!(odd["time_range"], plain["time_range"]);
+    assert_eq!(num(&odd["totals"], "future_dated"), 1);
+    assert_eq!(num(&plain["totals"], "future_dated"), 0);
+    assert_eq!(
+        num(&odd["totals"], "entries_processed"),
+        num(&plain["totals"], "entries_processed") + 1
+    );
+    // Every window of every cluster counts what it counted without the odd entry.
+    let windows = |r: &Value| -> BTreeMap<String, Value> {
+        clusters(r)
+            .iter()
+            .map(|c| (text(c, "id").to_string(), c["windows"].clone()))
+            .collect()
+    };
+    assert_eq!(windows(&odd), windows(&plain));
+    let note = odd["notes"].as_array().unwrap().iter().any(|n| {
+        n.as_str()
+            .is_some_and(|n| n.contains("2099-01-01") && n.contains("future_margin"))
+    });
+    assert!(note, "{:#}", odd["notes"]);
+    assert!(md.contains("2099-01-01"), "the worklog tells");
+    // The state remembers the same reference and history as without the odd entry.
+    let state = |dir: &Path| -> Value {
+        let mut v = read_json(&dir.join("state.json"));
+        for k in ["updated_at", "runs"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    let (sa, sb) = (state(&state_a), state(&state_b));
+    assert_eq!(sa["reference"], sb["reference"], "state reference");
+    assert_eq!(sa["observed"], sb["observed"], "observed buckets");
+    let history = |v: &Value| v["clusters"].as_object().map(|m| m.len());
+    assert_eq!(history(&sa), history(&sb));
+}
