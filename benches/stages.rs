@@ -249,6 +249,7 @@ fn aggregate(c: &mut Criterion) {
         bucket: cfg.bucket_secs(),
         max_buckets: cfg.aggregate.max_buckets,
         traces: cfg.related.traces_per_cluster,
+        latest: i64::MAX,
         inputs: Arc::new(vec!["bench".into()]),
     };
     let mut g = c.benchmark_group("aggregate");

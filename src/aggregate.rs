@@ -506,6 +506,7 @@ mod tests {
             bucket: 300,
             max_buckets,
             traces: 0,
+            latest: i64::MAX,
             inputs: Arc::new(vec!["t".into()]),
         };
         let mut shard = Shard::new(set);
