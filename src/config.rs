@@ -285,6 +285,9 @@ pub struct StateConfig {
     pub resolved_after: String,
     /// Time-series history kept per cluster in the state, e.g. `7d`.
     pub history: String,
+    /// How long a run waits for another run that holds the state's lock (one writer per
+    /// state), e.g. `10m`; `0s` fails at once (exit 5).
+    pub lock_wait: String,
 }
 
 impl Default for StateConfig {
@@ -294,6 +297,7 @@ impl Default for StateConfig {
             regression_gap: "24h".into(),
             resolved_after: "24h".into(),
             history: "7d".into(),
+            lock_wait: "10m".into(),
         }
     }
 }
@@ -848,6 +852,7 @@ impl Config {
             ("state.regression_gap", &self.state.regression_gap),
             ("state.resolved_after", &self.state.resolved_after),
             ("state.history", &self.state.history),
+            ("state.lock_wait", &self.state.lock_wait),
         ] {
             if crate::time::parse_duration(value).is_none_or(|s| s <= 0) {
                 problems.push(format!(
@@ -955,6 +960,11 @@ fn check_github(g: &GithubConfig) -> Vec<String> {
     if g.label.trim().is_empty() {
         errs.push("sinks.github.label must not be empty".into());
     }
+    errs.extend(label_problem("sinks.github.label", &g.label));
+    errs.extend(label_problem(
+        "sinks.github.priority_label_prefix (with P0..P5 after it)",
+        &format!("{}P0", g.priority_label_prefix),
+    ));
     if g.state_file.trim().is_empty() {
         errs.push("sinks.github.state_file must name a file".into());
     }
@@ -964,8 +974,30 @@ fn check_github(g: &GithubConfig) -> Vec<String> {
     errs
 }
 
+/// GitHub's limit on label names.
+pub const LABEL_MAX: usize = 50;
+
+/// What GitHub (or the sink's listing by label) would refuse in a label name.
+pub fn label_problem(what: &str, label: &str) -> Option<String> {
+    let n = label.chars().count();
+    if n > LABEL_MAX {
+        return Some(format!(
+            "{what} '{label}' is {n} characters long; GitHub allows at most {LABEL_MAX}"
+        ));
+    }
+    if label.contains(',') {
+        return Some(format!(
+            "{what} '{label}' holds a comma: GitHub's issue listing takes commas as label separators"
+        ));
+    }
+    None
+}
+
 fn check_rule(r: &Rule, windows: &[String]) -> Vec<String> {
     let mut errs = Vec::new();
+    for l in &r.labels {
+        errs.extend(label_problem("label", l));
+    }
     match (r.raise, r.priority.is_empty()) {
         (0, _) if parse_priority(&r.priority).is_none() => {
             errs.push(format!("priority '{}' is not one of P0..P5", r.priority))

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod fingerprint;
 pub mod fuzzing;
 pub mod generator;
+pub mod lock;
 pub mod merge;
 pub mod parse;
 pub mod pipeline;
@@ -41,4 +42,6 @@ pub mod exit {
     pub const INTERRUPTED: i32 = 130;
     /// `--strict` and some entries were skipped as bad.
     pub const SKIPPED_STRICT: i32 = 4;
+    /// Another run held the state's lock for longer than `state.lock_wait`.
+    pub const LOCKED: i32 = 5;
 }

@@ -567,6 +567,7 @@ fn execute(
     match result {
         Err(RunError::Input(e)) => Err(fail(exit::BAD_INPUT, &e)),
         Err(RunError::Config(e)) => Err(fail(exit::BAD_CONFIG, &e)),
+        Err(RunError::Locked(e)) => Err(fail(exit::LOCKED, &e)),
         Ok(out) => Ok(out),
     }
 }

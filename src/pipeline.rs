@@ -71,6 +71,8 @@ pub enum RunError {
     Input(String),
     /// The configuration is unusable (exit code 2).
     Config(String),
+    /// Another run holds the state's lock (exit code 5).
+    Locked(String),
 }
 
 /// The outcome of a finished (possibly interrupted) run.
@@ -311,19 +313,65 @@ pub struct Finisher {
     store: Option<Store>,
     /// Recorded in the JSON report's mergeable section.
     merge_settings: crate::record::MergeSettings,
+    /// The state directories' locks, held to the end of the run (one writer per state).
+    _locks: Vec<crate::lock::DirLock>,
 }
 
 impl Finisher {
     pub fn new(cfg: &Config, opts: &RunOptions) -> Result<Finisher, RunError> {
+        let github = github_settings(cfg, opts)?;
+        let locks = lock_states(cfg, opts, github.as_ref())?;
         Ok(Finisher {
             prioritizer: Prioritizer::new(cfg).map_err(|e| RunError::Config(e.0))?,
             redactors: Redactors::new(cfg).map_err(|e| RunError::Config(e.0))?,
-            github: github_settings(cfg, opts)?,
+            github,
             store: Store::open(opts.state.as_deref().unwrap_or(&cfg.state.dir), cfg)
                 .map_err(RunError::Input)?,
             merge_settings: merge::settings(cfg, opts.now).map_err(|e| RunError::Config(e.0))?,
+            _locks: locks,
         })
     }
+}
+
+/// Locks the directories this run writes state to: the state store's, and the GitHub sink's
+/// state file's when it writes one (a live run).
+fn lock_states(
+    cfg: &Config,
+    opts: &RunOptions,
+    github: Option<&sink::github::Settings>,
+) -> Result<Vec<crate::lock::DirLock>, RunError> {
+    let store = opts.state.as_deref().unwrap_or(&cfg.state.dir);
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    if store.trim() != "none" {
+        dirs.push(store.into());
+    }
+    // The GitHub sink writes its state file in live runs only.
+    if let Some(g) = github.filter(|g| g.token.is_some() && !g.dry_run) {
+        let parent = std::path::Path::new(&g.cfg.state_file)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        dirs.push(parent.to_path_buf());
+    }
+    let wait = std::time::Duration::from_secs(
+        crate::time::parse_duration(&cfg.state.lock_wait).unwrap_or(600) as u64,
+    );
+    let mut held: Vec<crate::lock::DirLock> = Vec::new();
+    for d in dirs {
+        let _ = std::fs::create_dir_all(&d);
+        let same = std::fs::canonicalize(&d).ok();
+        if held.iter().any(|l| {
+            same.is_some() && l.path.parent().and_then(|p| std::fs::canonicalize(p).ok()) == same
+        }) {
+            continue;
+        }
+        match crate::lock::acquire(&d, wait) {
+            Ok(l) => held.push(l),
+            Err(crate::lock::LockError::Held(m)) => return Err(RunError::Locked(m)),
+            Err(crate::lock::LockError::Io(m)) => return Err(RunError::Input(m)),
+        }
+    }
+    Ok(held)
 }
 
 /// The redact stage's three uses: templates before mining (never personal data, so that ids

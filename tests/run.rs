@@ -918,6 +918,30 @@ fn validate_accepts_the_repo_config_and_names_a_misspelled_key() {
     assert!(out.stderr.contains("batch_sise"), "{}", out.stderr);
 }
 
+/// GitHub's limits: a label of 62 characters, a label with a comma (the listing by label
+/// would split it) and a priority prefix too long for `P0` after it are refused, each named.
+#[test]
+fn validate_refuses_labels_github_would_refuse() {
+    let dir = tempdir();
+    let long = "x".repeat(62);
+    let yaml = format!(
+        "sinks:\n  github:\n    label: {long}\n    priority_label_prefix: '{}'\nprioritize:\n  rules:\n    - name: all\n      priority: P3\n      labels: ['team:a,b']\n",
+        "p".repeat(49)
+    );
+    let bad = write(dir.path(), "labels.yaml", yaml);
+    let out = gardener(&["validate", "--config", s(&bad)]);
+    out.expect_code(2);
+    for part in [
+        "sinks.github.label",
+        "62 characters long; GitHub allows at most 50",
+        "priority_label_prefix",
+        "holds a comma",
+        "prioritize.rules[0] 'all'",
+    ] {
+        assert!(out.stderr.contains(part), "{part}: {}", out.stderr);
+    }
+}
+
 // -------------------------------------------------------------------------------------------
 // 8. source.kind: gcloud
 // -------------------------------------------------------------------------------------------

@@ -545,3 +545,121 @@ fn an_entry_dated_2099_leaves_the_windows_and_the_state_intact() {
     let history = |v: &Value| v["clusters"].as_object().map(|m| m.len());
     assert_eq!(history(&sa), history(&sb));
 }
+
+/// A gcloud array of `n` ERROR entries of one message.
+fn one_message(message: &str, n: usize) -> Vec<u8> {
+    let entries: Vec<Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "insertId": format!("{message}-{i}"),
+                "severity": "ERROR",
+                "timestamp": format!("2025-09-14T03:00:{:02}Z", i % 60),
+                "textPayload": message,
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "svc"}},
+            })
+        })
+        .collect();
+    serde_json::to_vec_pretty(&entries).unwrap()
+}
+
+/// One writer per state: a run holding the state waits out another (no update lost), and
+/// with `state.lock_wait` spent it exits 5 naming the holder.
+#[test]
+fn runs_sharing_a_state_take_turns_and_lose_no_update() {
+    let dir = tempdir();
+    let d = dir.path();
+    let state = d.join("state");
+    // A holds the lock while it waits for its standard input.
+    let mut a = Command::new(env!("CARGO_BIN_EXE_gardener"))
+        .args([
+            "run",
+            "--quiet",
+            "--report",
+            s(&d.join("a.md")),
+            "--state",
+            s(&state),
+        ])
+        .env_remove("GARDENER_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = state.join("lock");
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains(&a.id().to_string())) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "A never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let quick = write(d, "quick.yaml", "state:\n  lock_wait: 1s\n");
+    let b_input = write(d, "b.json", one_message("Ledger sync aborted", 3));
+    let b = gardener(&[
+        "run",
+        "--quiet",
+        "--report",
+        s(&d.join("b.md")),
+        "--config",
+        s(&quick),
+        "--state",
+        s(&state),
+        s(&b_input),
+    ]);
+    b.expect_code(5);
+    assert!(
+        b.stderr.contains(&format!("pid {}", a.id())),
+        "{}",
+        b.stderr
+    );
+    assert!(b.stderr.contains("state.lock_wait"), "{}", b.stderr);
+    // C waits (the default lock_wait) while A finishes, then runs: both updates are kept.
+    let c = {
+        let (state, b_input, md) = (state.clone(), b_input.clone(), d.join("c.md"));
+        std::thread::spawn(move || {
+            gardener(&[
+                "run",
+                "--quiet",
+                "--report",
+                s(&md),
+                "--state",
+                s(&state),
+                s(&b_input),
+            ])
+        })
+    };
+    std::thread::sleep(Duration::from_millis(2000));
+    {
+        let mut stdin = a.stdin.take().unwrap();
+        stdin
+            .write_all(&one_message("Invoice renderer crashed", 3))
+            .unwrap();
+    }
+    let out = a.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = c.join().unwrap();
+    c.expect_code(0);
+    assert!(
+        c.stderr.contains("waiting for another gardener run"),
+        "{}",
+        c.stderr
+    );
+    let st = read_json(&state.join("state.json"));
+    let templates: Vec<String> = st["clusters"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.to_string())
+        .collect();
+    for m in ["Ledger sync aborted", "Invoice renderer crashed"] {
+        assert!(
+            templates.iter().any(|t| t.contains(m)),
+            "{m} lost: {templates:?}"
+        );
+    }
+}

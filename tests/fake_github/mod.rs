@@ -48,7 +48,7 @@ impl Request {
 }
 
 /// A scripted answer for the next `times` requests that match.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Fault {
     pub method: &'static str,
     /// Matches when the path ends with this.
@@ -57,6 +57,11 @@ pub struct Fault {
     pub headers: Vec<(String, String)>,
     pub message: String,
     pub times: usize,
+    /// Carry the request out, then answer with the fault (a write GitHub saved but answered
+    /// with an error: a 502 from a proxy).
+    pub applied: bool,
+    /// Answer with an HTML page (as GitHub's front end and proxies do) instead of JSON.
+    pub html: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -86,6 +91,8 @@ struct Inner {
     issues: Vec<Issue>,
     /// name → color, for every label ever used.
     labels: BTreeMap<String, String>,
+    /// name → description, for labels made through the labels API.
+    label_descriptions: BTreeMap<String, String>,
     requests: Vec<Request>,
     faults: VecDeque<Fault>,
     next_comment: u64,
@@ -234,6 +241,11 @@ impl FakeGithub {
     }
 
     /// Adds an issue, as an earlier version of the bot (or a person) filed it.
+    /// Names of the repository's labels.
+    pub fn label_names(&self) -> Vec<String> {
+        self.inner.lock().unwrap().labels.keys().cloned().collect()
+    }
+
     pub fn add_issue(&self, title: &str, body: &str, labels: &[&str]) -> u64 {
         let n = self.add_pull_request(title, body, labels);
         let mut g = self.inner.lock().unwrap();
@@ -515,11 +527,14 @@ fn route(g: &mut Inner, method: &str, target: &str, body: &str, base: &str) -> A
                 .get("labels")
                 .map(|l| l.split(',').map(|s| s.trim().to_string()).collect())
                 .unwrap_or_default();
+            // `since`: updated at or after (RFC 3339 texts of one shape compare as times).
+            let since = q.get("since").map(|s| s[..19.min(s.len())].to_string());
             let mut items: Vec<&Issue> = g
                 .issues
                 .iter()
                 .filter(|i| state == "all" || i.state == state)
                 .filter(|i| want.iter().all(|w| i.labels.contains(w)))
+                .filter(|i| since.as_ref().is_none_or(|s| i.updated_at[..19] >= s[..]))
                 .collect();
             if q.get("direction").map(String::as_str) != Some("asc") {
                 items.reverse();
@@ -657,6 +672,51 @@ fn route(g: &mut Inner, method: &str, target: &str, body: &str, base: &str) -> A
                 _ => error(404, "Not Found"),
             }
         }
+        ("POST", ["labels"]) => {
+            let name = parsed["name"].as_str().unwrap_or("").to_string();
+            if name.is_empty() || name.chars().count() > 50 {
+                return error(422, "Validation Failed");
+            }
+            if g.labels.contains_key(&name) {
+                let mut a = error(422, "Validation Failed");
+                a.body = json!({"message": "Validation Failed", "errors": [{"resource": "Label", "code": "already_exists", "field": "name"}], "documentation_url": "https://docs.github.com/rest/issues/labels#create-a-label", "status": "422"}).to_string();
+                return a;
+            }
+            let color = parsed["color"].as_str().unwrap_or("ededed").to_string();
+            g.labels.insert(name.clone(), color.clone());
+            let description = parsed["description"].as_str().unwrap_or("").to_string();
+            g.label_descriptions
+                .insert(name.clone(), description.clone());
+            let mut v = label_json(&name, &color, base);
+            v["description"] = json!(description);
+            ok(201, v)
+        }
+        (m, ["labels", name]) => {
+            let name = decode(name);
+            let Some(color) = g.labels.get(&name).cloned() else {
+                return error(404, "Not Found");
+            };
+            match m {
+                "GET" => {
+                    let mut v = label_json(&name, &color, base);
+                    v["description"] = json!(g.label_descriptions.get(&name));
+                    ok(200, v)
+                }
+                "DELETE" => {
+                    g.labels.remove(&name);
+                    g.label_descriptions.remove(&name);
+                    for i in &mut g.issues {
+                        i.labels.retain(|l| *l != name);
+                    }
+                    Answer {
+                        status: 204,
+                        headers: vec![],
+                        body: String::new(),
+                    }
+                }
+                _ => error(404, "Not Found"),
+            }
+        }
         (m, ["issues", n, "labels", rest @ ..]) => {
             let Some(idx) = n
                 .parse::<u64>()
@@ -789,13 +849,22 @@ fn serve(conn: TcpStream, shared: Arc<Mutex<Inner>>, base: String) {
             } else if g.remaining == 0 {
                 error(403, "API rate limit exceeded for user ID 4242.")
             } else if let Some(i) = fault {
-                let f = &mut g.faults[i];
-                f.times -= 1;
-                let mut a = error(f.status, &f.message);
-                a.headers = f.headers.clone();
-                if f.times == 0 {
+                let f = g.faults[i].clone();
+                g.faults[i].times -= 1;
+                if g.faults[i].times == 0 {
                     g.faults.remove(i);
                 }
+                if f.applied {
+                    route(&mut g, &method, &target, &body, &base);
+                }
+                let mut a = error(f.status, &f.message);
+                if f.html {
+                    a.body = format!(
+                        "<!DOCTYPE html>\n<html>\n  <head>\n    <title>{}</title>\n  </head>\n  <body>\n    <p>We had issues producing the response to your request.</p>\n  </body>\n</html>\n",
+                        f.message
+                    );
+                }
+                a.headers = f.headers.clone();
                 a
             } else {
                 route(&mut g, &method, &target, &body, &base)
@@ -840,6 +909,7 @@ fn serve(conn: TcpStream, shared: Arc<Mutex<Inner>>, base: String) {
         let reason = match answer.status {
             200 => "OK",
             201 => "Created",
+            204 => "No Content",
             401 => "Unauthorized",
             403 => "Forbidden",
             404 => "Not Found",

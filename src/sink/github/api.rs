@@ -37,6 +37,9 @@ pub struct Issue {
     pub state_reason: Option<String>,
     #[serde(default)]
     pub closed_at: Option<String>,
+    /// GitHub's clock (RFC 3339): the fresh look lists from the newest one it saw.
+    #[serde(default)]
+    pub updated_at: Option<String>,
     #[serde(default)]
     pub labels: Vec<Label>,
     #[serde(default)]
@@ -49,6 +52,8 @@ pub struct Issue {
 #[derive(Clone, Debug, Deserialize)]
 pub struct Label {
     pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// A comment on an issue.
@@ -147,6 +152,8 @@ pub struct Api {
     pub requests: u64,
     /// Time spent waiting for rate limits.
     pub waited: Duration,
+    /// Time spent before retrying after server errors (5xx).
+    pub retried: Duration,
 }
 
 /// Retries of one request after rate limits or server errors.
@@ -157,6 +164,7 @@ enum Method {
     Get,
     Post,
     Patch,
+    Delete,
 }
 
 impl Api {
@@ -182,6 +190,7 @@ impl Api {
             spent_until: None,
             requests: 0,
             waited: Duration::ZERO,
+            retried: Duration::ZERO,
         })
     }
 
@@ -191,10 +200,31 @@ impl Api {
 
     /// Every issue carrying `label`, open and closed, all pages (pull requests left out).
     pub async fn issues_with_label(&mut self, label: &str) -> Result<Vec<Issue>, ApiError> {
+        self.list_labelled(label, None).await
+    }
+
+    /// Issues carrying `label` updated at or after `since` (RFC 3339): the fresh look before a
+    /// create, which sees what a concurrent run filed a moment ago (search lags; this does not).
+    pub async fn issues_updated_since(
+        &mut self,
+        label: &str,
+        since: &str,
+    ) -> Result<Vec<Issue>, ApiError> {
+        self.list_labelled(label, Some(since)).await
+    }
+
+    async fn list_labelled(
+        &mut self,
+        label: &str,
+        since: Option<&str>,
+    ) -> Result<Vec<Issue>, ApiError> {
         let first = format!(
-            "{}/issues?labels={}&state=all&per_page=100&sort=created&direction=asc",
+            "{}/issues?labels={}&state=all&per_page=100&sort=created&direction=asc{}",
             self.repo_path(),
-            encode(label)
+            encode(label),
+            since
+                .map(|s| format!("&since={}", encode(s)))
+                .unwrap_or_default()
         );
         let mut out = Vec::new();
         let mut next = Some(first);
@@ -270,6 +300,53 @@ impl Api {
         Ok(())
     }
 
+    /// Creates a label; `false` when it exists already (GitHub answers 422 `already_exists`):
+    /// creating a label is the one conditional write GitHub offers, so the sink claims a
+    /// problem with one before filing it.
+    pub async fn create_label(&mut self, name: &str, description: &str) -> Result<bool, ApiError> {
+        let url = format!("{}/labels", self.repo_path());
+        let payload =
+            serde_json::json!({ "name": name, "color": "ededed", "description": description });
+        match self
+            .call::<Value>(Method::Post, &url, Some(&payload), "create label")
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ApiError::Status { status: 422, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A label; `None` when there is none.
+    pub async fn label(&mut self, name: &str) -> Result<Option<Label>, ApiError> {
+        let url = format!("{}/labels/{}", self.repo_path(), encode(name));
+        match self.call(Method::Get, &url, None, "get label").await {
+            Ok((_, l)) => Ok(Some(l)),
+            Err(ApiError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a label, waiting for rate limits as any call; when the wait is too long, once
+    /// at once anyway (the answer ignored): releases a claim even when writing stopped.
+    pub async fn release_label(&mut self, name: &str) {
+        if let Err(ApiError::RateLimited(_)) = self.delete_label(name).await {
+            let url = format!("{}/labels/{}", self.repo_path(), encode(name));
+            let _ = self.send(Method::Delete, &url, None, "delete label").await;
+        }
+    }
+
+    pub async fn delete_label(&mut self, name: &str) -> Result<(), ApiError> {
+        let url = format!("{}/labels/{}", self.repo_path(), encode(name));
+        match self
+            .call::<Value>(Method::Delete, &url, None, "delete label")
+            .await
+        {
+            Ok(_) | Err(ApiError::Status { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Changes an issue: `fields` is a JSON object of title / state / labels (labels replace
     /// the issue's whole set).
     pub async fn update_issue(&mut self, number: u64, fields: &Value) -> Result<Issue, ApiError> {
@@ -300,7 +377,9 @@ impl Api {
             }
             self.note_limits(&headers);
             if status.is_success() {
-                let value = serde_json::from_slice(&bytes).map_err(|e| {
+                // 204 No Content (a delete) reads as null.
+                let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+                let value = serde_json::from_slice(bytes).map_err(|e| {
                     ApiError::Transport(format!(
                         "{what}: GitHub's answer was not what the API documents: {e}"
                     ))
@@ -308,10 +387,12 @@ impl Api {
                 return Ok((headers, value));
             }
             let message = error_message(&bytes);
+            let server_error = status.is_server_error();
             let wait = match status.as_u16() {
                 403 | 429 => rate_limit_wait(status, &headers, &message, &mut backoff),
                 // Server errors: retry idempotent calls only. A POST that failed with a 5xx
-                // may still have been applied; the next run finds the issue by its label.
+                // may still have been applied; the next run finds the issue by its label,
+                // and a comment by its marker.
                 500..=599 if method != Method::Post && attempt < 3 => {
                     Some(Duration::from_secs(attempt as u64))
                 }
@@ -338,7 +419,11 @@ impl Api {
                 wait.as_secs_f64()
             );
             self.sleep(wait).await?;
-            self.waited += wait;
+            if server_error {
+                self.retried += wait;
+            } else {
+                self.waited += wait;
+            }
         }
         Err(ApiError::RateLimited(format!(
             "GitHub kept refusing ({what}) after {MAX_ATTEMPTS} attempts"
@@ -358,6 +443,7 @@ impl Api {
                 Method::Get => self.client._get(url).await,
                 Method::Post => self.client._post(url, body).await,
                 Method::Patch => self.client._patch(url, body).await,
+                Method::Delete => self.client._delete(url, body).await,
             }?;
             let (parts, body) = resp.into_parts();
             let bytes = body.collect().await?.to_bytes();
@@ -477,18 +563,44 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// GitHub's `message` from an error body, else the body's start.
+/// GitHub's `message` from an error body; for anything else (a proxy's or GitHub's HTML error
+/// page) one short line: the page's title, else its first text.
 fn error_message(bytes: &[u8]) -> String {
     let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
-    match parsed
+    if let Some(m) = parsed
         .as_ref()
         .and_then(|v| v.get("message"))
         .and_then(Value::as_str)
     {
-        Some(m) => m.to_string(),
-        None => String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-            .trim()
-            .to_string(),
+        return one_line(m, 300);
+    }
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("<html") || lower.contains("<!doctype") {
+        let title = lower.find("<title>").and_then(|a| {
+            let from = a + "<title>".len();
+            lower[from..]
+                .find("</title>")
+                .map(|b| one_line(&text[from..from + b], 100))
+        });
+        return format!(
+            "an HTML error page{} ({} bytes)",
+            title
+                .filter(|t| !t.is_empty())
+                .map(|t| format!(" \"{t}\""))
+                .unwrap_or_default(),
+            bytes.len()
+        );
+    }
+    one_line(&text, 200)
+}
+
+/// Whitespace collapsed, cut to `max` characters.
+fn one_line(s: &str, max: usize) -> String {
+    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match joined.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &joined[..i]),
+        None => joined,
     }
 }
 
@@ -601,6 +713,23 @@ mod tests {
         )
         .unwrap();
         assert!((29..=30).contains(&w.as_secs()), "{w:?}");
+    }
+
+    #[test]
+    fn error_pages_are_one_line() {
+        let html = b"<!DOCTYPE html>\n<html>\n<head><title>Unicorn! \xc2\xb7 GitHub</title></head>\n<body>\n<p>No server is currently available</p></body></html>";
+        assert_eq!(
+            error_message(html),
+            format!(
+                "an HTML error page \"Unicorn! · GitHub\" ({} bytes)",
+                html.len()
+            )
+        );
+        assert_eq!(
+            error_message(b"{\"message\": \"Server Error\"}"),
+            "Server Error"
+        );
+        assert_eq!(error_message(b"bad\n  gateway\n"), "bad gateway");
     }
 
     #[test]

@@ -180,6 +180,10 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
         .collect();
     let wanted = items.iter().any(|i| i.plan.kind != Kind::Skip);
 
+    // The fresh look before a create lists issues updated since a little before this run
+    // began listing (clocks differ), then since the newest one seen: what a concurrent run
+    // filed since shows there.
+    let mut recent = Recent::new();
     let mut api = None;
     if wanted {
         let found = match mode {
@@ -234,19 +238,68 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
     // Write, most urgent first (the report's order).
     let mut created = 0usize;
     let mut commented = 0usize;
+    let mut search_down: Option<String> = None;
     for i in items.iter_mut() {
-        // Before filing a new issue, the search API gets a last look (for an issue that lost
-        // both its label and its state entry). Only for creates that will happen in this run.
+        // The claim label this problem's create holds, released once it is done.
+        let mut claim_held: Option<String> = None;
+        // Before filing a new issue: the search API gets a look (for an issue that lost both
+        // its label and its state entry), then the listing a fresh one (for an issue a
+        // concurrent run filed since this run listed). Only for creates that will happen.
         if i.plan.kind == Kind::Create
-            && cfg.search_fallback
             && out.stopped.is_none()
             && created < cfg.max_new_issues
             && let Some(a) = api.as_mut()
-            && let Err(e) = search_fallback(a, i, &mut claimed, min, prefix).await
         {
-            i.detail = i.plan.detail.clone();
-            record_failure(i, e, "search", &mut out, &mut errors);
-            continue;
+            if cfg.search_fallback && search_down.is_none() {
+                match search_fallback(a, i, &mut claimed, min, prefix).await {
+                    Ok(()) => {}
+                    Err(ApiError::Interrupted) => {
+                        record_failure(i, ApiError::Interrupted, "search", &mut out, &mut errors);
+                        continue;
+                    }
+                    // Search is a fallback: when it fails, issues are filed from the listing.
+                    Err(e) => {
+                        out.notes.push(format!(
+                            "GitHub search is failing ({e}): issues were filed from the labelled-issue listing alone, without the search for issues that lost their label"
+                        ));
+                        search_down = Some(e.to_string());
+                    }
+                }
+            }
+            if i.plan.kind == Kind::Create
+                && let Err(e) = fresh_look(a, i, &mut claimed, &mut recent, s, min).await
+            {
+                // Without the fresh look a create could duplicate a concurrent run's issue.
+                i.detail = i.plan.detail.clone();
+                record_failure(i, e, "look", &mut out, &mut errors);
+                continue;
+            }
+            if i.plan.kind == Kind::Create && mode == Mode::Live {
+                match claim(a, i, &mut claimed, &mut recent, s, min).await {
+                    Ok(Claim::Ours(label)) => claim_held = Some(label),
+                    Ok(Claim::Adopted) => {}
+                    Ok(Claim::Busy) => {
+                        i.status = "deferred";
+                        i.detail = format!(
+                            "{}; deferred: another run is filing this problem right now (the next run finds its issue)",
+                            i.plan.detail
+                        );
+                        continue;
+                    }
+                    Ok(Claim::Unclaimed(why)) => {
+                        if !out.notes.iter().any(|n| n.starts_with("could not claim")) {
+                            out.notes.push(format!(
+                                "could not claim problems before filing them ({why}): runs at once on other machines may file a problem twice (the later issue is then closed as a duplicate)"
+                            ));
+                        }
+                    }
+                    Err(e) => {
+                        i.detail = i.plan.detail.clone();
+                        record_failure(i, e, "claim", &mut out, &mut errors);
+                        continue;
+                    }
+                }
+            }
         }
         let kind = i.plan.kind;
         i.detail = i.plan.detail.clone();
@@ -296,7 +349,13 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
             continue;
         }
         let Some(a) = api.as_mut() else { continue };
-        match apply(a, i, &report.windows, s).await {
+        let applied = apply(a, i, &report.windows, s, &mut recent).await;
+        if let Some(label) = claim_held.take() {
+            // Also after a failure (a rate limit): a claim left behind would hold the problem
+            // back from every run until it expires (`CLAIM_STALE_SECS`).
+            a.release_label(&label).await;
+        }
+        match applied {
             Ok(entry) => {
                 i.status = "done";
                 state.repo(&s.repo).insert(i.cluster.id.clone(), entry);
@@ -322,16 +381,21 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
         errors.push(e);
     }
     if let Some(a) = &api {
-        out.notes.push(format!(
-            "{} requests to {}{}",
-            a.requests,
-            s.api,
-            if a.waited > Duration::ZERO {
-                format!(", {:.1}s waited for rate limits", a.waited.as_secs_f64())
-            } else {
-                String::new()
-            }
-        ));
+        let mut waits = String::new();
+        if a.waited > Duration::ZERO {
+            waits.push_str(&format!(
+                ", {:.1}s waited for rate limits",
+                a.waited.as_secs_f64()
+            ));
+        }
+        if a.retried > Duration::ZERO {
+            waits.push_str(&format!(
+                ", {:.1}s waited before retrying server errors",
+                a.retried.as_secs_f64()
+            ));
+        }
+        out.notes
+            .push(format!("{} requests to {}{waits}", a.requests, s.api));
     }
     out.actions = items.iter().map(action).collect();
     // Without a token the issues were not read: their state is unknown.
@@ -408,6 +472,225 @@ async fn search_fallback(
         i.decide(min, prefix);
     }
     Ok(())
+}
+
+/// The labelled issues updated while this run writes, as the fresh looks saw them. Each look
+/// lists only what changed since the newest `updated_at` seen (GitHub's clock, so no skew),
+/// so a run's looks cost one listing each, not the whole run's issues again.
+struct Recent {
+    since: String,
+    issues: BTreeMap<u64, Issue>,
+}
+
+impl Recent {
+    fn new() -> Recent {
+        let ten_minutes_ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+            - 600;
+        Recent {
+            since: crate::time::format_rfc3339(ten_minutes_ago * 1_000_000_000),
+            issues: BTreeMap::new(),
+        }
+    }
+
+    async fn refresh(&mut self, api: &mut Api, label: &str) -> Result<(), ApiError> {
+        for i in api.issues_updated_since(label, &self.since).await? {
+            if let Some(u) = &i.updated_at
+                && u.as_str() > self.since.as_str()
+                && crate::time::parse_rfc3339(u).is_some()
+            {
+                self.since.clone_from(u);
+            }
+            self.issues.insert(i.number, i);
+        }
+        Ok(())
+    }
+}
+
+/// The labelled issues updated lately, looked at again just before a create: an issue a
+/// concurrent run filed for this problem (its id, else one of its clusters, in the marker) is
+/// adopted, and the problem decided again with it.
+async fn fresh_look(
+    api: &mut Api,
+    i: &mut Item<'_>,
+    claimed: &mut std::collections::BTreeSet<u64>,
+    recent: &mut Recent,
+    s: &Settings,
+    min: u8,
+) -> Result<(), ApiError> {
+    recent.refresh(api, &s.cfg.label).await?;
+    let recent: Vec<Issue> = recent.issues.values().cloned().collect();
+    let rank = |x: &Issue| -> Option<(bool, bool, std::cmp::Reverse<u64>)> {
+        let m = x.body.as_deref().and_then(body::parse_marker)?;
+        let own = m.fingerprint == i.cluster.id;
+        let member = m
+            .clusters
+            .unwrap_or_else(|| vec![m.fingerprint.clone()])
+            .iter()
+            .any(|c| i.ids.contains(c));
+        (own || member).then_some((own, x.state == "open", std::cmp::Reverse(x.number)))
+    };
+    let found = recent
+        .into_iter()
+        .filter(|x| !claimed.contains(&x.number))
+        .filter_map(|x| rank(&x).map(|r| (r, x)))
+        .max_by_key(|(r, _)| *r)
+        .map(|(_, x)| x);
+    if let Some(issue) = found {
+        claimed.insert(issue.number);
+        i.prev = Some(previous_from_markers(api, &issue).await?);
+        i.known = Some(to_known(&issue));
+        i.issue = Some(issue.number);
+        i.url = Some(issue.html_url.clone()).filter(|u| !u.is_empty());
+        i.decide(min, &s.cfg.priority_label_prefix);
+    }
+    Ok(())
+}
+
+/// How claiming a problem before filing it went.
+enum Claim {
+    /// This run holds the claim label: it files the problem, then deletes the label.
+    Ours(String),
+    /// Another run filed the problem meanwhile; its issue was adopted.
+    Adopted,
+    /// Another run holds the claim and its issue did not show in time.
+    Busy,
+    /// Labels cannot be made (permissions): filed without a claim.
+    Unclaimed(String),
+}
+
+/// A claim older than this was left by a run that died: it is taken over.
+const CLAIM_STALE_SECS: i64 = 600;
+
+/// The label that claims a problem while one run files it (at most 31 characters).
+fn claim_label(id: &str) -> String {
+    format!("gardener-claim-{id}")
+}
+
+fn unix_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Claims a problem before filing it, so that runs at once on different machines never file
+/// it twice: creating a label is the one conditional write GitHub has (a second create of
+/// the same name is refused). When another run holds the claim, its issue is waited for (up
+/// to 10 s) and adopted.
+async fn claim(
+    api: &mut Api,
+    i: &mut Item<'_>,
+    claimed: &mut std::collections::BTreeSet<u64>,
+    recent: &mut Recent,
+    s: &Settings,
+    min: u8,
+) -> Result<Claim, ApiError> {
+    let name = claim_label(&i.cluster.id);
+    for _ in 0..3 {
+        let now = crate::time::format_rfc3339(unix_secs() * 1_000_000_000);
+        let description = format!(
+            "Log Gardener (pid {}) is filing this problem since {now}",
+            std::process::id()
+        );
+        match api.create_label(&name, &description).await {
+            Ok(true) => return Ok(Claim::Ours(name)),
+            Ok(false) => {}
+            Err(
+                e @ ApiError::Status {
+                    status: 404 | 410, ..
+                },
+            ) => return Ok(Claim::Unclaimed(e.to_string())),
+            Err(e) => return Err(e),
+        }
+        let since_claim = api
+            .label(&name)
+            .await?
+            .and_then(|l| l.description)
+            .and_then(|d| {
+                d.split_whitespace()
+                    .last()
+                    .and_then(crate::time::parse_rfc3339)
+            })
+            .map(|t| unix_secs() - t.div_euclid(1_000_000_000));
+        if since_claim.is_none_or(|age| age > CLAIM_STALE_SECS) {
+            // Left by a run that died (or already gone): take it over.
+            api.delete_label(&name).await?;
+            continue;
+        }
+        for _ in 0..20 {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            fresh_look(api, i, claimed, recent, s, min).await?;
+            if i.known.is_some() {
+                return Ok(Claim::Adopted);
+            }
+            if api.label(&name).await?.is_none() {
+                // Released without an issue (its create failed): claim it again.
+                break;
+            }
+        }
+        if api.label(&name).await?.is_some() {
+            return Ok(Claim::Busy);
+        }
+    }
+    Ok(Claim::Busy)
+}
+
+/// After a create: an older open issue with the same problem id (a concurrent run filed it in
+/// the same moment) wins; ours is closed as its duplicate. Returns the older issue.
+async fn keep_older(
+    api: &mut Api,
+    ours: &Issue,
+    id: &str,
+    recent: &mut Recent,
+    s: &Settings,
+) -> Result<Option<Issue>, ApiError> {
+    recent.refresh(api, &s.cfg.label).await?;
+    let older = recent
+        .issues
+        .values()
+        .filter(|x| x.number < ours.number && x.state == "open")
+        .filter(|x| fingerprint_of(x).as_deref() == Some(id))
+        .min_by_key(|x| x.number)
+        .cloned();
+    let Some(older) = older else {
+        return Ok(None);
+    };
+    api.comment(
+        ours.number,
+        &format!(
+            "Duplicate of #{}: another Log Gardener run filed this problem at the same moment.",
+            older.number
+        ),
+    )
+    .await?;
+    api.update_issue(
+        ours.number,
+        &json!({"state": "closed", "state_reason": "not_planned"}),
+    )
+    .await?;
+    Ok(Some(older))
+}
+
+/// Posts a comment unless one with the same marker (problem, count, last seen) is there
+/// already: GitHub may have saved a comment it answered with an error, and a retry must not
+/// post it twice.
+async fn comment_once(api: &mut Api, number: u64, text: &str) -> Result<bool, ApiError> {
+    let key = |m: body::Marker| (m.fingerprint, m.count, m.last_seen);
+    if let Some(mine) = body::parse_marker(text).map(key) {
+        let there = api.comments(number).await?.into_iter().any(|c| {
+            c.body
+                .as_deref()
+                .and_then(body::parse_marker)
+                .map(key)
+                .is_some_and(|k| k == mine)
+        });
+        if there {
+            return Ok(false);
+        }
+    }
+    api.comment(number, text).await?;
+    Ok(true)
 }
 
 fn api_settings(s: &Settings) -> ApiSettings {
@@ -614,6 +897,7 @@ async fn apply(
     item: &mut Item<'_>,
     windows: &[String],
     s: &Settings,
+    recent: &mut Recent,
 ) -> Result<Entry, (ApiError, Option<Entry>)> {
     let c = item.cluster;
     let prefix = &s.cfg.priority_label_prefix;
@@ -643,7 +927,28 @@ async fn apply(
         item.issue = Some(issue.number);
         item.url = Some(issue.html_url.clone()).filter(|u| !u.is_empty());
         item.detail = format!("created; {}", plan.detail);
-        return Ok(entry(issue.number, c.priority.clone()));
+        let ours = entry(issue.number, c.priority.clone());
+        return match keep_older(api, &issue, &c.id, recent, s).await {
+            Ok(None) => Ok(ours),
+            Ok(Some(older)) => {
+                item.issue = Some(older.number);
+                item.url = Some(older.html_url.clone()).filter(|u| !u.is_empty());
+                item.detail = format!(
+                    "created #{}, then closed it as a duplicate of #{} that a concurrent run filed at the same moment",
+                    issue.number, older.number
+                );
+                Ok(entry(older.number, c.priority.clone()))
+            }
+            // The issue exists; whether a concurrent run filed one too is for the next run's
+            // listing (it keeps the oldest open issue).
+            Err(e) => {
+                item.detail = format!(
+                    "{}; could not look for a concurrent run's issue afterwards: {e}",
+                    item.detail
+                );
+                Ok(ours)
+            }
+        };
     }
     let Some(k) = item.known.clone() else {
         return Err((
@@ -713,7 +1018,7 @@ async fn apply(
             previous_last_seen: item.prev.as_ref().and_then(|p| p.last_seen.as_deref()),
         }),
     };
-    if let Err(e) = api.comment(k.number, &text).await {
+    if let Err(e) = comment_once(api, k.number, &text).await {
         // The label / state change went through; the comment did not. Keep the old counts so
         // the next run comments.
         let partial = Entry {
