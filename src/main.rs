@@ -119,6 +119,8 @@ EXIT CODES:
     3    the input could not be read (missing file, gcloud failed or missing), or the state
          file (--state) is unreadable or corrupt
     4    --strict and some entries were skipped as bad
+    5    another run holds this state (--state, sinks.github.state_file) longer than
+         state.lock_wait: runs sharing a state take turns
     130  interrupted (Ctrl-C / SIGTERM): the report was written and marked partial
 
 EXAMPLES:
@@ -173,6 +175,7 @@ EXIT CODES:
     2    bad command line or configuration, or a file that cannot be merged (not a gardener
          JSON report, another format version, other windows/samples/masks/--now)
     3    a file could not be read
+    5    another run holds this state longer than state.lock_wait
 
 EXAMPLES:
     # A week exported as one file per day, each day run on its own machine:
