@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod body;
+mod once;
 pub mod plan;
 pub mod problem;
 pub mod state;
@@ -183,7 +184,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
     // The fresh look before a create lists issues updated since a little before this run
     // began listing (clocks differ), then since the newest one seen: what a concurrent run
     // filed since shows there.
-    let mut recent = Recent::new();
+    let mut looks = once::Looks::new(s, min);
     let mut api = None;
     if wanted {
         let found = match mode {
@@ -267,7 +268,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
                 }
             }
             if i.plan.kind == Kind::Create
-                && let Err(e) = fresh_look(a, i, &mut claimed, &mut recent, s, min).await
+                && let Err(e) = looks.fresh_look(a, i, &mut claimed).await
             {
                 // Without the fresh look a create could duplicate a concurrent run's issue.
                 i.detail = i.plan.detail.clone();
@@ -275,10 +276,10 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
                 continue;
             }
             if i.plan.kind == Kind::Create && mode == Mode::Live {
-                match claim(a, i, &mut claimed, &mut recent, s, min).await {
-                    Ok(Claim::Ours(label)) => claim_held = Some(label),
-                    Ok(Claim::Adopted) => {}
-                    Ok(Claim::Busy) => {
+                match looks.claim(a, i, &mut claimed).await {
+                    Ok(once::Claim::Ours(label)) => claim_held = Some(label),
+                    Ok(once::Claim::Adopted) => {}
+                    Ok(once::Claim::Busy) => {
                         i.status = "deferred";
                         i.detail = format!(
                             "{}; deferred: another run is filing this problem right now (the next run finds its issue)",
@@ -286,7 +287,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
                         );
                         continue;
                     }
-                    Ok(Claim::Unclaimed(why)) => {
+                    Ok(once::Claim::Unclaimed(why)) => {
                         if !out.notes.iter().any(|n| n.starts_with("could not claim")) {
                             out.notes.push(format!(
                                 "could not claim problems before filing them ({why}): runs at once on other machines may file a problem twice (the later issue is then closed as a duplicate)"
@@ -349,7 +350,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
             continue;
         }
         let Some(a) = api.as_mut() else { continue };
-        let applied = apply(a, i, &report.windows, s, &mut recent).await;
+        let applied = apply(a, i, &report.windows, s, &mut looks).await;
         if let Some(label) = claim_held.take() {
             // Also after a failure (a rate limit): a claim left behind would hold the problem
             // back from every run until it expires (`CLAIM_STALE_SECS`).
@@ -464,233 +465,28 @@ async fn search_fallback(
         }
     }
     if let Some(issue) = found {
-        claimed.insert(issue.number);
-        i.prev = Some(previous_from_markers(api, &issue).await?);
-        i.known = Some(to_known(&issue));
-        i.issue = Some(issue.number);
-        i.url = Some(issue.html_url.clone()).filter(|u| !u.is_empty());
-        i.decide(min, prefix);
+        adopt(api, i, &issue, claimed, min, prefix).await?;
     }
     Ok(())
 }
 
-/// The labelled issues updated while this run writes, as the fresh looks saw them. Each look
-/// lists only what changed since the newest `updated_at` seen (GitHub's clock, so no skew),
-/// so a run's looks cost one listing each, not the whole run's issues again.
-struct Recent {
-    since: String,
-    issues: BTreeMap<u64, Issue>,
-}
-
-impl Recent {
-    fn new() -> Recent {
-        let ten_minutes_ago = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-            - 600;
-        Recent {
-            since: crate::time::format_rfc3339(ten_minutes_ago * 1_000_000_000),
-            issues: BTreeMap::new(),
-        }
-    }
-
-    async fn refresh(&mut self, api: &mut Api, label: &str) -> Result<(), ApiError> {
-        for i in api.issues_updated_since(label, &self.since).await? {
-            if let Some(u) = &i.updated_at
-                && u.as_str() > self.since.as_str()
-                && crate::time::parse_rfc3339(u).is_some()
-            {
-                self.since.clone_from(u);
-            }
-            self.issues.insert(i.number, i);
-        }
-        Ok(())
-    }
-}
-
-/// The labelled issues updated lately, looked at again just before a create: an issue a
-/// concurrent run filed for this problem (its id, else one of its clusters, in the marker) is
-/// adopted, and the problem decided again with it.
-async fn fresh_look(
+/// A problem takes an issue found late (by search, or by a fresh look): it claims it, reads
+/// what was last reported from its markers, and decides again.
+async fn adopt(
     api: &mut Api,
     i: &mut Item<'_>,
+    issue: &Issue,
     claimed: &mut std::collections::BTreeSet<u64>,
-    recent: &mut Recent,
-    s: &Settings,
     min: u8,
+    prefix: &str,
 ) -> Result<(), ApiError> {
-    recent.refresh(api, &s.cfg.label).await?;
-    let recent: Vec<Issue> = recent.issues.values().cloned().collect();
-    let rank = |x: &Issue| -> Option<(bool, bool, std::cmp::Reverse<u64>)> {
-        let m = x.body.as_deref().and_then(body::parse_marker)?;
-        let own = m.fingerprint == i.cluster.id;
-        let member = m
-            .clusters
-            .unwrap_or_else(|| vec![m.fingerprint.clone()])
-            .iter()
-            .any(|c| i.ids.contains(c));
-        (own || member).then_some((own, x.state == "open", std::cmp::Reverse(x.number)))
-    };
-    let found = recent
-        .into_iter()
-        .filter(|x| !claimed.contains(&x.number))
-        .filter_map(|x| rank(&x).map(|r| (r, x)))
-        .max_by_key(|(r, _)| *r)
-        .map(|(_, x)| x);
-    if let Some(issue) = found {
-        claimed.insert(issue.number);
-        i.prev = Some(previous_from_markers(api, &issue).await?);
-        i.known = Some(to_known(&issue));
-        i.issue = Some(issue.number);
-        i.url = Some(issue.html_url.clone()).filter(|u| !u.is_empty());
-        i.decide(min, &s.cfg.priority_label_prefix);
-    }
+    claimed.insert(issue.number);
+    i.prev = Some(previous_from_markers(api, issue).await?);
+    i.known = Some(to_known(issue));
+    i.issue = Some(issue.number);
+    i.url = Some(issue.html_url.clone()).filter(|u| !u.is_empty());
+    i.decide(min, prefix);
     Ok(())
-}
-
-/// How claiming a problem before filing it went.
-enum Claim {
-    /// This run holds the claim label: it files the problem, then deletes the label.
-    Ours(String),
-    /// Another run filed the problem meanwhile; its issue was adopted.
-    Adopted,
-    /// Another run holds the claim and its issue did not show in time.
-    Busy,
-    /// Labels cannot be made (permissions): filed without a claim.
-    Unclaimed(String),
-}
-
-/// A claim older than this was left by a run that died: it is taken over.
-const CLAIM_STALE_SECS: i64 = 600;
-
-/// The label that claims a problem while one run files it (at most 31 characters).
-fn claim_label(id: &str) -> String {
-    format!("gardener-claim-{id}")
-}
-
-fn unix_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// Claims a problem before filing it, so that runs at once on different machines never file
-/// it twice: creating a label is the one conditional write GitHub has (a second create of
-/// the same name is refused). When another run holds the claim, its issue is waited for (up
-/// to 10 s) and adopted.
-async fn claim(
-    api: &mut Api,
-    i: &mut Item<'_>,
-    claimed: &mut std::collections::BTreeSet<u64>,
-    recent: &mut Recent,
-    s: &Settings,
-    min: u8,
-) -> Result<Claim, ApiError> {
-    let name = claim_label(&i.cluster.id);
-    for _ in 0..3 {
-        let now = crate::time::format_rfc3339(unix_secs() * 1_000_000_000);
-        let description = format!(
-            "Log Gardener (pid {}) is filing this problem since {now}",
-            std::process::id()
-        );
-        match api.create_label(&name, &description).await {
-            Ok(true) => return Ok(Claim::Ours(name)),
-            Ok(false) => {}
-            Err(
-                e @ ApiError::Status {
-                    status: 404 | 410, ..
-                },
-            ) => return Ok(Claim::Unclaimed(e.to_string())),
-            Err(e) => return Err(e),
-        }
-        let since_claim = api
-            .label(&name)
-            .await?
-            .and_then(|l| l.description)
-            .and_then(|d| {
-                d.split_whitespace()
-                    .last()
-                    .and_then(crate::time::parse_rfc3339)
-            })
-            .map(|t| unix_secs() - t.div_euclid(1_000_000_000));
-        if since_claim.is_none_or(|age| age > CLAIM_STALE_SECS) {
-            // Left by a run that died (or already gone): take it over.
-            api.delete_label(&name).await?;
-            continue;
-        }
-        for _ in 0..20 {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            fresh_look(api, i, claimed, recent, s, min).await?;
-            if i.known.is_some() {
-                return Ok(Claim::Adopted);
-            }
-            if api.label(&name).await?.is_none() {
-                // Released without an issue (its create failed): claim it again.
-                break;
-            }
-        }
-        if api.label(&name).await?.is_some() {
-            return Ok(Claim::Busy);
-        }
-    }
-    Ok(Claim::Busy)
-}
-
-/// After a create: an older open issue with the same problem id (a concurrent run filed it in
-/// the same moment) wins; ours is closed as its duplicate. Returns the older issue.
-async fn keep_older(
-    api: &mut Api,
-    ours: &Issue,
-    id: &str,
-    recent: &mut Recent,
-    s: &Settings,
-) -> Result<Option<Issue>, ApiError> {
-    recent.refresh(api, &s.cfg.label).await?;
-    let older = recent
-        .issues
-        .values()
-        .filter(|x| x.number < ours.number && x.state == "open")
-        .filter(|x| fingerprint_of(x).as_deref() == Some(id))
-        .min_by_key(|x| x.number)
-        .cloned();
-    let Some(older) = older else {
-        return Ok(None);
-    };
-    api.comment(
-        ours.number,
-        &format!(
-            "Duplicate of #{}: another Log Gardener run filed this problem at the same moment.",
-            older.number
-        ),
-    )
-    .await?;
-    api.update_issue(
-        ours.number,
-        &json!({"state": "closed", "state_reason": "not_planned"}),
-    )
-    .await?;
-    Ok(Some(older))
-}
-
-/// Posts a comment unless one with the same marker (problem, count, last seen) is there
-/// already: GitHub may have saved a comment it answered with an error, and a retry must not
-/// post it twice.
-async fn comment_once(api: &mut Api, number: u64, text: &str) -> Result<bool, ApiError> {
-    let key = |m: body::Marker| (m.fingerprint, m.count, m.last_seen);
-    if let Some(mine) = body::parse_marker(text).map(key) {
-        let there = api.comments(number).await?.into_iter().any(|c| {
-            c.body
-                .as_deref()
-                .and_then(body::parse_marker)
-                .map(key)
-                .is_some_and(|k| k == mine)
-        });
-        if there {
-            return Ok(false);
-        }
-    }
-    api.comment(number, text).await?;
-    Ok(true)
 }
 
 fn api_settings(s: &Settings) -> ApiSettings {
@@ -897,7 +693,7 @@ async fn apply(
     item: &mut Item<'_>,
     windows: &[String],
     s: &Settings,
-    recent: &mut Recent,
+    looks: &mut once::Looks<'_>,
 ) -> Result<Entry, (ApiError, Option<Entry>)> {
     let c = item.cluster;
     let prefix = &s.cfg.priority_label_prefix;
@@ -928,7 +724,7 @@ async fn apply(
         item.url = Some(issue.html_url.clone()).filter(|u| !u.is_empty());
         item.detail = format!("created; {}", plan.detail);
         let ours = entry(issue.number, c.priority.clone());
-        return match keep_older(api, &issue, &c.id, recent, s).await {
+        return match looks.keep_older(api, &issue, &c.id).await {
             Ok(None) => Ok(ours),
             Ok(Some(older)) => {
                 item.issue = Some(older.number);
@@ -1018,7 +814,7 @@ async fn apply(
             previous_last_seen: item.prev.as_ref().and_then(|p| p.last_seen.as_deref()),
         }),
     };
-    if let Err(e) = comment_once(api, k.number, &text).await {
+    if let Err(e) = once::comment_once(api, k.number, &text).await {
         // The label / state change went through; the comment did not. Keep the old counts so
         // the next run comments.
         let partial = Entry {
