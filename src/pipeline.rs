@@ -384,12 +384,13 @@ struct Redactors {
 
 impl Redactors {
     fn new(cfg: &Config) -> Result<Redactors, crate::config::ConfigError> {
-        let pack = cfg.redact_pack()?;
+        let templates = Redactor::new(&cfg.redact_pack()?)?;
         let personal = &cfg.redact.personal;
+        let github = templates.personal(personal.github || personal.reports);
         Ok(Redactors {
-            templates: Redactor::new(&pack)?,
-            reports: Redactor::with_personal(&pack, personal.reports)?,
-            github: Redactor::with_personal(&pack, personal.github || personal.reports)?,
+            reports: github.personal(personal.reports),
+            github,
+            templates,
         })
     }
 }

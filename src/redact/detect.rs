@@ -75,7 +75,28 @@ fn replace_some(
     changed.then(|| out.into_owned())
 }
 
-/// The detectors that are always on.
+/// Shortest run of base64 characters taken for a blob.
+const BLOB_MIN: usize = 40;
+
+/// Whether `s` has `n` base64 characters in a row.
+fn has_run(s: &str, n: usize) -> bool {
+    let mut run = 0;
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-') {
+            run += 1;
+            if run >= n {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
+}
+
+/// The detectors that are always on: long random-looking runs of base64 (key material, cloud
+/// keys) anywhere, paths (`/api/users/…`, a segment in plain lowercase letters) left alone;
+/// and, near credential words, `Basic` credentials and random-looking values.
 pub struct Credentials {
     basic: Regex,
     near_word: Regex,
@@ -85,9 +106,9 @@ pub struct Credentials {
 impl Default for Credentials {
     fn default() -> Credentials {
         Credentials {
-            basic: Regex::new(r"(?i)\b(basic)([ \t]+)([A-Za-z0-9+/]{6,}={0,2})").unwrap(),
+            basic: Regex::new(r"(?i)(?-u:\b)(basic)([ \t]+)([A-Za-z0-9+/]{6,}={0,2})").unwrap(),
             near_word: Regex::new(
-                r"(?i)\b((?:token|secret|password|passwd|passphrase|credentials?|api[ _-]?key|key|auth)[ \t]+(?:[a-z]{1,8}[ \t]+){0,2})([A-Za-z0-9+/=_.\-]{10,})",
+                r"(?i)(?-u:\b)((?:token|secret|password|passwd|passphrase|credentials?|api[ _-]?key|key|auth)[ \t]+(?:[a-z]{1,8}[ \t]+){0,2})([A-Za-z0-9+/=_.\-]{10,})",
             )
             .unwrap(),
             blob: Regex::new(r"[A-Za-z0-9+/_\-]{40,}={0,2}").unwrap(),
@@ -97,14 +118,27 @@ impl Default for Credentials {
 
 impl Credentials {
     /// Every always-on detector, in order.
-    pub fn redact(&self, s: &str) -> Option<String> {
-        let mut out: Option<String> = None;
-        for step in [Self::basic, Self::near_word, Self::blobs] {
-            if let Some(t) = step(self, out.as_deref().unwrap_or(s)) {
-                out = Some(t);
-            }
+    /// The detectors that need a credential word nearby (`Basic`, `token …`).
+    pub fn near_words(&self, s: &str) -> Option<String> {
+        let basic = self.basic(s);
+        let t = basic.as_deref().unwrap_or(s);
+        self.near_word(t).or(basic)
+    }
+
+    /// Long random-looking blobs; a byte scan first, as most texts have no run that long.
+    pub fn blobs(&self, s: &str) -> Option<String> {
+        if !has_run(s, BLOB_MIN) {
+            return None;
         }
-        out
+        replace_some(&self.blob, s, |c| {
+            let v = &c[0];
+            let path = v
+                .split(['/', '-', '_'])
+                .any(|seg| seg.len() >= 3 && seg.bytes().all(|b| b.is_ascii_lowercase()));
+            let (upper, lower, digit) = classes(v);
+            (!path && upper && lower && digit && entropy(v) >= 4.0)
+                .then(|| "[REDACTED:opaque]".to_string())
+        })
     }
 
     /// `Basic <base64>` whose decoding is `user:password`, or that has a digit or `+`/`/`.
@@ -126,20 +160,6 @@ impl Credentials {
         replace_some(&self.near_word, s, |c| {
             let v = c[2].trim_end_matches(['.', '-', ';', ',']);
             near_random(v).then(|| format!("{}{REDACTED}", &c[1]))
-        })
-    }
-
-    /// Long random-looking runs of base64 (key material, cloud keys) anywhere; paths
-    /// (`/api/users/…`, a segment in plain lowercase letters) are left alone.
-    fn blobs(&self, s: &str) -> Option<String> {
-        replace_some(&self.blob, s, |c| {
-            let v = &c[0];
-            let path = v
-                .split(['/', '-', '_'])
-                .any(|seg| seg.len() >= 3 && seg.bytes().all(|b| b.is_ascii_lowercase()));
-            let (upper, lower, digit) = classes(v);
-            (!path && upper && lower && digit && entropy(v) >= 4.0)
-                .then(|| "[REDACTED:opaque]".to_string())
         })
     }
 }
@@ -183,15 +203,15 @@ impl Default for Personal {
     fn default() -> Personal {
         Personal {
             phone_key: Regex::new(
-                r#"(?i)\b((?:phone|mobile|tel|telephone|msisdn|cell|fax)(?:[_-]?(?:number|no))?\\?["']?[ \t]*(?:[:=]>?)[ \t]*\\?["']?)(\+?[0-9][0-9 ().-]{5,}[0-9])"#,
+                r#"(?i)(?-u:\b)((?:phone|mobile|tel|telephone|msisdn|cell|fax)(?:[_-]?(?:number|no))?\\?["']?[ \t]*(?:[:=]>?)[ \t]*\\?["']?)(\+?[0-9][0-9 ().-]{5,}[0-9])"#,
             )
             .unwrap(),
-            card: Regex::new(r"\b\d(?:[ -]?\d){12,18}\b").unwrap(),
+            card: Regex::new(r"(?-u:\b)[0-9](?:[ -]?[0-9]){12,18}(?-u:\b)").unwrap(),
             phone: Regex::new(
-                r"(?:\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4}|\b0\d{1,4}[ .-]\d{3,4}[ .-]\d{3,4}|\b0\d{2,4}[ .-]?\d{6,8}|\b0\d(?:[ .]\d{2}){4})\b",
+                r"(?-u)(?:\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4}|\b0\d{1,4}[ .-]\d{3,4}[ .-]\d{3,4}|\b0\d{2,4}[ .-]?\d{6,8}|\b0\d(?:[ .]\d{2}){4})\b",
             )
             .unwrap(),
-            ipv4: Regex::new(r"\b(?:\d{1,3}\.){3}\d{1,3}\b").unwrap(),
+            ipv4: Regex::new(r"(?-u)\b(?:\d{1,3}\.){3}\d{1,3}\b").unwrap(),
             ipv6: Regex::new(r"(?i)(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}").unwrap(),
         }
     }
@@ -322,24 +342,28 @@ fn public_v6(ip: Ipv6Addr) -> bool {
 mod tests {
     use super::*;
 
+    fn both(c: &Credentials, s: &str) -> Option<String> {
+        let near = c.near_words(s);
+        c.blobs(near.as_deref().unwrap_or(s)).or(near)
+    }
+
     #[test]
     fn basic_credentials_are_found_by_decoding() {
         let c = Credentials::default();
         // base64("admin:letmein"): no digit, no + or /.
         let s = "Authorization: Basic YWRtaW46bGV0bWVpbg== from proxy";
         assert_eq!(
-            c.redact(s).unwrap(),
+            both(&c, s).unwrap(),
             "Authorization: Basic [REDACTED] from proxy"
         );
-        assert_eq!(c.redact("basic authentication is enabled"), None);
+        assert_eq!(both(&c, "basic authentication is enabled"), None);
     }
 
     #[test]
     fn random_values_next_to_credential_words() {
         let c = Credentials::default();
         assert_eq!(
-            c.redact("using token 8f3KpQ2xZ7vLmN9wR4tY6uB1 for sync")
-                .unwrap(),
+            both(&c, "using token 8f3KpQ2xZ7vLmN9wR4tY6uB1 for sync").unwrap(),
             "using token [REDACTED] for sync"
         );
         for same in [
@@ -347,10 +371,10 @@ mod tests {
             "secret not found in Secret Manager",
             "GET /api/threads/abcdefghijklmnop/messages/0123456789ABCDEFxyz",
         ] {
-            assert_eq!(c.redact(same), None, "{same}");
+            assert_eq!(both(&c, same), None, "{same}");
         }
         let line = "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MaKv1e3Rk8YQc9Pr";
-        assert_eq!(c.redact(line).unwrap(), "[REDACTED:opaque]");
+        assert_eq!(both(&c, line).unwrap(), "[REDACTED:opaque]");
     }
 
     #[test]

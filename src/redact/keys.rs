@@ -13,22 +13,24 @@
 //! a few status words (`null`, `expired`...), and prose: `secret: not found in Secret Manager`
 //! (a `key: ` followed by plain words is a sentence, not an assignment).
 
-use regex::Regex;
-
 use super::REDACTED;
 
-/// Credential key names as lists of lowercase words.
+/// Credential key names as lists of lowercase words, each with its words run together.
 pub struct KeyWords {
-    anywhere: Vec<Vec<String>>,
-    query: Vec<Vec<String>>,
+    anywhere: Vec<(Vec<String>, String)>,
+    query: Vec<(Vec<String>, String)>,
 }
 
 impl KeyWords {
     pub fn new(secret_keys: &[String], query_keys: &[String]) -> KeyWords {
-        let words = |list: &[String]| -> Vec<Vec<String>> {
+        let words = |list: &[String]| -> Vec<(Vec<String>, String)> {
             list.iter()
                 .map(|k| split_words(k))
                 .filter(|w| !w.is_empty())
+                .map(|w| {
+                    let joined = w.concat();
+                    (w, joined)
+                })
                 .collect()
         };
         KeyWords {
@@ -47,7 +49,9 @@ impl KeyWords {
         if words.is_empty() {
             return false;
         }
-        let hit = |list: &[Vec<String>]| list.iter().any(|e| ends_with(&words, e));
+        let hit = |list: &[(Vec<String>, String)]| {
+            list.iter().any(|(e, joined)| ends_with(&words, e, joined))
+        };
         hit(&self.anywhere) || (in_query && hit(&self.query))
     }
 }
@@ -85,12 +89,11 @@ pub fn split_words(key: &str) -> Vec<String> {
 
 /// The key's last words are `entry`, or (for entries of five letters or more) its last word
 /// ends with the entry's words run together.
-fn ends_with(words: &[String], entry: &[String]) -> bool {
+fn ends_with(words: &[String], entry: &[String], joined: &str) -> bool {
     if words.len() >= entry.len() && words[words.len() - entry.len()..] == *entry {
         return true;
     }
-    let joined: String = entry.concat();
-    joined.len() >= 5 && words.last().is_some_and(|w| w.ends_with(&joined))
+    joined.len() >= 5 && words.last().is_some_and(|w| w.ends_with(joined))
 }
 
 /// Values after a credential key that are no secret.
@@ -142,8 +145,62 @@ pub fn already_safe(value: &str) -> bool {
 
 /// Finds credential keys and their values in text.
 pub struct KeyValues {
-    re: Regex,
     pub words: KeyWords,
+}
+
+/// A key and the separator after it (`password` and `=`, `"token"` and `": `).
+struct Pair {
+    key: std::ops::Range<usize>,
+    sep: std::ops::Range<usize>,
+}
+
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+}
+
+/// The next `key<sep>` at or after `from`: a separator (`=`, `:`, `=>`, with blanks around and
+/// the key's closing quote, plain or escaped, before it) found with `memchr`, and the key walked
+/// back from it (key characters, starting with a letter or `_`, at most 64). No regex: this
+/// runs on every text that may hold a credential.
+fn next_pair(s: &str, from: usize) -> Option<Pair> {
+    let b = s.as_bytes();
+    let mut at = from;
+    while let Some(off) = memchr::memchr2(b'=', b':', &b[at..]) {
+        let j = at + off;
+        at = j + 1;
+        let mut k = j;
+        while k > from && matches!(b[k - 1], b' ' | b'\t') {
+            k -= 1;
+        }
+        if k > from && matches!(b[k - 1], b'"' | b'\'') {
+            k -= 1;
+            if k > from && b[k - 1] == b'\\' {
+                k -= 1;
+            }
+        }
+        let (sep_start, key_end) = (k, k);
+        while k > from && is_key_byte(b[k - 1]) {
+            k -= 1;
+        }
+        while k < key_end && !(b[k].is_ascii_alphabetic() || b[k] == b'_') {
+            k += 1;
+        }
+        if k == key_end || key_end - k > 64 {
+            continue;
+        }
+        let mut e = j + 1;
+        if b[j] == b'=' && b.get(e) == Some(&b'>') {
+            e += 1;
+        }
+        while matches!(b.get(e), Some(b' ' | b'\t')) {
+            e += 1;
+        }
+        return Some(Pair {
+            key: k..key_end,
+            sep: sep_start..e,
+        });
+    }
+    None
 }
 
 /// How a value is delimited.
@@ -157,10 +214,7 @@ enum Quote {
 
 impl KeyValues {
     pub fn new(words: KeyWords) -> KeyValues {
-        let re =
-            Regex::new(r#"\b()([A-Za-z_][A-Za-z0-9_.\-]{0,63})(\\?["']?[ \t]*(?:[:=]>?)[ \t]*)"#)
-                .expect("key-value pattern");
-        KeyValues { re, words }
+        KeyValues { words }
     }
 
     /// The text with every credential value replaced; `None` when nothing changed.
@@ -169,29 +223,18 @@ impl KeyValues {
         let mut secrets: Vec<&str> = Vec::new();
         let mut copied = 0;
         let mut pos = 0;
-        while let Some(c) = self.re.captures_at(s, pos) {
-            let (key, sep) = (c.get(2).unwrap(), c.get(3).unwrap());
-            pos = sep.end().max(pos + 1);
-            // A key starts after a non-key character, or after the dashes of a command-line
-            // flag (`--password=`).
-            let dashes = s[..key.start()].trim_end_matches('-');
-            let flag = dashes.len() < key.start()
-                && !dashes
-                    .chars()
-                    .next_back()
-                    .is_some_and(|p| p.is_ascii_alphanumeric() || "_.".contains(p));
-            let pre = s[..key.start()].chars().next_back();
-            if !flag && pre.is_some_and(|p| p.is_ascii_alphanumeric() || "_.-".contains(p)) {
-                continue;
-            }
+        while let Some(pair) = next_pair(s, pos) {
+            let (key, sep) = (&s[pair.key.clone()], &s[pair.sep.clone()]);
+            pos = pair.sep.end.max(pos + 1);
+            let pre = s[..pair.key.start].chars().next_back();
             let in_query = pre == Some('?') || pre == Some('&');
-            if !self.words.is_secret(key.as_str(), in_query) {
+            if !self.words.is_secret(key, in_query) {
                 continue;
             }
-            let Some((start, end, quote)) = value_span(s, sep.end()) else {
+            let Some((start, end, quote)) = value_span(s, pair.sep.end) else {
                 continue;
             };
-            let (start, end) = match self.secret_span(s, sep.as_str(), start, end, quote) {
+            let (start, end) = match self.secret_span(s, sep, start, end, quote) {
                 Some(span) => span,
                 None => {
                     pos = end.max(pos);
