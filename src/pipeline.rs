@@ -342,7 +342,9 @@ fn lock_states(
 ) -> Result<Vec<crate::lock::DirLock>, RunError> {
     let store = opts.state.as_deref().unwrap_or(&cfg.state.dir);
     let mut dirs: Vec<std::path::PathBuf> = Vec::new();
-    if store.trim() != "none" {
+    // A dry run writes no state: it takes no lock (and makes no directory).
+    let dry = github.is_some_and(|g| g.dry_run);
+    if store.trim() != "none" && !dry {
         dirs.push(store.into());
     }
     // The GitHub sink writes its state file in live runs only.
@@ -622,9 +624,18 @@ pub async fn conclude(
             }
         }
     }
-    // The state store: updated by complete runs only (see `state`).
+    // The state store: updated by complete runs only (see `state`), and never by a dry run,
+    // after which the real run must still see what is new.
+    let dry = github.as_ref().is_some_and(|g| g.dry_run);
+    if dry && store.is_some() {
+        report.notes.push(
+            "dry run: the state was not updated, so the real run still sees these entries as new"
+                .into(),
+        );
+    }
     if let Some(st) = store.as_mut()
         && !partial
+        && !dry
     {
         st.update(&agg, &report, &closed, cfg);
         st.learn_templates(mined.learned, agg.reference);

@@ -1139,6 +1139,35 @@ fn dry_run_on_the_bundled_example_prints_the_plan_and_sends_nothing() {
             || md.contains("/issues/1) | Would add latest logs |"),
         "{md}"
     );
+
+    // A dry run leaves the state store as it was: the real run after it still sees the new
+    // cluster as new.
+    let st = d.join("store");
+    let in3 = input(
+        d,
+        "in3.json",
+        &[persist_errors(0, 3), breaker_critical(1, 3)],
+    );
+    let (out, rep, _) = run(
+        d,
+        &fake,
+        &in3,
+        &cfg,
+        "r3",
+        &["--dry-run", "--state", s(&st)],
+    );
+    out.expect_code(0);
+    assert!(!st.exists(), "a dry run makes no state directory");
+    assert!(
+        rep["notes"]
+            .to_string()
+            .contains("dry run: the state was not updated")
+    );
+    let (out, rep, _) = run(d, &fake, &in3, &cfg, "r4", &["--state", s(&st)]);
+    out.expect_code(0);
+    assert!(st.join("state.json").exists());
+    let breaker = find_cluster(&rep, SERVICE, "Auth circuit breaker OPEN");
+    assert_eq!(breaker["trend"]["status"], "new", "{breaker:#}");
 }
 
 #[test]
