@@ -261,6 +261,7 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
             "merge needs the JSON reports to merge, e.g. gardener merge day1.json day2.json --report worklog.md".into(),
         ));
     }
+    crate::pipeline::check_outputs(&cfg, &opts)?;
     // Settings first (a bad configuration is reported before any file is read); `now` is
     // checked separately below.
     let own = settings(&cfg, None).map_err(|e| RunError::Config(e.0))?;

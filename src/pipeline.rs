@@ -84,6 +84,7 @@ pub struct Outcome {
 /// Runs the pipeline to the end of the input (or a signal) and writes every sink.
 pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     let started = Instant::now();
+    check_outputs(&cfg, &opts)?;
     let cfg = Arc::new(cfg);
     let masker = Arc::new(
         Masker::new(
@@ -301,6 +302,49 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         started,
     };
     Ok(conclude(&cfg, &opts, finisher, gathered, entries_task).await)
+}
+
+/// Refuses, before anything is read, an output that would overwrite an input or another
+/// output: the same file however it is named (relative, absolute, through a symbolic link).
+/// `-` (standard output) is never a file here.
+pub fn check_outputs(cfg: &Config, opts: &RunOptions) -> Result<(), RunError> {
+    let outputs = [
+        (
+            "--report",
+            opts.report.as_ref().or(cfg.sinks.report.as_ref()),
+        ),
+        ("--json", opts.json.as_ref().or(cfg.sinks.json.as_ref())),
+        (
+            "--entries",
+            opts.entries.as_ref().or(cfg.sinks.entries.as_ref()),
+        ),
+        (
+            "--dead-letter",
+            opts.dead_letter.as_ref().or(cfg.sinks.dead_letter.as_ref()),
+        ),
+    ];
+    let same = |a: &str, b: &str| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    };
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for (flag, path) in outputs {
+        let Some(path) = path.map(String::as_str).filter(|p| *p != "-") else {
+            continue;
+        };
+        if let Some(input) = opts.files.iter().find(|f| *f != "-" && same(f, path)) {
+            return Err(RunError::Config(format!(
+                "{flag} {path} is the input {input}: writing it would destroy the logs; name another file"
+            )));
+        }
+        if let Some((other, _)) = seen.iter().find(|(_, p)| *p == path || same(p, path)) {
+            return Err(RunError::Config(format!(
+                "{flag} {path} is also {other}: each output needs a file of its own"
+            )));
+        }
+        seen.push((flag, path));
+    }
+    Ok(())
 }
 
 /// The stages after aggregation, built (and their configuration checked) before any input is

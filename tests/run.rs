@@ -918,6 +918,66 @@ fn validate_accepts_the_repo_config_and_names_a_misspelled_key() {
     assert!(out.stderr.contains("batch_sise"), "{}", out.stderr);
 }
 
+/// An output that is an input (by another name, or through a symbolic link) is refused with
+/// exit 2 before anything is read, and the input is untouched; so are two outputs in one file.
+#[test]
+fn an_output_that_is_an_input_is_refused() {
+    let dir = tempdir();
+    let d = dir.path();
+    let logs = write(
+        d,
+        "logs.json",
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/netra-staging.json"
+        ))
+        .unwrap(),
+    );
+    let before = std::fs::read(&logs).unwrap();
+    std::os::unix::fs::symlink(&logs, d.join("alias.json")).unwrap();
+    let alias = d.join("alias.json");
+    let dotted = format!("{}/./logs.json", s(d));
+    for (flag, target) in [
+        ("--report", s(&logs)),
+        ("--json", s(&alias)),
+        ("--dead-letter", dotted.as_str()),
+    ] {
+        let out = gardener(&["run", "--state", "none", s(&logs), flag, target]);
+        out.expect_code(2);
+        assert!(
+            out.stderr.contains("would destroy the logs"),
+            "{flag}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            std::fs::read(&logs).unwrap(),
+            before,
+            "{flag}: the input changed"
+        );
+    }
+    let twice = d.join("out.md");
+    let out = gardener(&[
+        "run",
+        "--state",
+        "none",
+        s(&logs),
+        "--report",
+        s(&twice),
+        "--json",
+        s(&twice),
+    ]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("each output needs a file of its own"),
+        "{}",
+        out.stderr
+    );
+    // merge too: a part is an input.
+    let out = gardener(&["merge", s(&logs), "--report", s(&alias)]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("would destroy"), "{}", out.stderr);
+}
+
 /// GitHub's limits: a label of 62 characters, a label with a comma (the listing by label
 /// would split it) and a priority prefix too long for `P0` after it are refused, each named.
 #[test]
