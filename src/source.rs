@@ -344,7 +344,11 @@ impl Splitter {
                                 self.first = false;
                                 self.pretty = b == b'{' && self.col == 2;
                             }
-                            if self.pretty && b != b'{' {
+                            // In gcloud's layout a line that starts no JSON value is junk
+                            // (a warning printed into the stream); a value that is not an
+                            // object is an element, passed on to be rejected with its bytes
+                            // (dead-letter file).
+                            if self.pretty && b != b'{' && !starts_value(&buf[self.pos..]) {
                                 self.begin_skip(Mode::SkipToEntry);
                             } else {
                                 self.begin_entry(Mode::ArrayElement);
@@ -709,6 +713,21 @@ fn nests_deeper(line: &[u8], limit: u32) -> bool {
         }
     }
     false
+}
+
+/// Whether `rest` starts a JSON value other than an object: a number, a string, an array,
+/// `true`, `false` or `null` (the literal whole, followed by a delimiter).
+fn starts_value(rest: &[u8]) -> bool {
+    match rest.first() {
+        Some(b'0'..=b'9' | b'-' | b'"' | b'[') => true,
+        Some(b't' | b'f' | b'n') => [&b"true"[..], b"false", b"null"].iter().any(|lit| {
+            rest.starts_with(lit)
+                && rest
+                    .get(lit.len())
+                    .is_some_and(|c| matches!(c, b',' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+        }),
+        _ => false,
+    }
 }
 
 /// Skipped bytes, quoted in a note: one line, control characters as spaces, clipped.

@@ -895,19 +895,24 @@ fn a_failing_sink_is_reported_and_the_others_are_still_written() {
         out.stderr
     );
     assert_eq!(num(&read_json(&json)["totals"], "entries_processed"), 3000);
-    // Every sink failing: still one line each, exit 1, no panic.
+    // Every sink failing: still one line each, exit 1, no panic. (Four paths: one path for
+    // two outputs is refused before the run.)
+    let bad: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|n| not_a_dir.join(n))
+        .collect();
     let out = gardener_limited(
         &[
             "run",
             s(&ex),
             "--report",
-            s(&bad),
+            s(&bad[0]),
             "--json",
-            s(&bad),
+            s(&bad[1]),
             "--entries",
-            s(&bad),
+            s(&bad[2]),
             "--dead-letter",
-            s(&bad),
+            s(&bad[3]),
         ],
         b"",
         LIMIT,
@@ -915,6 +920,60 @@ fn a_failing_sink_is_reported_and_the_others_are_still_written() {
     out.expect_code(1);
     assert_eq!(out.stderr.lines().count(), 4, "{}", out.stderr);
     let _ = ex_bytes;
+}
+
+/// Array elements that are not objects — in gcloud's indented layout and in a compact array —
+/// each go to the dead-letter file with their offset, raw bytes and a reason, and are counted
+/// as skipped; a warning line printed into the stream stays a skipped note.
+#[test]
+fn elements_that_are_not_objects_reach_the_dead_letter_file() {
+    let dir = tempdir();
+    let d = dir.path();
+    let good = |id: &str| serde_json::json!({"insertId": id, "severity": "ERROR", "timestamp": "2025-09-14T00:00:00Z", "textPayload": "boom"});
+    let items = serde_json::json!([good("a"), 42, "str", null, [1, 2], true, good("b")]);
+    for (name, text) in [
+        ("pretty.json", serde_json::to_string_pretty(&items).unwrap()),
+        ("compact.json", items.to_string()),
+    ] {
+        let input = write(d, name, text);
+        let dead = d.join(format!("{name}.dead"));
+        let json = d.join(format!("{name}.out"));
+        gardener_limited(
+            &[
+                "run",
+                s(&input),
+                "--json",
+                s(&json),
+                "--dead-letter",
+                s(&dead),
+                "--report",
+                "/dev/null",
+            ],
+            b"",
+            LIMIT,
+        )
+        .expect_code(0);
+        let lines = read_ndjson(&dead);
+        let raws: Vec<String> = lines
+            .iter()
+            .map(|l| l["raw"].as_str().unwrap().split_whitespace().collect())
+            .collect();
+        assert_eq!(raws, ["42", "\"str\"", "null", "[1,2]", "true"], "{name}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["reason"] == "not a JSON object" && l["offset"].as_u64().unwrap() > 0)
+        );
+        let totals = &read_json(&json)["totals"];
+        assert_eq!(
+            (
+                num(totals, "entries_processed"),
+                num(totals, "entries_skipped")
+            ),
+            (2, 5),
+            "{name}"
+        );
+    }
 }
 
 #[test]
