@@ -96,6 +96,7 @@ impl Shard {
         if self.set.shard == 0 {
             self.out.bad_count += batch.bad.len() as u64;
             self.out.repaired_utf8 += batch.repaired_utf8;
+            self.out.ignored_fields += batch.ignored_fields;
             for b in &batch.bad {
                 if self.out.bad.len() < BAD_LISTED {
                     self.out.bad.push(BadInfo {

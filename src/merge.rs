@@ -83,6 +83,7 @@ pub fn combine(
         all.repaired_utf8 += p.repaired_utf8;
         all.without_timestamp += p.without_timestamp;
         all.future_dated += p.future_dated;
+        all.ignored_fields += p.ignored_fields;
         all.future_latest = all.future_latest.max(p.future_latest);
         newest = match (newest, n) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -298,6 +299,7 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
                 repaired_utf8: m.utf8_repaired,
                 without_timestamp: m.without_timestamp,
                 future_dated: m.future_dated,
+                ignored_fields: m.ignored_fields,
                 ..Default::default()
             },
             m.newest,

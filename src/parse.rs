@@ -107,7 +107,7 @@ struct Entry<'a> {
     #[serde(borrow)]
     severity: Option<Flex<'a>>,
     #[serde(borrow)]
-    resource: Option<Resource<'a>>,
+    resource: Option<&'a RawValue>,
     #[serde(borrow, rename = "logName")]
     log_name: Option<Text<'a>>,
     #[serde(borrow, rename = "jsonPayload")]
@@ -116,10 +116,12 @@ struct Entry<'a> {
     text_payload: Option<Text<'a>>,
     #[serde(borrow, rename = "protoPayload")]
     proto_payload: Option<&'a RawValue>,
+    // Nested objects are taken raw and parsed on their own (`lenient`): one of an unexpected
+    // shape is ignored and counted, never a reason to reject the entry.
     #[serde(borrow, rename = "httpRequest")]
-    http_request: Option<HttpRequest<'a>>,
+    http_request: Option<&'a RawValue>,
     #[serde(borrow, rename = "sourceLocation")]
-    source_location: Option<SourceLocation<'a>>,
+    source_location: Option<&'a RawValue>,
     #[serde(borrow)]
     trace: Option<Text<'a>>,
     #[serde(borrow)]
@@ -197,7 +199,7 @@ struct PayloadLabels<'a> {
 #[derive(Deserialize)]
 struct ProtoPayload<'a> {
     #[serde(borrow)]
-    status: Option<ProtoStatus<'a>>,
+    status: Option<&'a RawValue>,
     #[serde(borrow, rename = "methodName")]
     method_name: Option<Text<'a>>,
 }
@@ -213,6 +215,21 @@ struct ProtoStatus<'a> {
 struct Spans<'b> {
     buf: &'b [u8],
     arena: &'b mut String,
+    /// Fields of an unexpected type ignored (see [`lenient`]).
+    ignored: u64,
+}
+
+/// A nested object parsed on its own: `None`, and counted, when it has another shape (Cloud
+/// Logging writes `protoPayload.status` as a number in some services).
+fn lenient<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, spans: &mut Spans<'_>) -> Option<T> {
+    let raw = raw?;
+    match serde_json::from_str(raw.get()) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            spans.ignored += 1;
+            None
+        }
+    }
 }
 
 impl Spans<'_> {
@@ -295,12 +312,11 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
     if let Some(s) = &e.severity {
         r.severity = Severity::parse(&s.0).unwrap_or_default();
     }
-    if let Some(res) = &e.resource {
+    if let Some(res) = lenient::<Resource>(e.resource, spans) {
         r.resource_type = spans.opt(&res.kind);
         if let Some(raw) = res.labels {
             r.resource_labels = spans.of(raw.get());
-            let l: ResourceLabels =
-                serde_json::from_str(raw.get()).map_err(|e| invalid("resource.labels", &e))?;
+            let l: ResourceLabels = lenient(Some(raw), spans).unwrap_or_default();
             let service = l
                 .service_name
                 .as_ref()
@@ -334,17 +350,19 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
         message = e.text_payload.clone().map(|t| t.0);
     }
     if let (None, Some(raw)) = (&message, e.proto_payload) {
-        let p: ProtoPayload =
-            serde_json::from_str(raw.get()).map_err(|e| invalid("protoPayload", &e))?;
-        message = p
-            .status
+        let p: Option<ProtoPayload> = lenient(Some(raw), spans);
+        let (status, method) = match p {
+            Some(p) => (lenient::<ProtoStatus>(p.status, spans), p.method_name),
+            None => (None, None),
+        };
+        message = status
             .and_then(|s| s.message)
             .filter(|m| !m.is_empty())
-            .or(p.method_name)
+            .or(method)
             .map(|t| t.0)
             .or_else(|| Some(Cow::Owned(compact(raw))));
     }
-    if let Some(loc) = &e.source_location {
+    if let Some(loc) = &lenient::<SourceLocation>(e.source_location, spans) {
         r.file = spans.opt(&loc.file);
         if r.function.is_empty() {
             r.function = spans.opt(&loc.function);
@@ -353,7 +371,7 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
             r.line = spans.flex(&loc.line);
         }
     }
-    if let Some(h) = &e.http_request {
+    if let Some(h) = &lenient::<HttpRequest>(e.http_request, spans) {
         r.http = Some(Http {
             method: spans.opt(&h.method),
             url: spans.opt(&h.url),
@@ -388,6 +406,7 @@ pub fn parse_batch(batch: &mut Batch) {
     let mut spans = Spans {
         buf: &buf,
         arena: &mut arena,
+        ignored: 0,
     };
     for &EntrySpan {
         range: (s, e),
@@ -437,6 +456,7 @@ pub fn parse_batch(batch: &mut Batch) {
             }),
         }
     }
+    batch.ignored_fields = spans.ignored;
     batch.arena = arena;
     batch.records = records;
     batch.bad = bad;

@@ -263,6 +263,14 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             summary.entries
         ));
     }
+    let ignored: u64 = parts.iter().map(|(a, _)| a.ignored_fields).sum();
+    if ignored > 0 {
+        notes.push(format!(
+            "{ignored} {} of an unexpected type (e.g. protoPayload.status as a number, httpRequest as text) {} ignored; the entries were kept (totals.ignored_fields)",
+            if ignored == 1 { "field" } else { "fields" },
+            if ignored == 1 { "was" } else { "were" },
+        ));
+    }
     let future: u64 = parts.iter().map(|(a, _)| a.future_dated).sum();
     if future > 0 {
         let latest = parts.iter().filter_map(|(a, _)| a.future_latest).max();
@@ -597,6 +605,7 @@ pub async fn conclude(
             utf8_repaired: agg.repaired_utf8,
             without_timestamp: agg.without_timestamp,
             future_dated: agg.future_dated,
+            ignored_fields: agg.ignored_fields,
             clusters: clusters.len() as u64,
             elapsed_ms: started.elapsed().as_millis() as u64,
         },
@@ -625,6 +634,7 @@ pub async fn conclude(
         utf8_repaired: report.totals.utf8_repaired,
         without_timestamp: report.totals.without_timestamp,
         future_dated: report.totals.future_dated,
+        ignored_fields: report.totals.ignored_fields,
         bad: report.bad_entries.clone(),
         notes: report.notes.clone(),
         clusters,

@@ -191,6 +191,8 @@ pub struct Batch {
     pub new_templates: Vec<NewTemplate>,
     /// Entries whose invalid UTF-8 was repaired.
     pub repaired_utf8: u64,
+    /// Fields of an unexpected type the parse stage ignored (the entries were kept).
+    pub ignored_fields: u64,
 }
 
 /// A template announced by the fingerprint stage the first time a worker meets it.
@@ -417,6 +419,8 @@ pub struct Aggregate {
     pub bad: Vec<BadInfo>,
     pub repaired_utf8: u64,
     pub without_timestamp: u64,
+    /// Fields of an unexpected type ignored (the entries were kept).
+    pub ignored_fields: u64,
     /// Entries dated more than `aggregate.future_margin` after the run's clock: counted, but
     /// without their time.
     pub future_dated: u64,
@@ -601,6 +605,8 @@ pub struct Mergeable {
     pub without_timestamp: u64,
     #[serde(default)]
     pub future_dated: u64,
+    #[serde(default)]
+    pub ignored_fields: u64,
     /// The first skipped entries (the report's `bad_entries`).
     pub bad: Vec<BadInfo>,
     pub notes: Vec<String>,
@@ -703,6 +709,9 @@ pub struct Totals {
     /// Entries dated more than `aggregate.future_margin` after the run's clock, counted
     /// without their time.
     pub future_dated: u64,
+    /// Fields of an unexpected type ignored (e.g. `protoPayload.status` as a number); the
+    /// entries were kept.
+    pub ignored_fields: u64,
     pub clusters: u64,
     pub elapsed_ms: u64,
 }

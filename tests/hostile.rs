@@ -976,6 +976,51 @@ fn elements_that_are_not_objects_reach_the_dead_letter_file() {
     }
 }
 
+/// Fields of an unexpected type (`protoPayload.status` as a number, as real Cloud Logging
+/// output has it; `httpRequest` as text) never reject an entry: ignored, counted, noted.
+#[test]
+fn fields_of_an_unexpected_type_are_ignored_and_counted() {
+    let dir = tempdir();
+    let d = dir.path();
+    let items = serde_json::json!([
+        {"insertId": "p", "severity": "ERROR", "timestamp": "2025-09-14T00:00:00Z",
+         "protoPayload": {"status": 7, "methodName": "google.iam.v1.SetIamPolicy"}},
+        {"insertId": "h", "severity": "ERROR", "timestamp": "2025-09-14T00:00:01Z",
+         "textPayload": "upstream reset", "httpRequest": "GET /x"},
+    ]);
+    let input = write(d, "in.json", serde_json::to_string_pretty(&items).unwrap());
+    let json = d.join("out.json");
+    gardener_limited(
+        &[
+            "run",
+            s(&input),
+            "--json",
+            s(&json),
+            "--report",
+            "/dev/null",
+        ],
+        b"",
+        LIMIT,
+    )
+    .expect_code(0);
+    let r = read_json(&json);
+    let t = &r["totals"];
+    assert_eq!(
+        (num(t, "entries_processed"), num(t, "entries_skipped")),
+        (2, 0)
+    );
+    assert_eq!(num(t, "ignored_fields"), 2);
+    assert!(
+        r["notes"].to_string().contains("unexpected type"),
+        "{}",
+        r["notes"]
+    );
+    assert!(
+        r.to_string().contains("SetIamPolicy"),
+        "the method name is the message"
+    );
+}
+
 #[test]
 fn a_full_disk_for_one_sink_does_not_stall_or_cost_the_others() {
     if !Path::new("/dev/full").exists() {
