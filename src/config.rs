@@ -852,13 +852,18 @@ impl Config {
             ("state.regression_gap", &self.state.regression_gap),
             ("state.resolved_after", &self.state.resolved_after),
             ("state.history", &self.state.history),
-            ("state.lock_wait", &self.state.lock_wait),
         ] {
             if crate::time::parse_duration(value).is_none_or(|s| s <= 0) {
                 problems.push(format!(
                     "{key}: '{value}' is not a positive duration (use e.g. 90s, 5m, 1h, 2d)"
                 ));
             }
+        }
+        if crate::time::parse_duration(&self.state.lock_wait).is_none_or(|s| s < 0) {
+            problems.push(format!(
+                "state.lock_wait: '{}' is not a duration (use e.g. 30s, 10m; 0s: do not wait)",
+                self.state.lock_wait
+            ));
         }
         if !(1..=100_000).contains(&self.aggregate.max_buckets) {
             problems.push("aggregate.max_buckets must be between 1 and 100000".into());

@@ -20,6 +20,32 @@ use tokio::sync::mpsc::{Receiver, Sender};
 use crate::record::{BadEntry, Batch, EntrySpan, Flaw, Http, Record, Severity, Str};
 use crate::stats::StageStats;
 
+thread_local! {
+    /// Fields of an unexpected type met by this thread's current batch: counted from inside
+    /// serde visitors, which have no other way out but an error (which would reject the entry).
+    static IGNORED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn note_ignored() {
+    IGNORED.with(|c| c.set(c.get() + 1));
+}
+
+/// Consumes an object or array met where text was expected, and counts it.
+fn skip_map<'de, A: de::MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map
+        .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+        .is_some()
+    {}
+    note_ignored();
+    Ok(())
+}
+
+fn skip_seq<'de, A: de::SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+    note_ignored();
+    Ok(())
+}
+
 /// Text that may be written as a JSON string, number or boolean (Cloud Logging writes int64 as
 /// strings, and people write line numbers and statuses either way).
 #[derive(Debug, Default)]
@@ -57,6 +83,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for Flex<'a> {
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(Flex(Cow::Borrowed("")))
             }
+            // An object or array where a value was expected: ignored (and counted), never a
+            // reason to reject the entry.
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                skip_map(map).map(|()| Flex(Cow::Borrowed("")))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                skip_seq(seq).map(|()| Flex(Cow::Borrowed("")))
+            }
         }
         d.deserialize_any(V)
     }
@@ -91,8 +125,35 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
             fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
                 Ok(Text(Cow::Owned(v)))
             }
+            // Another type where text was expected: a number or boolean becomes its text, an
+            // object or array is ignored; each is counted, none rejects the entry.
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                note_ignored();
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                note_ignored();
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                note_ignored();
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                note_ignored();
+                Ok(Text(Cow::Borrowed(if v { "true" } else { "false" })))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed("")))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                skip_map(map).map(|()| Text(Cow::Borrowed("")))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                skip_seq(seq).map(|()| Text(Cow::Borrowed("")))
+            }
         }
-        d.deserialize_str(V)
+        d.deserialize_any(V)
     }
 }
 
@@ -215,18 +276,18 @@ struct ProtoStatus<'a> {
 struct Spans<'b> {
     buf: &'b [u8],
     arena: &'b mut String,
-    /// Fields of an unexpected type ignored (see [`lenient`]).
-    ignored: u64,
 }
 
 /// A nested object parsed on its own: `None`, and counted, when it has another shape (Cloud
 /// Logging writes `protoPayload.status` as a number in some services).
-fn lenient<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, spans: &mut Spans<'_>) -> Option<T> {
+fn lenient<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
     let raw = raw?;
+    let before = IGNORED.with(|c| c.get());
     match serde_json::from_str(raw.get()) {
         Ok(v) => Some(v),
         Err(_) => {
-            spans.ignored += 1;
+            // The whole field once, not also what was counted inside it.
+            IGNORED.with(|c| c.set(before + 1));
             None
         }
     }
@@ -312,11 +373,11 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
     if let Some(s) = &e.severity {
         r.severity = Severity::parse(&s.0).unwrap_or_default();
     }
-    if let Some(res) = lenient::<Resource>(e.resource, spans) {
+    if let Some(res) = lenient::<Resource>(e.resource) {
         r.resource_type = spans.opt(&res.kind);
         if let Some(raw) = res.labels {
             r.resource_labels = spans.of(raw.get());
-            let l: ResourceLabels = lenient(Some(raw), spans).unwrap_or_default();
+            let l: ResourceLabels = lenient(Some(raw)).unwrap_or_default();
             let service = l
                 .service_name
                 .as_ref()
@@ -334,13 +395,14 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
     }
     let mut message: Option<Cow<str>> = None;
     if let Some(raw) = e.json_payload {
-        let p: JsonPayload =
-            serde_json::from_str(raw.get()).map_err(|e| invalid("jsonPayload", &e))?;
-        message = p.message.and_then(message_text);
-        if let Some(l) = &p.labels {
-            r.module = spans.flex(&l.module);
-            r.function = spans.flex(&l.function);
-            r.line = spans.flex(&l.line);
+        // Not an object (`"jsonPayload": "just a string"`): counted, and its text rendered.
+        if let Some(p) = lenient::<JsonPayload>(Some(raw)) {
+            message = p.message.and_then(message_text);
+            if let Some(l) = &p.labels {
+                r.module = spans.flex(&l.module);
+                r.function = spans.flex(&l.function);
+                r.line = spans.flex(&l.line);
+            }
         }
         if message.is_none() && e.text_payload.is_none() {
             message = Some(Cow::Owned(compact(raw)));
@@ -350,9 +412,9 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
         message = e.text_payload.clone().map(|t| t.0);
     }
     if let (None, Some(raw)) = (&message, e.proto_payload) {
-        let p: Option<ProtoPayload> = lenient(Some(raw), spans);
+        let p: Option<ProtoPayload> = lenient(Some(raw));
         let (status, method) = match p {
-            Some(p) => (lenient::<ProtoStatus>(p.status, spans), p.method_name),
+            Some(p) => (lenient::<ProtoStatus>(p.status), p.method_name),
             None => (None, None),
         };
         message = status
@@ -362,7 +424,7 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
             .map(|t| t.0)
             .or_else(|| Some(Cow::Owned(compact(raw))));
     }
-    if let Some(loc) = &lenient::<SourceLocation>(e.source_location, spans) {
+    if let Some(loc) = &lenient::<SourceLocation>(e.source_location) {
         r.file = spans.opt(&loc.file);
         if r.function.is_empty() {
             r.function = spans.opt(&loc.function);
@@ -371,7 +433,7 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
             r.line = spans.flex(&loc.line);
         }
     }
-    if let Some(h) = &lenient::<HttpRequest>(e.http_request, spans) {
+    if let Some(h) = &lenient::<HttpRequest>(e.http_request) {
         r.http = Some(Http {
             method: spans.opt(&h.method),
             url: spans.opt(&h.url),
@@ -406,8 +468,8 @@ pub fn parse_batch(batch: &mut Batch) {
     let mut spans = Spans {
         buf: &buf,
         arena: &mut arena,
-        ignored: 0,
     };
+    IGNORED.with(|c| c.set(0));
     for &EntrySpan {
         range: (s, e),
         entry_no,
@@ -456,7 +518,7 @@ pub fn parse_batch(batch: &mut Batch) {
             }),
         }
     }
-    batch.ignored_fields = spans.ignored;
+    batch.ignored_fields = IGNORED.with(|c| c.get());
     batch.arena = arena;
     batch.records = records;
     batch.bad = bad;
@@ -592,12 +654,8 @@ mod tests {
                 .unwrap_err()
                 .starts_with("no message")
         );
-        assert!(
-            parse_one(r#"{"textPayload": 5}"#)
-                .1
-                .unwrap_err()
-                .contains("invalid entry")
-        );
+        // A field of another type is read as text (or ignored), never a rejection.
+        assert!(parse_one(r#"{"textPayload": 5}"#).1.is_ok());
         assert!(
             parse_one(r#"{"textPayload": "x""#)
                 .1

@@ -410,15 +410,19 @@ fn lock_states(
     let wait = std::time::Duration::from_secs(
         crate::time::parse_duration(&cfg.state.lock_wait).unwrap_or(600) as u64,
     );
+    // In one order (canonical paths, sorted): two runs whose stores and GitHub states are
+    // crossed cannot each hold one lock and wait for the other.
+    for d in &dirs {
+        let _ = std::fs::create_dir_all(d);
+    }
+    let mut dirs: Vec<std::path::PathBuf> = dirs
+        .into_iter()
+        .map(|d| std::fs::canonicalize(&d).unwrap_or(d))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
     let mut held: Vec<crate::lock::DirLock> = Vec::new();
     for d in dirs {
-        let _ = std::fs::create_dir_all(&d);
-        let same = std::fs::canonicalize(&d).ok();
-        if held.iter().any(|l| {
-            same.is_some() && l.path.parent().and_then(|p| std::fs::canonicalize(p).ok()) == same
-        }) {
-            continue;
-        }
         match crate::lock::acquire(&d, wait) {
             Ok(l) => held.push(l),
             Err(crate::lock::LockError::Held(m)) => return Err(RunError::Locked(m)),

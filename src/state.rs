@@ -219,7 +219,7 @@ impl Store {
                 s.first_seen = Some(format_rfc3339(f));
             }
             if let Some(l) = c.last_seen
-                && mark.is_none_or(|old| l > old)
+                && mark.is_none_or(|old| micros(l) > old)
             {
                 s.last_seen = Some(format_rfc3339(l));
             }
@@ -349,14 +349,21 @@ impl Store {
 /// Entries of a cluster newer than `mark` (Unix nanoseconds); all of them without a mark.
 /// Counted from the per-second counts when they reach back to the mark, else from the series
 /// buckets after the mark's bucket (entries later in the mark's own bucket are then missed).
+/// A time (Unix nanoseconds) at the microsecond precision the store keeps: compared with a
+/// stored mark, an entry at 12.3456789 s is not newer than the mark 12.345678 s written for it
+/// (the cause of totals growing by one on every re-run over the same logs).
+fn micros(nanos: i64) -> i64 {
+    nanos - nanos.rem_euclid(1000)
+}
+
 pub fn entries_after(c: &Cluster, mark: Option<i64>) -> u64 {
     let Some(mark) = mark else {
         return c.count;
     };
-    if c.last_seen.is_none_or(|l| l <= mark) {
+    if c.last_seen.is_none_or(|l| micros(l) <= mark) {
         return 0;
     }
-    if c.first_seen.is_some_and(|f| f > mark) {
+    if c.first_seen.is_some_and(|f| micros(f) > mark) {
         return c.count;
     }
     let sec = mark.div_euclid(NANOS);
@@ -369,10 +376,10 @@ pub fn entries_after(c: &Cluster, mark: Option<i64>) -> u64 {
 /// The time (Unix seconds) of the cluster's first entry newer than `mark` (Unix nanoseconds),
 /// when it has one (see [`entries_after`] for the precision).
 pub fn first_after(c: &Cluster, mark: i64) -> Option<i64> {
-    if c.last_seen.is_none_or(|l| l <= mark) {
+    if c.last_seen.is_none_or(|l| micros(l) <= mark) {
         return None;
     }
-    if let Some(f) = c.first_seen.filter(|&f| f > mark) {
+    if let Some(f) = c.first_seen.filter(|&f| micros(f) > mark) {
         return Some(f.div_euclid(NANOS));
     }
     let sec = mark.div_euclid(NANOS);

@@ -135,7 +135,12 @@ pub fn generalize_with(raws: &[Raw<'_>], known: &[Known]) -> Mined {
         }
         for node in nodes {
             let template = fold_vars(&node.tokens);
-            let id = fingerprint_id(service, &template);
+            // A template left as it was keeps its raw id, also when the text mined is its
+            // redacted form (redaction runs before mining and must not change an id).
+            let id = match node.members.as_slice() {
+                [m] if own[m] == template => *m,
+                _ => fingerprint_id(service, &template),
+            };
             if node.members.iter().any(|m| own[m] != template) {
                 out.learned.push(Known {
                     scope: service.to_string(),
@@ -559,7 +564,7 @@ mod tests {
         let out = generalize(&raws);
         assert_eq!(out[&1].1, "user x in");
         assert_eq!(out[&2].1, "user y in");
-        // Unchanged templates keep their own id.
-        assert_eq!(out[&2].0, fingerprint_id("b", "user y in"));
+        // Unchanged templates keep their own (raw) id, whatever text it was computed from.
+        assert_eq!(out[&2].0, 2);
     }
 }

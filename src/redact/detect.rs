@@ -57,6 +57,11 @@ fn near_random(s: &str) -> bool {
         || (upper && lower && digit && entropy(s) >= (s.len() as f64).log2() * 0.85)
 }
 
+/// Letters only, as a word is written.
+fn plain(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
 /// Replaces every match of `re` for which `keep` gives a replacement; `None` when nothing
 /// changed.
 fn replace_some(
@@ -108,7 +113,7 @@ impl Default for Credentials {
         Credentials {
             basic: Regex::new(r"(?i)(?-u:\b)(basic)([ \t]+)([A-Za-z0-9+/]{6,}={0,2})").unwrap(),
             near_word: Regex::new(
-                r"(?i)(?-u:\b)((?:token|secret|password|passwd|passphrase|credentials?|api[ _-]?key|key|auth)[ \t]+(?:[a-z]{1,8}[ \t]+){0,2})([A-Za-z0-9+/=_.\-]{10,})",
+                r"(?i)(?-u:\b)((?:token|secret|password|passwd|passphrase|credentials?|api[ _-]?key|key|auth|bearer)[ \t]+(?:[a-z]{1,8}[ \t]+){0,2})([A-Za-z0-9+/=_.~\-]{10,})",
             )
             .unwrap(),
             blob: Regex::new(r"[A-Za-z0-9+/_\-]{40,}={0,2}").unwrap(),
@@ -132,12 +137,30 @@ impl Credentials {
         }
         replace_some(&self.blob, s, |c| {
             let v = &c[0];
+            let opaque = |v: &str| {
+                let (upper, lower, digit) = classes(v);
+                upper && lower && digit && entropy(v) >= 4.0
+            };
             let path = v
                 .split(['/', '-', '_'])
                 .any(|seg| seg.len() >= 3 && seg.bytes().all(|b| b.is_ascii_lowercase()));
-            let (upper, lower, digit) = classes(v);
-            (!path && upper && lower && digit && entropy(v) >= 4.0)
-                .then(|| "[REDACTED:opaque]".to_string())
+            if !path {
+                return opaque(v).then(|| "[REDACTED:opaque]".to_string());
+            }
+            // A path (`/api/webhooks/…/<token>`): each long segment judged on its own.
+            let mut changed = false;
+            let out: Vec<String> = v
+                .split('/')
+                .map(|seg| {
+                    if seg.len() >= 20 && opaque(seg) {
+                        changed = true;
+                        "[REDACTED:opaque]".to_string()
+                    } else {
+                        seg.to_string()
+                    }
+                })
+                .collect();
+            changed.then(|| out.join("/"))
         })
     }
 
@@ -159,7 +182,21 @@ impl Credentials {
     fn near_word(&self, s: &str) -> Option<String> {
         replace_some(&self.near_word, s, |c| {
             let v = c[2].trim_end_matches(['.', '-', ';', ',']);
-            near_random(v).then(|| format!("{}{REDACTED}", &c[1]))
+            // Right after the word, a long hex value is a credential (`token 4f9a…`); a few
+            // words on (`token for trace 4bf9…`) it takes mixed case to be one.
+            let adjacent = c[1].split_whitespace().count() == 1;
+            let random = if adjacent {
+                near_random(v)
+            } else {
+                let (upper, lower, digit) = classes(v);
+                upper && lower && digit && entropy(v) >= 3.5
+            };
+            // `Bearer authentication header`: a word, not a token (a token of letters only
+            // is longer than words are).
+            let bearer = c[1].trim().eq_ignore_ascii_case("bearer");
+            let bearer_word = bearer && plain(v) && v.len() < 20;
+            let random = random || (bearer && !bearer_word && v.len() >= 12);
+            (random && !bearer_word).then(|| format!("{}{REDACTED}", &c[1]))
         })
     }
 }
@@ -271,13 +308,27 @@ impl Personal {
             let hay = s;
             let before = hay[..m.start()].chars().next_back();
             let after = &hay[m.end()..];
-            let version = before.is_some_and(|b| b == '.' || b.is_ascii_alphanumeric())
+            // `Chrome/120.0.0.0`: a product's version (a `/` right after a name); Java's
+            // `/198.51.100.7` is an address.
+            let product = before == Some('/')
+                && hay[..m.start() - 1]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|b| b.is_ascii_alphanumeric());
+            let version = product
+                || before.is_some_and(|b| b == '.' || b.is_ascii_alphanumeric())
                 || (after.starts_with('.') && after[1..].starts_with(|c: char| c.is_ascii_digit()));
             let ip: Ipv4Addr = m.as_str().parse().ok()?;
             (!version && public_v4(ip)).then(|| "[REDACTED:ip]".to_string())
         });
         let s2 = v4.as_deref().unwrap_or(s);
         let v6 = replace_some(&self.ipv6, s2, |c| {
+            let m = c.get(0).unwrap();
+            let word = |ch: Option<char>| ch.is_some_and(|x| x.is_ascii_alphanumeric());
+            // `base::debug`, `h1::decode`: a path, not an address.
+            if word(s2[..m.start()].chars().next_back()) || word(s2[m.end()..].chars().next()) {
+                return None;
+            }
             let ip: Ipv6Addr = c[0].parse().ok()?;
             public_v6(ip).then(|| "[REDACTED:ip]".to_string())
         });

@@ -45,7 +45,22 @@ impl KeyWords {
 
     /// Whether `key` names a credential (`in_query`: it is a URL query parameter).
     pub fn is_secret(&self, key: &str, in_query: bool) -> bool {
-        let words = split_words(key);
+        let mut words = split_words(key);
+        // Qualifiers after the credential word: `DB_PASSWORD_PROD`, `JWT_SECRET_OLD`,
+        // `password2`, `token_value`, `SECRET_KEY_BASE`.
+        while words.len() > 1
+            && words.last().is_some_and(|w| {
+                QUALIFIERS.contains(&w.as_str()) || w.bytes().all(|b| b.is_ascii_digit())
+            })
+        {
+            words.pop();
+        }
+        if let Some(last) = words.last_mut() {
+            let trimmed = last.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            if trimmed > 0 {
+                last.truncate(trimmed);
+            }
+        }
         if words.is_empty() {
             return false;
         }
@@ -95,6 +110,26 @@ fn ends_with(words: &[String], entry: &[String], joined: &str) -> bool {
     }
     joined.len() >= 5 && words.last().is_some_and(|w| w.ends_with(joined))
 }
+
+/// Words after a credential word that still name the credential (`DB_PASSWORD_PROD`).
+const QUALIFIERS: [&str; 16] = [
+    "prod",
+    "production",
+    "dev",
+    "staging",
+    "test",
+    "old",
+    "new",
+    "prev",
+    "previous",
+    "next",
+    "current",
+    "base",
+    "value",
+    "hash",
+    "b64",
+    "raw",
+];
 
 /// Values after a credential key that are no secret.
 const HARMLESS: [&str; 18] = [
@@ -227,11 +262,15 @@ impl KeyValues {
             let (key, sep) = (&s[pair.key.clone()], &s[pair.sep.clone()]);
             pos = pair.sep.end.max(pos + 1);
             let pre = s[..pair.key.start].chars().next_back();
+            // `http://auth:8080/`: a host and its port.
+            if s[..pair.key.start].ends_with("//") {
+                continue;
+            }
             let in_query = pre == Some('?') || pre == Some('&');
             if !self.words.is_secret(key, in_query) {
                 continue;
             }
-            let Some((start, end, quote)) = value_span(s, pair.sep.end) else {
+            let Some((start, end, quote)) = value_span(s, pair.sep.end, in_query) else {
                 continue;
             };
             let (start, end) = match self.secret_span(s, sep, start, end, quote) {
@@ -281,7 +320,7 @@ impl KeyValues {
             if gap == 0 {
                 return None;
             }
-            let (ns, ne, _) = value_span(s, end + gap)?;
+            let (ns, ne, _) = value_span(s, end + gap, false)?;
             // `jwt: token verification failed` is a sentence.
             let next = &s[ns..ne];
             return (!already_safe(next) && !plain_word(next)).then_some((ns, ne));
@@ -330,7 +369,10 @@ fn is_prose(sep: &str, value: &str, rest: &str) -> bool {
     let next = rest
         .strip_prefix(' ')
         .map(|r| r.split([' ', '\t', '\n']).next().unwrap_or(""));
-    plain_word(value) && next.is_some_and(|w| plain_word(w.trim_end_matches([',', '.', ';', ':'])))
+    // `auth: 3 attempts left`, `pass: 10, fail: 2`: a count, not a secret.
+    let count = value.len() <= 4 && value.bytes().all(|b| b.is_ascii_digit());
+    (plain_word(value) || count)
+        && next.is_some_and(|w| plain_word(w.trim_end_matches([',', '.', ';', ':'])))
 }
 
 /// A word as prose has it: lowercase, Capitalized or ALL CAPS letters.
@@ -347,8 +389,8 @@ fn plain_word(w: &str) -> bool {
 }
 
 /// The value that starts at `at`: quoted (taken whole, to the closing quote or the end of
-/// the line) or unquoted (to whitespace or a delimiter).
-fn value_span(s: &str, at: usize) -> Option<(usize, usize, Quote)> {
+/// the line) or unquoted (to whitespace or a delimiter; `&` only in a query string).
+fn value_span(s: &str, at: usize, query: bool) -> Option<(usize, usize, Quote)> {
     let rest = &s[at..];
     let (quote, open) = if rest.starts_with("\\\"") {
         (Quote::Escaped, 2)
@@ -363,7 +405,7 @@ fn value_span(s: &str, at: usize) -> Option<(usize, usize, Quote)> {
         Quote::Escaped => body.find("\\\"").unwrap_or_else(|| line_end(body)),
         Quote::Plain(q) => closing(body, q).unwrap_or_else(|| line_end(body)),
         Quote::None => body
-            .find(|c: char| c.is_whitespace() || ",;&)}]\"'\\".contains(c))
+            .find(|c: char| c.is_whitespace() || ",;)}]\"\\".contains(c) || (c == '&' && query))
             .unwrap_or(body.len()),
     };
     (len > 0).then_some((start, start + len, quote))

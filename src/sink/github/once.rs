@@ -117,7 +117,16 @@ impl<'s> Looks<'s> {
                 std::process::id()
             );
             match api.create_label(&name, &description).await {
-                Ok(true) => return Ok(Claim::Ours(name)),
+                Ok(true) => {
+                    // The holder before us may have filed and released in the moment since
+                    // the fresh look: look once more, now that no one else can file.
+                    self.fresh_look(api, i, claimed).await?;
+                    if i.known.is_some() {
+                        api.release_label(&name).await;
+                        return Ok(Claim::Adopted);
+                    }
+                    return Ok(Claim::Ours(name));
+                }
                 Ok(false) => {}
                 Err(
                     e @ ApiError::Status {
@@ -136,7 +145,8 @@ impl<'s> Looks<'s> {
                         .and_then(crate::time::parse_rfc3339)
                 })
                 .map(|t| unix_secs() - t.div_euclid(1_000_000_000));
-            if since_claim.is_none_or(|age| age > CLAIM_STALE_SECS) {
+            // Absolute: a claim dated in the future (a clock ahead) is as suspect as an old one.
+            if since_claim.is_none_or(|age| age.abs() > CLAIM_STALE_SECS) {
                 // Left by a run that died (or already gone): take it over.
                 api.delete_label(&name).await?;
                 continue;
