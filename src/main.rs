@@ -438,6 +438,75 @@ fn main() -> ExitCode {
     }
 }
 
+/// `n` and the word, singular or plural.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Flags and settings that would have no effect, said before the run: the user meant
+/// something else.
+fn before_run_warnings(cfg: &log_gardener::config::Config, args: &RunArgs) {
+    if args.github_api.is_some() && args.github.is_none() && cfg.sinks.github.repo.is_none() {
+        pipeline::warn(
+            "warning: --github-api has no effect without --github OWNER/REPO (or sinks.github.repo)",
+        );
+    }
+    if cfg.source.kind == log_gardener::config::SourceKind::Gcloud && !args.files.is_empty() {
+        pipeline::warn(
+            "warning: source.kind is gcloud, but files were given: the files are read and gcloud is not run (drop the files to run gcloud)",
+        );
+    }
+    for f in args.files.iter().filter(|f| *f != "-") {
+        let mut head = [0u8; 256];
+        let n = std::fs::File::open(f)
+            .and_then(|mut h| std::io::Read::read(&mut h, &mut head))
+            .unwrap_or(0);
+        let text = String::from_utf8_lossy(&head[..n]);
+        if text.trim_start().starts_with('{') && text.contains("\"tool\": \"log-gardener") {
+            pipeline::warn(&format!(
+                "warning: {f} is a gardener JSON report, not log entries: to combine reports, use `gardener merge {f} …`"
+            ));
+        }
+    }
+    if args.files.is_empty()
+        && cfg.source.kind != log_gardener::config::SourceKind::Gcloud
+        && cfg.source.paths.is_empty()
+        && std::io::stdin().is_terminal()
+    {
+        pipeline::warn(
+            "reading log entries from the terminal (paste them, then Ctrl-D); to read a file: gardener run FILE, or pipe gcloud logging read … --format=json into it",
+        );
+    }
+}
+
+/// Results that are probably not what was meant, said after the run with the fix.
+fn after_run_warnings(r: &log_gardener::record::Report, now: Option<i64>, forced_ndjson: bool) {
+    let t = &r.totals;
+    if t.entries_read > 0 && t.entries_processed == 0 {
+        let hint = if forced_ndjson {
+            " — --format ndjson was given: is the input a JSON array? (leave --format out to detect it)"
+        } else {
+            ""
+        };
+        pipeline::warn(&format!(
+            "warning: none of the {} read could be used{hint}",
+            plural(t.entries_read, "entry", "entries")
+        ));
+    }
+    if let (Some(now), Some(range)) = (now, &r.time_range) {
+        let parse = log_gardener::time::parse_rfc3339;
+        if let (Some(first), Some(last)) = (parse(&range.first), parse(&range.last)) {
+            let day = 86_400 * 1_000_000_000_i64;
+            if now < first || now > last + day {
+                pipeline::warn(&format!(
+                    "warning: --now is outside the entries' time range ({} → {}): windows count back from --now, so they may be empty; leave --now out to count back from the newest entry",
+                    range.first, range.last
+                ));
+            }
+        }
+    }
+}
+
 fn cmd_run(args: RunArgs) -> ExitCode {
     let mut cfg = match load_config(&args.config) {
         Ok(c) => c,
@@ -460,6 +529,8 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         Ok(n) => n,
         Err(code) => return code,
     };
+    let forced_ndjson = args.format.as_deref() == Some("ndjson");
+    before_run_warnings(&cfg, &args);
     let opts = RunOptions {
         files: args.files,
         report: args.report,
@@ -484,10 +555,11 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         Ok(out) => {
             let mut code = sink_code(&out);
             let t = &out.report.totals;
+            after_run_warnings(&out.report, now, forced_ndjson);
             if t.entries_skipped > 0 {
                 pipeline::warn(&format!(
-                    "{} entries skipped as bad (see the report's input problems{})",
-                    t.entries_skipped,
+                    "{} skipped as bad (see the report's input problems{})",
+                    plural(t.entries_skipped, "entry", "entries"),
                     if out.report.bad_entries.is_empty() {
                         ""
                     } else {

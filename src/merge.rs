@@ -267,8 +267,16 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
     // checked separately below.
     let own = settings(&cfg, None).map_err(|e| RunError::Config(e.0))?;
     let mut parts = Vec::new();
+    let mut seen: std::collections::HashMap<u64, &str> = std::collections::HashMap::new();
     for f in &opts.files {
-        parts.push(read_part(f, &own)?);
+        let p = read_part(f, &own)?;
+        // The same part twice would count its entries twice.
+        if let Some(first) = seen.insert(p.hash, f) {
+            return Err(RunError::Config(format!(
+                "{f} is the same part as {first}: merging it twice would count its entries twice; give each part once"
+            )));
+        }
+        parts.push(p);
     }
     opts.now = merged_now(&parts, opts.now)?;
     parts.sort_by(|a, b| (&a.m.inputs, a.hash).cmp(&(&b.m.inputs, b.hash)));

@@ -978,6 +978,65 @@ fn an_output_that_is_an_input_is_refused() {
     assert!(out.stderr.contains("would destroy"), "{}", out.stderr);
 }
 
+/// Silent wrong results now say so, with the fix: a report given to `run`, a format that
+/// skips everything, `--now` outside the data, a flag with no effect, a source kind overridden
+/// by files; the same part merged twice is refused.
+#[test]
+fn probable_mistakes_are_warned_about_with_the_fix() {
+    let dir = tempdir();
+    let d = dir.path();
+    let ex = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/netra-staging.json");
+    let rep = d.join("rep.json");
+    gardener(&[
+        "run",
+        "--state",
+        "none",
+        ex,
+        "--json",
+        s(&rep),
+        "--report",
+        "/dev/null",
+    ])
+    .expect_code(0);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec![s(&rep)], "is a gardener JSON report, not log entries"),
+        (vec!["--format", "ndjson", ex], "is the input a JSON array?"),
+        (
+            vec!["--now", "2030-01-01T00:00:00Z", ex],
+            "--now is outside the entries' time range",
+        ),
+        (
+            vec!["--github-api", "http://127.0.0.1:9", ex],
+            "--github-api has no effect",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["run", "--state", "none", "--report", "/dev/null"];
+        args.extend(extra);
+        let out = gardener(&args);
+        assert!(out.stderr.contains(want), "{want}: {}", out.stderr);
+    }
+    let gcloud = write(d, "gcloud.yaml", "source:\n  kind: gcloud\n");
+    let out = gardener(&[
+        "run",
+        "--state",
+        "none",
+        "--report",
+        "/dev/null",
+        "--config",
+        s(&gcloud),
+        ex,
+    ]);
+    assert!(out.stderr.contains("gcloud is not run"), "{}", out.stderr);
+    let out = gardener(&["merge", s(&rep), s(&rep), "--report", "/dev/null"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("same part"), "{}", out.stderr);
+    // "1 entry", not "1 entries".
+    let one = write(d, "one.json", "[{\"severity\": \"ERROR\"}]");
+    let out = gardener(&["run", "--state", "none", "--report", "/dev/null", s(&one)]);
+    assert!(out.stderr.contains("1 entry skipped"), "{}", out.stderr);
+}
+
 /// GitHub's limits: a label of 62 characters, a label with a comma (the listing by label
 /// would split it) and a priority prefix too long for `P0` after it are refused, each named.
 #[test]

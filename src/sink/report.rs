@@ -37,10 +37,13 @@ pub(crate) fn latency(l: &LatencyReport) -> String {
     )
 }
 
+/// One icon per priority that needs attention, so P0 and P1 are told apart at a glance.
 fn marker(priority: &str) -> &'static str {
     match priority {
-        "P0" | "P1" => "🔴",
-        "P2" | "P3" => "🟡",
+        "P0" => "🔴",
+        "P1" => "🟠",
+        "P2" => "🟡",
+        "P3" => "🔵",
         _ => "🟢",
     }
 }
