@@ -917,44 +917,19 @@ fn elements_that_are_not_objects_reach_the_dead_letter_file() {
         ("pretty.json", serde_json::to_string_pretty(&items).unwrap()),
         ("compact.json", items.to_string()),
     ] {
-        let input = write(d, name, text);
-        let dead = d.join(format!("{name}.dead"));
-        let json = d.join(format!("{name}.out"));
-        gardener_limited(
-            &[
-                "run",
-                s(&input),
-                "--json",
-                s(&json),
-                "--dead-letter",
-                s(&dead),
-                "--report",
-                "/dev/null",
-            ],
-            b"",
-            LIMIT,
-        )
-        .expect_code(0);
-        let lines = read_ndjson(&dead);
-        let raws: Vec<String> = lines
+        let run = run_file(d, name, text.as_bytes(), &[], 0);
+        let raws: Vec<String> = run
+            .dead
             .iter()
             .map(|l| l["raw"].as_str().unwrap().split_whitespace().collect())
             .collect();
         assert_eq!(raws, ["42", "\"str\"", "null", "[1,2]", "true"], "{name}");
         assert!(
-            lines
-                .iter()
-                .all(|l| l["reason"] == "not a JSON object" && l["offset"].as_u64().unwrap() > 0)
+            run.dead.iter().all(|l| {
+                l["reason"] == "not a JSON object" && l["offset"].as_u64().unwrap() > 0
+            })
         );
-        let totals = &read_json(&json)["totals"];
-        assert_eq!(
-            (
-                num(totals, "entries_processed"),
-                num(totals, "entries_skipped")
-            ),
-            (2, 5),
-            "{name}"
-        );
+        assert_eq!(run.totals(), (7, 2, 5), "{name}");
     }
 }
 
@@ -970,27 +945,16 @@ fn fields_of_an_unexpected_type_are_ignored_and_counted() {
         {"insertId": "h", "severity": "ERROR", "timestamp": "2025-09-14T00:00:01Z",
          "textPayload": "upstream reset", "httpRequest": "GET /x"},
     ]);
-    let input = write(d, "in.json", serde_json::to_string_pretty(&items).unwrap());
-    let json = d.join("out.json");
-    gardener_limited(
-        &[
-            "run",
-            s(&input),
-            "--json",
-            s(&json),
-            "--report",
-            "/dev/null",
-        ],
-        b"",
-        LIMIT,
-    )
-    .expect_code(0);
-    let r = read_json(&json);
-    let t = &r["totals"];
-    assert_eq!(
-        (num(t, "entries_processed"), num(t, "entries_skipped")),
-        (2, 0)
+    let run = run_file(
+        d,
+        "in.json",
+        serde_json::to_string_pretty(&items).unwrap().as_bytes(),
+        &[],
+        0,
     );
+    let r = &run.report;
+    let t = &r["totals"];
+    assert_eq!(run.totals(), (2, 2, 0));
     assert_eq!(num(t, "ignored_fields"), 2);
     assert!(
         r["notes"].to_string().contains("unexpected type"),
