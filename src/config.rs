@@ -673,7 +673,56 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 fn yaml_error(origin: &str, e: serde_saphyr::Error) -> ConfigError {
-    ConfigError(format!("{origin}: {e}"))
+    yaml_error_in(origin, "", e)
+}
+
+/// A YAML error once, as `FILE:LINE:COLUMN: message`, with the line it points at from `text`
+/// (serde-saphyr's own snippet names the file `<input>`), and numbers out of range in words.
+fn yaml_error_in(origin: &str, text: &str, e: serde_saphyr::Error) -> ConfigError {
+    let inner = e.without_snippet();
+    let mut message = inner.to_string();
+    if let Some(rest) = message.strip_prefix("error: ") {
+        message = rest.to_string();
+    }
+    // `line 2 column 15: invalid u64` → the message alone (the place goes in front).
+    if message.starts_with("line ")
+        && let Some((_, m)) = message.split_once(": ")
+    {
+        message = m.to_string();
+    }
+    // `invalid u64 at line 2, column 15` → the message alone (the place goes in front).
+    if let Some(i) = message.rfind(" at line ") {
+        message.truncate(i);
+    }
+    for (machine, words) in [
+        ("invalid u64", "expected a whole number, 0 or more"),
+        ("invalid usize", "expected a whole number, 0 or more"),
+        ("invalid u32", "expected a whole number, 0 or more"),
+        ("invalid u16", "expected a whole number, 0 or more"),
+        ("invalid u8", "expected a whole number, 0 or more"),
+        ("invalid i64", "expected a whole number"),
+        ("invalid f64", "expected a number"),
+    ] {
+        if message.trim() == machine {
+            message = words.to_string();
+        }
+    }
+    let Some(loc) = inner.location() else {
+        return ConfigError(format!("{origin}: {message}"));
+    };
+    let (line, col) = (loc.line(), loc.column());
+    let shown = text
+        .lines()
+        .nth(line.saturating_sub(1) as usize)
+        .map(|l| {
+            format!(
+                "\n  {line} | {l}\n  {} | {}^",
+                " ".repeat(line.to_string().len()),
+                " ".repeat(col.saturating_sub(1) as usize)
+            )
+        })
+        .unwrap_or_default();
+    ConfigError(format!("{origin}:{line}:{col}: {message}{shown}"))
 }
 
 impl Config {
@@ -682,7 +731,8 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let cfg: Config = serde_saphyr::from_str(text).map_err(|e| yaml_error(origin, e))?;
+        let cfg: Config =
+            serde_saphyr::from_str(text).map_err(|e| yaml_error_in(origin, text, e))?;
         cfg.check(origin)?;
         Ok(cfg)
     }

@@ -908,9 +908,31 @@ fn validate_accepts_the_repo_config_and_names_a_misspelled_key() {
     let bad = write(dir.path(), "bad.yaml", "pipeline:\n  batch_sise: 10\n");
     let out = gardener(&["validate", "--config", s(&bad)]);
     out.expect_code(2);
-    assert!(out.stderr.contains("batch_sise"), "{}", out.stderr);
-    assert!(out.stderr.contains("line 2"), "{}", out.stderr);
+    // Once, at FILE:LINE:COLUMN (not serde-saphyr's `<input>`), with the line it points at.
+    assert!(
+        out.stderr
+            .contains("bad.yaml:2:3: unknown field `batch_sise`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches("unknown field").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("<input>"), "{}", out.stderr);
     assert_eq!(out.stdout, "");
+    // A number out of range, in words.
+    let neg = write(dir.path(), "neg.yaml", "pipeline:\n  batch_size: -5\n");
+    let out = gardener(&["validate", "--config", s(&neg)]);
+    out.expect_code(2);
+    assert!(
+        out.stderr
+            .contains("neg.yaml:2:15: expected a whole number, 0 or more"),
+        "{}",
+        out.stderr
+    );
     // `run` refuses it the same way, before reading any input.
     let input = write(dir.path(), "in.ndjson", "");
     let out = gardener(&["run", "--config", s(&bad), s(&input)]);
