@@ -664,7 +664,12 @@ pub async fn conclude(
     let mut closed = std::collections::BTreeMap::new();
     if let Some(gs) = &github {
         let out = sink::github::run(public.as_ref().unwrap_or(&report), gs).await;
-        print_github_summary(&out.report, &gs.cfg.label, &gs.cfg.priority_label_prefix);
+        print_github_summary(
+            &out.report,
+            &out.errors,
+            &gs.cfg.label,
+            &gs.cfg.priority_label_prefix,
+        );
         for e in out.errors {
             sink_errors.push(SinkError {
                 sink: "github",
@@ -793,7 +798,12 @@ fn github_settings(
 
 /// One line per kind of GitHub action on stderr, and why writing stopped; without writes
 /// (`--dry-run`, no token) the plan as a table: action, issue, title, labels.
-fn print_github_summary(g: &crate::record::GithubReport, label: &str, prefix: &str) {
+fn print_github_summary(
+    g: &crate::record::GithubReport,
+    errors: &[String],
+    label: &str,
+    prefix: &str,
+) {
     if g.mode != "live" {
         print_github_plan(g, label, prefix);
     }
@@ -819,7 +829,12 @@ fn print_github_summary(g: &crate::record::GithubReport, label: &str, prefix: &s
         _ => "",
     };
     eprintln!("gardener: GitHub {}{mode}: {}", g.repo, parts.join(", "));
-    if let Some(s) = &g.stopped {
+    // A stop that is also an error is said once, with the errors (exit 1).
+    if let Some(s) = g
+        .stopped
+        .as_ref()
+        .filter(|s| !errors.iter().any(|e| s.starts_with(e.as_str())))
+    {
         eprintln!("gardener: GitHub: {s}");
     }
 }

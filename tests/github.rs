@@ -1499,3 +1499,52 @@ fn two_runs_at_once_leave_one_open_issue_per_problem() {
         .collect();
     assert!(claims.is_empty(), "{claims:?}");
 }
+
+/// GitHub unreachable: one readable line (each cause once), exit 1, the reports still written.
+#[test]
+fn an_unreachable_github_is_one_line() {
+    let dir = tempdir();
+    let d = dir.path();
+    let inp = input(d, "in.json", &[persist_errors(0, 3)]);
+    let cfg = config(d, "");
+    let repo = format!("{OWNER}/{REPO}");
+    // A port nothing listens on: the connection is refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let json = d.join("r.json");
+    let out = gardener_in(
+        &[
+            "run",
+            s(&inp),
+            "--config",
+            s(&cfg),
+            "--github",
+            &repo,
+            "--github-api",
+            &url,
+            "--json",
+            s(&json),
+            "--report",
+            "/dev/null",
+        ],
+        b"",
+        LIMIT,
+        &[("GITHUB_TOKEN", TOKEN)],
+        Some(d),
+    );
+    out.expect_code(1);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("could not read the issues"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert_eq!(
+        lines[0].matches("client error (Connect)").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(json.exists(), "the JSON report is still written");
+}

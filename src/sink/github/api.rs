@@ -604,16 +604,28 @@ fn one_line(s: &str, max: usize) -> String {
     }
 }
 
-/// The error and its causes on one line (octocrab's top-level text is terse).
+/// The error and its causes on one line (octocrab's top-level text is terse), each cause said
+/// once: `client error (Connect): tcp connect error: Connection refused (os error 111)`.
 fn transport_text(e: &octocrab::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = next {
         let t = s.to_string();
-        if !parts.contains(&t) {
+        let t = t
+            .strip_prefix("Service Error: ")
+            .unwrap_or(&t)
+            .trim()
+            .to_string();
+        if !t.is_empty()
+            && !parts
+                .iter()
+                .any(|p| p.contains(&t) || t.contains(p.as_str()))
+        {
             parts.push(t);
+        } else if let Some(p) = parts.iter_mut().find(|p| t.contains(p.as_str())) {
+            *p = t;
         }
-        src = s.source();
+        next = s.source();
     }
     parts.join(": ")
 }
