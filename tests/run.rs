@@ -1059,6 +1059,58 @@ fn probable_mistakes_are_warned_about_with_the_fix() {
     assert!(out.stderr.contains("1 entry skipped"), "{}", out.stderr);
 }
 
+/// Redaction must not change fingerprints: a template holding a secret is redacted in the
+/// report, and its cluster keeps the id `gardener fingerprint` gives the raw message.
+#[test]
+fn a_redacted_template_keeps_its_fingerprint() {
+    let dir = tempdir();
+    let d = dir.path();
+    let messages = [
+        "upstream refused Authorization: Basic YWRtaW46bGV0bWVpbg== from proxy",
+        "rejected pass=sunshine for user bob",
+    ];
+    let fp = gardener_stdin(&["fingerprint"], (messages.join("\n") + "\n").as_bytes());
+    fp.expect_code(0);
+    let entries: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"insertId": format!("e{i}"), "severity": "ERROR", "timestamp": "2025-09-14T00:00:00Z", "textPayload": m}))
+        .collect();
+    let input = write(
+        d,
+        "in.json",
+        serde_json::to_string_pretty(&entries).unwrap(),
+    );
+    let json_path = d.join("out.json");
+    gardener(&[
+        "run",
+        "--state",
+        "none",
+        s(&input),
+        "--json",
+        s(&json_path),
+        "--report",
+        "/dev/null",
+    ])
+    .expect_code(0);
+    let report = read_json(&json_path);
+    let text = report.to_string();
+    assert!(
+        !text.contains("YWRtaW46bGV0bWVpbg") && !text.contains("sunshine"),
+        "redacted"
+    );
+    let ids: Vec<&str> = report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    for line in fp.stdout.lines() {
+        let id = line.split('\t').next().unwrap();
+        assert!(ids.contains(&id), "{id} not among {ids:?}");
+    }
+}
+
 /// GitHub's limits: a label of 62 characters, a label with a comma (the listing by label
 /// would split it) and a priority prefix too long for `P0` after it are refused, each named.
 #[test]

@@ -513,7 +513,6 @@ mod tests {
         ] {
             assert_eq!(r.text(same), same);
         }
-        // A raw id survives redaction of its template (see `fingerprint::mine`).
     }
 
     #[test]
