@@ -251,6 +251,11 @@ fn aggregate(c: &mut Criterion) {
         traces: cfg.related.traces_per_cluster,
         latest: i64::MAX,
         inputs: Arc::new(vec!["bench".into()]),
+        // As in a run with the default state: every entry keyed for the insertId memory.
+        remember: Some(Arc::new(log_gardener::aggregate::Remember {
+            overlap: 2 * 86_400 * 1_000_000_000,
+            ..Default::default()
+        })),
     };
     let mut g = c.benchmark_group("aggregate");
     g.throughput(Throughput::Elements(records));

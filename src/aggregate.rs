@@ -26,6 +26,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::fingerprint::IdMap;
 use crate::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample, TraceSketch};
+use crate::state::seen::{Lookup, entry_key};
 use crate::stats::StageStats;
 
 const NANOS: i64 = 1_000_000_000;
@@ -52,6 +53,16 @@ pub struct AggregateSettings {
     /// nanoseconds) are counted without their time (see [`Aggregate::future_dated`]).
     pub latest: i64,
     pub inputs: Arc<Vec<String>>,
+    /// The state's insertId memory, when the run has a state (see `state::seen`).
+    pub remember: Option<Arc<Remember>>,
+}
+
+/// What a shard needs of the state's insertId memory.
+#[derive(Debug, Default)]
+pub struct Remember {
+    pub lookup: Lookup,
+    /// `state.overlap`, in nanoseconds: entries this close to the newest are collected.
+    pub overlap: i64,
 }
 
 /// One shard's state.
@@ -64,6 +75,10 @@ pub struct Shard {
     locations: IdMap<String>,
     newest: Option<i64>,
     batches: u64,
+    /// `(timestamp ns, key)` of entries within `state.overlap` of the newest (see `Remember`).
+    seen: Vec<(i64, u64)>,
+    /// The length of `seen` after it was last pruned.
+    seen_kept: usize,
     out: Aggregate,
 }
 
@@ -76,6 +91,8 @@ impl Shard {
             locations: IdMap::default(),
             newest: None,
             batches: 0,
+            seen: Vec::new(),
+            seen_kept: 0,
             out: Aggregate::default(),
         }
     }
@@ -154,6 +171,7 @@ impl Shard {
                 http_statuses: BTreeMap::new(),
                 latency_us: None,
                 traces: TraceSketch::new(self.set.traces),
+                recount: Default::default(),
             });
         c.count += 1;
         c.severities[r.severity.index()] += 1;
@@ -183,6 +201,18 @@ impl Shard {
                 }
                 if self.set.traces > 0 && !r.trace.is_empty() {
                     c.traces.note(xxh3_64(batch.bytes(r.trace)), ts);
+                }
+                if let Some(m) = &self.set.remember {
+                    let key = entry_key(batch.bytes(r.insert_id), batch.bytes(r.raw), ts);
+                    match m.lookup.counted(ts, key) {
+                        Some(true) => c.recount.repeated += 1,
+                        Some(false) => c.recount.fresh += 1,
+                        None => {}
+                    }
+                    let newest = self.newest.unwrap_or(ts);
+                    if ts >= newest.saturating_sub(m.overlap) {
+                        self.seen.push((ts, key));
+                    }
                 }
             }
             None if r.timestamp.is_none() => self.out.without_timestamp += 1,
@@ -237,11 +267,13 @@ impl Shard {
         keep_sample(&mut c.samples, self.set.samples, batch, r);
     }
 
-    /// Drops per-second counts that no window can reach any more.
+    /// Drops per-second counts that no window can reach any more, and remembered entries
+    /// older than `state.overlap` before the newest.
     fn prune(&mut self) {
         let Some(reference) = self.set.now.or(self.newest) else {
             return;
         };
+        self.prune_seen();
         let floor = reference.div_euclid(NANOS) - self.set.reach;
         let series_floor = series_floor(reference, self.set.bucket, self.set.max_buckets);
         for c in self.clusters.values_mut() {
@@ -260,8 +292,27 @@ impl Shard {
         }
     }
 
+    /// Keeps the entries within `state.overlap` of the newest; runs when the list has doubled
+    /// since it was last pruned, so the work per entry stays constant.
+    fn prune_seen(&mut self) {
+        let (Some(m), Some(newest)) = (&self.set.remember, self.newest) else {
+            return;
+        };
+        if self.seen.len() <= 2 * self.seen_kept + 4096 {
+            return;
+        }
+        let floor = newest.saturating_sub(m.overlap);
+        self.seen.retain(|e| e.0 >= floor);
+        self.seen_kept = self.seen.len();
+    }
+
     /// Ends the shard and returns its clusters (windows are filled in by [`finish`]).
     pub fn end(mut self) -> (Aggregate, Option<i64>) {
+        self.seen_kept = 0;
+        self.prune_seen();
+        if self.set.remember.is_some() {
+            self.out.seen = Some(std::mem::take(&mut self.seen));
+        }
         for c in self.clusters.values_mut() {
             if c.template.is_empty()
                 && let Some((scope, t)) = self.templates.get(&c.id)
@@ -350,6 +401,8 @@ pub async fn run(
 /// result.
 pub fn merge_cluster(a: &mut Cluster, b: Cluster, max_samples: usize) {
     a.count += b.count;
+    a.recount.fresh += b.recount.fresh;
+    a.recount.repeated += b.recount.repeated;
     a.first_seen = match (a.first_seen, b.first_seen) {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),
@@ -509,6 +562,7 @@ mod tests {
             traces: 0,
             latest: i64::MAX,
             inputs: Arc::new(vec!["t".into()]),
+            remember: None,
         };
         let mut shard = Shard::new(set);
         for (i, t) in ts.iter().enumerate() {

@@ -288,6 +288,12 @@ pub struct StateConfig {
     /// How long a run waits for another run that holds the state's lock (one writer per
     /// state), e.g. `10m`; `0s` fails at once (exit 5).
     pub lock_wait: String,
+    /// The insertId memory keeps the entries of this span before the newest entry counted, so
+    /// that overlapping runs count each entry once (see `state::seen`), e.g. `2d`.
+    pub overlap: String,
+    /// Entries the insertId memory keeps at most (16 bytes each in memory, about 21 in the
+    /// file); past it the oldest are forgotten and fall back to the high-water marks.
+    pub max_ids: usize,
 }
 
 impl Default for StateConfig {
@@ -298,6 +304,8 @@ impl Default for StateConfig {
             resolved_after: "24h".into(),
             history: "7d".into(),
             lock_wait: "10m".into(),
+            overlap: "2d".into(),
+            max_ids: 1_000_000,
         }
     }
 }
@@ -902,6 +910,7 @@ impl Config {
             ("state.regression_gap", &self.state.regression_gap),
             ("state.resolved_after", &self.state.resolved_after),
             ("state.history", &self.state.history),
+            ("state.overlap", &self.state.overlap),
         ] {
             if crate::time::parse_duration(value).is_none_or(|s| s <= 0) {
                 problems.push(format!(

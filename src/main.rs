@@ -108,7 +108,10 @@ UTF-8 is repaired. Every entry read is processed or skipped.
 The worklog goes to standard output unless --report names a file; logs and progress go to
 standard error, never into the report. Progress (bytes and entries read, rates, and a bar with
 the time left when the input size is known) shows only when standard error is a terminal and
-the run lasts more than half a second; --quiet turns it off.";
+the run lasts more than half a second, then names the step the end of the run is on (mining
+templates, prioritizing, GitHub, writing the reports). With --report FILE, a summary of at most
+40 lines follows on standard error: the top problems, what changed since the last run, and
+every file written. --quiet turns both off.";
 
 const RUN_AFTER: &str = "\
 EXIT CODES:
@@ -247,8 +250,10 @@ struct RunArgs {
     /// latency) to stderr.
     #[arg(long)]
     stats: bool,
-    /// No progress display. Progress (bytes and entries read, rates, and ETA for files) shows
-    /// on stderr only when stderr is a terminal and the run lasts more than half a second.
+    /// No progress display and no summary. Progress (bytes and entries read, rates, ETA for
+    /// files, then the step the end of the run is on) shows on stderr only when stderr is a
+    /// terminal and the run lasts more than half a second; the summary (top problems, what
+    /// changed, files written) follows a run whose worklog went to a file (--report FILE).
     #[arg(long, short = 'q')]
     quiet: bool,
     /// Exit with code 4 when any entry was skipped as bad.
@@ -566,6 +571,18 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                         " and --dead-letter"
                     }
                 ));
+            }
+            // The worklog went to a file: say in a few lines what it holds and where it is
+            // (not when a sink failed: its error is the message; not for /dev/null).
+            let to_file = out
+                .written
+                .iter()
+                .any(|w| w.what == "worklog" && w.path != "/dev/null");
+            if !args.quiet && to_file && code == exit::OK {
+                eprint!(
+                    "{}",
+                    log_gardener::sink::summary::render(&out.report, &out.written)
+                );
             }
             if out.report.partial {
                 code = exit::INTERRUPTED;

@@ -76,7 +76,14 @@ pub fn combine(
     let mut all = Aggregate::default();
     let mut newest: Option<i64> = None;
     let mut by_id: BTreeMap<u64, Cluster> = BTreeMap::new();
+    // The insertId memory's entries, when every part collected them.
+    let mut seen = (!parts.is_empty()).then(Vec::new);
     for (p, n) in parts {
+        match (seen.as_mut(), p.seen) {
+            (Some(all), Some(part)) => all.extend(part),
+            (_, None) => seen = None,
+            (None, Some(_)) => {}
+        }
         all.entries += p.entries;
         all.bad_count += p.bad_count;
         all.bad.extend(p.bad);
@@ -110,6 +117,7 @@ pub fn combine(
         }
     }
     all.clusters = by_id.into_values().collect();
+    all.seen = seen;
     (all, newest)
 }
 

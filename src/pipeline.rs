@@ -79,6 +79,8 @@ pub enum RunError {
 pub struct Outcome {
     pub report: Report,
     pub sink_errors: Vec<SinkError>,
+    /// The files written, for the summary on standard error.
+    pub written: Vec<sink::summary::Written>,
 }
 
 /// Runs the pipeline to the end of the input (or a signal) and writes every sink.
@@ -177,6 +179,13 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     let mut shard_txs = Vec::new();
     let mut shards = Vec::new();
     let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
+    let remember = finisher.store.as_ref().map(|st| {
+        let overlap = crate::time::parse_duration(&cfg.state.overlap).unwrap_or(2 * 86_400);
+        Arc::new(aggregate::Remember {
+            lookup: st.seen_ids.lookup(),
+            overlap: overlap.saturating_mul(1_000_000_000),
+        })
+    });
     for shard in 0..cfg.aggregate.shards {
         let (tx, rx) = mpsc::channel::<Arc<Batch>>(cap);
         shard_txs.push(tx);
@@ -191,6 +200,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             max_buckets: cfg.aggregate.max_buckets,
             latest: now_nanos().saturating_add(cfg.future_margin_nanos()),
             inputs: Arc::clone(&input_names),
+            remember: remember.clone(),
         };
         shards.push(tokio::spawn(aggregate::run(
             rx,
@@ -494,6 +504,8 @@ pub async fn conclude(
         started,
     } = gathered;
     let mut sink_errors = Vec::new();
+    let mut steps = crate::progress::Steps::new(opts.progress, started);
+    steps.step("combining the shards");
 
     // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
     let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
@@ -508,6 +520,7 @@ pub async fn conclude(
     let pre_mining = json_path.is_some().then(|| combined.clusters.clone());
 
     // Generalize templates over the whole run, then finish aggregation with the final ids.
+    steps.step("mining templates");
     let raws: Vec<Raw> = combined
         .clusters
         .iter()
@@ -536,6 +549,7 @@ pub async fn conclude(
     );
     aggregate::bound_series(&mut agg, cfg.bucket_secs(), cfg.aggregate.max_buckets);
     let mut store = finisher.store;
+    steps.step("trends and priorities");
     let judged = trend::judge(&agg, store.as_ref(), cfg);
     let mut clusters = finisher.prioritizer.run_with(&agg, &judged.clusters);
     if finisher.github.is_some() {
@@ -549,6 +563,7 @@ pub async fn conclude(
         }
     }
     // Problems: clusters grouped by evidence, each keeping the id the state remembers.
+    steps.step("grouping problems");
     let mut problems = correlate::problems(&agg.clusters, agg.reference, &cfg.correlate);
     if let Some(st) = store.as_ref() {
         correlate::keep_ids(&mut problems, &agg.clusters, &st.known_problems());
@@ -557,6 +572,7 @@ pub async fn conclude(
         finisher
             .prioritizer
             .run_problems(&agg, &problems, &judged.clusters, &mut clusters);
+    let had_entries_sink = entries_task.is_some();
     if let Some((task, ids_tx)) = entries_task {
         let problem_of: HashMap<u64, u64> = problems
             .iter()
@@ -644,13 +660,14 @@ pub async fn conclude(
         clusters,
     });
     if opts.stats {
-        print_stats(&report);
+        steps.suspend(|| print_stats(&report));
     }
 
     // Redaction: always for GitHub; for the report and JSON unless `redact.reports: false`.
     let redactors = &finisher.redactors;
     let github = &finisher.github;
     let mut public = None;
+    steps.step("redacting");
     if cfg.redact.reports {
         redactors.reports.report(&mut report);
     }
@@ -663,13 +680,16 @@ pub async fn conclude(
     }
     let mut closed = std::collections::BTreeMap::new();
     if let Some(gs) = &github {
+        steps.step(&format!("GitHub ({})", gs.repo));
         let out = sink::github::run(public.as_ref().unwrap_or(&report), gs).await;
-        print_github_summary(
-            &out.report,
-            &out.errors,
-            &gs.cfg.label,
-            &gs.cfg.priority_label_prefix,
-        );
+        steps.suspend(|| {
+            print_github_summary(
+                &out.report,
+                &out.errors,
+                &gs.cfg.label,
+                &gs.cfg.priority_label_prefix,
+            )
+        });
         for e in out.errors {
             sink_errors.push(SinkError {
                 sink: "github",
@@ -700,7 +720,9 @@ pub async fn conclude(
         && !partial
         && !dry
     {
-        st.update(&agg, &report, &closed, cfg);
+        steps.step("saving the state");
+        let seen = agg.seen.take();
+        st.update(&agg, seen, &report, &closed, cfg);
         st.learn_templates(mined.learned, agg.reference);
         match st.save() {
             Ok(()) => report.trends.state_updated = true,
@@ -717,6 +739,7 @@ pub async fn conclude(
     drop(store);
 
     // Sinks that need the finished report, each on its own task.
+    steps.step("writing the reports");
     let report = Arc::new(report);
     let mut sink_tasks = Vec::new();
     let report_path = opts
@@ -724,6 +747,17 @@ pub async fn conclude(
         .clone()
         .or_else(|| cfg.sinks.report.clone())
         .unwrap_or_else(|| "-".into());
+    if report_path == "-" {
+        // The worklog goes to the terminal the spinner is on.
+        steps.finish();
+    }
+    let outputs = outputs(
+        cfg,
+        opts,
+        &report_path,
+        json_path.as_deref(),
+        had_entries_sink,
+    );
     {
         let r = Arc::clone(&report);
         let caps = cfg.sinks.worklog.clone();
@@ -745,10 +779,65 @@ pub async fn conclude(
         }
     }
     let report = Arc::try_unwrap(report).unwrap_or_else(|r| (*r).clone());
+    let written = written(&outputs, &report, &sink_errors);
     Outcome {
         report,
         sink_errors,
+        written,
     }
+}
+
+/// The files a run set out to write, as (what, path); standard output is left out.
+fn outputs(
+    cfg: &Config,
+    opts: &RunOptions,
+    report: &str,
+    json: Option<&str>,
+    entries_sink: bool,
+) -> Vec<(&'static str, String)> {
+    let mut out = vec![("worklog", report.to_string())];
+    if let Some(j) = json {
+        out.push(("JSON report", j.to_string()));
+    }
+    if entries_sink {
+        if let Some(e) = opts.entries.clone().or_else(|| cfg.sinks.entries.clone()) {
+            out.push(("entries", e));
+        }
+        if let Some(d) = opts
+            .dead_letter
+            .clone()
+            .or_else(|| cfg.sinks.dead_letter.clone())
+        {
+            out.push(("dead letter", d));
+        }
+    }
+    out.retain(|(_, p)| p != "-");
+    out
+}
+
+/// The outputs that were written: those no sink failed on, and the state when it was saved.
+fn written(
+    outputs: &[(&'static str, String)],
+    report: &Report,
+    errors: &[SinkError],
+) -> Vec<sink::summary::Written> {
+    let mut out: Vec<sink::summary::Written> = outputs
+        .iter()
+        .filter(|(_, p)| !errors.iter().any(|e| &e.path == p))
+        .map(|(what, path)| sink::summary::Written {
+            what,
+            path: path.clone(),
+        })
+        .collect();
+    if report.trends.state_updated
+        && let Some(st) = &report.trends.state
+    {
+        out.push(sink::summary::Written {
+            what: "state",
+            path: st.clone(),
+        });
+    }
+    out
 }
 
 /// Total size of the inputs when known: every input is a file (for a gzip file, its compressed

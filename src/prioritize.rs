@@ -759,6 +759,7 @@ mod tests {
             http_statuses: Default::default(),
             latency_us: None,
             traces: Default::default(),
+            recount: Default::default(),
         }
     }
 

@@ -87,6 +87,58 @@ impl Drop for Progress {
     }
 }
 
+/// After reading: a spinner naming the step the end of the run is on (mining templates,
+/// prioritizing, GitHub, writing the reports), so a long end of run is never a blank screen.
+/// Same rules as [`Progress`]: a terminal, no `--quiet`, and only once the run has lasted
+/// [`DELAY`].
+pub struct Steps {
+    bar: Option<ProgressBar>,
+    started: Instant,
+}
+
+impl Steps {
+    /// `on`: progress is wanted; `started`: when the run began.
+    pub fn new(on: bool, started: Instant) -> Steps {
+        let bar = on.then(|| {
+            let style = ProgressStyle::with_template("{spinner} {msg} · {elapsed}")
+                .expect("the step template is valid");
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()).with_style(style)
+        });
+        Steps { bar, started }
+    }
+
+    /// Names the step now running.
+    pub fn step(&mut self, what: &str) {
+        let Some(bar) = &self.bar else { return };
+        if bar.is_hidden() && self.started.elapsed() >= DELAY {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        bar.set_message(what.to_string());
+    }
+
+    /// Runs `f` (which writes to stderr) with the spinner out of the way.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// Removes the spinner.
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Steps {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +154,21 @@ mod tests {
         assert_eq!(p.bar.as_ref().map(|b| b.position()), Some(0));
         p.finish();
         assert!(p.bar.is_none());
+    }
+
+    #[test]
+    fn steps_stay_hidden_for_a_moment_and_off_does_nothing() {
+        let mut s = Steps::new(false, Instant::now());
+        s.step("mining templates");
+        assert_eq!(s.suspend(|| 7), 7);
+        let mut s = Steps::new(true, Instant::now());
+        s.step("mining templates");
+        assert!(s.bar.as_ref().is_some_and(|b| b.is_hidden()));
+        assert_eq!(
+            s.bar.as_ref().map(|b| b.message()).as_deref(),
+            Some("mining templates")
+        );
+        s.finish();
+        assert!(s.bar.is_none());
     }
 }

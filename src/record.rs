@@ -383,6 +383,21 @@ pub struct Cluster {
     pub latency_us: Option<hdrhistogram::Histogram<u64>>,
     /// A sample of the cluster's trace ids, for related clusters.
     pub traces: TraceSketch,
+    /// Which entries the state store already counted, told by insertId (see
+    /// `state::SeenIds`). Not in the mergeable section: `gardener merge` counts by high-water
+    /// marks.
+    #[serde(skip)]
+    pub recount: Recount,
+}
+
+/// A cluster's entries told apart by the state's insertId memory: those at or after the
+/// memory's start whose id it holds were counted by an earlier run (`repeated`), the others
+/// there are new (`fresh`). Entries older than the memory's start are neither: the cluster's
+/// high-water mark decides for them (see `state::Store::new_entries`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Recount {
+    pub fresh: u64,
+    pub repeated: u64,
 }
 
 /// The trace ids of a cluster with the `k` smallest xxh3 hashes (a bottom-k sketch), each with
@@ -426,6 +441,10 @@ pub struct Aggregate {
     pub future_dated: u64,
     /// The latest such date (Unix nanoseconds).
     pub future_latest: Option<i64>,
+    /// Entries within `state.overlap` of the newest, as `(timestamp ns, key)` with the key from
+    /// `state::seen::entry_key`, for the state's insertId memory; `None` when not collected
+    /// (no state, or `gardener merge`).
+    pub seen: Option<Vec<(i64, u64)>>,
 }
 
 /// The report every sink renders: the JSON report is this, serialised.

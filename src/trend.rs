@@ -20,7 +20,10 @@
 //! * **Status** ([`judge`]), against the state store as it was before this run: `new` (the
 //!   store does not know the fingerprint), `regressed` (known, back with entries newer than
 //!   the stored last-seen, after a gap longer than `state.regression_gap` or after its GitHub
-//!   issue was closed), `escalating` (known, and the spike test flagged it), else `ongoing`.
+//!   issue was closed), `escalating` (known, the spike test flagged it, and some of its entries
+//!   are new to the store: a spike already counted was reported by the run that counted it;
+//!   the escalation itself stays, as a fact of the data the priority rules use), else
+//!   `ongoing`.
 //!   Without a store a cluster is `escalating` or `ongoing`.
 //! * **Resolved-looking**: known clusters not in this run whose last entry is older than
 //!   `state.resolved_after` before the reference, and was not yet so at the previous run.
@@ -200,9 +203,11 @@ pub fn judge(agg: &Aggregate, store: Option<&Store>, cfg: &Config) -> Judged {
                 Status::Ongoing
             }),
             (Some(_), None) => Some(Status::New),
-            (Some(_), Some(k)) => Some(if is_regressed(c, k.last_seen_nanos(), k.closed, gap) {
+            // A spike whose every entry an earlier run counted was reported by that run: the
+            // spike stays a fact of the data (and of the priority), but nothing changed.
+            (Some(st), Some(k)) => Some(if is_regressed(c, k.last_seen_nanos(), k.closed, gap) {
                 Status::Regressed
-            } else if escalation.is_some() {
+            } else if escalation.is_some() && st.new_entries(c) > 0 {
                 Status::Escalating
             } else {
                 Status::Ongoing
@@ -264,7 +269,7 @@ pub fn report(cfg: &Config, store: Option<&Store>, resolved: Vec<Resolved>) -> T
 /// The state's view of a cluster, with this run's entries counted in.
 fn history(st: &Store, c: &Cluster) -> Option<History> {
     let k = st.clusters.get(&format_id(c.id));
-    let new = crate::state::entries_after(c, k.and_then(|k| k.last_seen_nanos()));
+    let new = crate::state::new_entries(c, k.and_then(|k| k.last_seen_nanos()));
     let first = match (k.and_then(|k| k.first_seen_nanos()), c.first_seen) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -1342,3 +1342,76 @@ fn generalized_templates_keep_their_ids_in_later_runs_with_a_state_store() {
         assert_eq!(e["fingerprint"], general["id"], "{e}");
     }
 }
+
+#[test]
+fn a_worklog_written_to_a_file_is_summarized_on_stderr() {
+    let dir = tempdir();
+    let d = dir.path();
+    let mut entries = Vec::new();
+    for i in 0..30 {
+        let ts = format!("2025-09-14T03:{:02}:00Z", i);
+        entries.push(entry(
+            &format!("a{i}"),
+            Some(&ts),
+            "ERROR",
+            "billing",
+            &format!("Payment {i} declined: card issuer unavailable"),
+        ));
+    }
+    entries.push(entry(
+        "w1",
+        Some("2025-09-14T03:40:00Z"),
+        "WARNING",
+        "billing",
+        "Cache miss ratio high",
+    ));
+    let input = write(d, "in.json", pretty_array(&entries));
+    let (md, json, state) = (d.join("w.md"), d.join("r.json"), d.join("st"));
+    let args = [
+        "run",
+        s(&input),
+        "--report",
+        s(&md),
+        "--json",
+        s(&json),
+        "--state",
+        s(&state),
+    ];
+    let out = gardener(&args);
+    out.expect_code(0);
+    let err = &out.stderr;
+    assert!(err.lines().count() <= 40, "{err}");
+    assert!(
+        err.starts_with(&format!("Read 31 entries from {} in ", s(&input))),
+        "{err}"
+    );
+    assert!(err.contains(": 2 problems in 2 clusters."), "{err}");
+    let first = err.lines().nth(1).expect("a problem line");
+    assert!(
+        first.contains("Payment … declined: card issuer unavailable — 30 entries"),
+        "{err}"
+    );
+    assert!(err.contains("First run with this state"), "{err}");
+    let wrote = format!(
+        "Wrote worklog {} · JSON report {} · state {}.",
+        s(&md),
+        s(&json),
+        s(&state.join("state.json"))
+    );
+    assert!(err.contains(&wrote), "{err}");
+    // Again: nothing changed, said so.
+    let again = gardener(&args);
+    assert!(
+        again
+            .stderr
+            .contains("Since the last run: nothing new, escalating, regressed or resolved."),
+        "{}",
+        again.stderr
+    );
+    // --quiet: nothing; the worklog on standard output: no summary.
+    let mut quiet = args.to_vec();
+    quiet.push("--quiet");
+    assert_eq!(gardener(&quiet).stderr, "");
+    let to_stdout = gardener(&["run", s(&input), "--state", "none"]);
+    assert_eq!(to_stdout.stderr, "");
+}

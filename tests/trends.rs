@@ -663,3 +663,108 @@ fn runs_sharing_a_state_take_turns_and_lose_no_update() {
         );
     }
 }
+
+/// Entries `from..to` of one statement, two to a timestamp: entries `2k` and `2k + 1` share
+/// second `k`.
+fn paired_entries(from: u32, to: u32) -> String {
+    let lines: Vec<String> = (from..to)
+        .map(|i| {
+            serde_json::json!({
+                "insertId": format!("pair-{i}"),
+                "jsonPayload": {"message": format!("Failed to persist message {i}: database timeout after 30s")},
+                "resource": {"labels": {"service_name": "billing"}, "type": "cloud_run_revision"},
+                "severity": "ERROR",
+                "timestamp": format!("2025-09-14T03:00:{:02}.5Z", i / 2),
+            })
+            .to_string()
+        })
+        .collect();
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn overlapping_runs_count_each_entry_once_even_at_equal_timestamps() {
+    let dir = tempdir();
+    let d = dir.path();
+    let state = d.join("state");
+    // A ends with entry 10 at second 5; entry 11 shares that timestamp but reaches the next
+    // run only (written late). B overlaps A by six entries.
+    let a = write(d, "a.ndjson", paired_entries(0, 11));
+    let b = write(d, "b.ndjson", paired_entries(5, 20));
+    let all = write(d, "all.ndjson", paired_entries(0, 20));
+    let total = |r: &Value| -> u64 {
+        let c = find_cluster(r, "billing", "Failed to persist message");
+        num(&c["trend"]["history"], "total")
+    };
+    let (ra, _) = run(d, "a", &[s(&a), "--state", s(&state)]);
+    assert_eq!(total(&ra), 11);
+    let (rb, _) = run(d, "b", &[s(&b), "--state", s(&state)]);
+    assert_eq!(
+        total(&rb),
+        20,
+        "entry 11, at the mark's timestamp, counts once"
+    );
+    let (rall, md) = run(d, "all", &[s(&all), "--state", s(&state)]);
+    assert_eq!(
+        total(&rall),
+        20,
+        "a run over entries already seen adds nothing"
+    );
+    assert!(!md.contains("**New ("), "{md}");
+    // (That run saw B's bucket whole and keeps the larger count: series merge by max.) Once
+    // more over the same logs: the state does not change at all.
+    let read = || std::fs::read_to_string(state.join("state.json")).expect("state");
+    let before = read();
+    let (again, _) = run(d, "all-again", &[s(&all), "--state", s(&state)]);
+    assert_eq!(total(&again), 20);
+    assert!(
+        read() == before,
+        "a run over entries already seen changed the state"
+    );
+    let kept: Value = read_json(&state.join("state.json"));
+    assert_eq!(kept["seen_ids"]["entries"], 20, "{}", kept["seen_ids"]);
+}
+
+#[test]
+fn a_second_run_over_the_same_logs_flags_no_escalation() {
+    let dir = tempdir();
+    let d = dir.path();
+    let state = d.join("state");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/netra-staging.json");
+    let (first, md_first) = run(d, "first", &[s(&example), "--state", s(&state)]);
+    assert!(
+        clusters(&first)
+            .iter()
+            .any(|c| !c["trend"]["escalation"].is_null()),
+        "the example has a spike"
+    );
+    assert!(md_first.contains("**Escalating ("), "{md_first}");
+    let (again, md) = run(d, "again", &[s(&example), "--state", s(&state)]);
+    for c in clusters(&again) {
+        assert_eq!(status(c), "ongoing", "{c:#}");
+    }
+    assert!(!md.contains("**Escalating ("), "{md}");
+    assert!(
+        md.contains("Nothing new, escalating, regressed or resolved."),
+        "{md}"
+    );
+    // The spike is still in the data (and its priority), said as such.
+    assert!(md.contains("seen before"), "{md}");
+    assert_eq!(again["priorities"], first["priorities"]);
+    let totals = |r: &Value| -> Vec<(String, u64)> {
+        clusters(r)
+            .iter()
+            .map(|c| {
+                (
+                    text(c, "id").to_string(),
+                    num(&c["trend"]["history"], "total"),
+                )
+            })
+            .collect()
+    };
+    let mut before = totals(&first);
+    let mut after = totals(&again);
+    before.sort();
+    after.sort();
+    assert_eq!(before, after);
+}

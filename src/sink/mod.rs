@@ -7,6 +7,7 @@ pub mod entries;
 pub mod github;
 pub mod json;
 pub mod report;
+pub mod summary;
 
 use std::io::Write;
 

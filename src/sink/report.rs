@@ -289,9 +289,12 @@ fn github_issues(r: &Report) -> std::collections::HashMap<&str, String> {
         .collect()
 }
 
-/// A problem's trend in a few words: `escalating ×4.1`, `new`, `regressed`, or `steady`.
-fn problem_trend(p: &ProblemReport) -> String {
+/// A problem's trend in a few words: `escalating ×4.1`, `spike ×4.1, seen before`, `new`,
+/// `regressed`, or `—`.
+pub(crate) fn problem_trend(p: &ProblemReport) -> String {
     match (p.escalation, p.status) {
+        // A spike an earlier run counted (see `trend::judge`).
+        (Some(f), Some(Status::Ongoing)) => format!("spike ×{f:.1}, seen before"),
         (Some(f), _) => format!("escalating ×{f:.1}"),
         (None, Some(s)) if s != Status::Ongoing => s.name().to_string(),
         _ => "—".into(),
@@ -387,7 +390,7 @@ fn status_text(c: &ClusterReport, s: Status) -> String {
 }
 
 /// `1 entry`, `1,234 entries`.
-fn entries(n: u64) -> String {
+pub(crate) fn entries(n: u64) -> String {
     if n == 1 {
         "1 entry".into()
     } else {
@@ -445,14 +448,19 @@ pub(crate) fn trend_line(c: &ClusterReport) -> Option<String> {
 /// resolved-looking clusters.
 fn changes(o: &mut String, r: &Report) {
     let actionable = || r.problems.iter().filter(|p| !p.expected);
-    let escalating: Vec<&ProblemReport> = actionable().filter(|p| p.escalation.is_some()).collect();
+    let stateful = r.trends.state.is_some();
+    // With a state, a spike whose entries an earlier run already counted changed nothing (its
+    // status is then `ongoing`, see `trend::judge`).
+    let escalating: Vec<&ProblemReport> = actionable()
+        .filter(|p| p.escalation.is_some())
+        .filter(|p| !stateful || p.status != Some(Status::Ongoing))
+        .collect();
     let with = |s: Status| -> Vec<&ProblemReport> {
         actionable()
             .filter(|p| p.status == Some(s) && p.escalation.is_none())
             .collect()
     };
     let (new, regressed) = (with(Status::New), with(Status::Regressed));
-    let stateful = r.trends.state.is_some();
     if !stateful && escalating.is_empty() {
         return;
     }

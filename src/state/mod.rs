@@ -7,10 +7,12 @@
 //! buckets runs have observed (so a baseline knows where a cluster was silent) and the newest
 //! reference time of a run.
 //!
-//! **No double counting.** A run adds to a cluster's total only the entries newer than its
-//! stored last-seen time, and merges its series bucket by bucket with `max` — so running again
-//! over the same logs, or over logs that overlap the last run, changes nothing. (The price:
-//! logs older than what was already seen — a backfill — do not add to the totals; entries
+//! **No double counting.** A run adds to a cluster's total only the entries no earlier run
+//! counted: those the insertId memory ([`seen`]) does not hold, and, for entries older than
+//! the memory reaches, those newer than the cluster's stored last-seen time. Series merge
+//! bucket by bucket with `max`. So running again over the same logs, or over logs that overlap
+//! the last run (at equal timestamps too), changes no total. (The price: logs older than the
+//! memory and than what was already seen — a backfill — do not add to the totals; entries
 //! without a timestamp count only the first time a cluster is seen; and two runs that each saw
 //! part of one bucket keep the larger part.)
 //!
@@ -22,6 +24,8 @@
 //! renamed over the old one (then the directory is synced), so a crash leaves the old state or
 //! the new one, never a mix. A file that cannot be parsed stops the run with exit code 3 and
 //! says how to recover, rather than being overwritten.
+
+pub mod seen;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -35,6 +39,7 @@ use crate::fingerprint::format_id;
 use crate::fingerprint::mine::Known;
 use crate::record::{Aggregate, Cluster, Report};
 use crate::time::{format_rfc3339, parse_duration, parse_rfc3339};
+use seen::SeenIds;
 
 const NANOS: i64 = 1_000_000_000;
 /// The file format's version; a newer one is refused rather than misread.
@@ -97,6 +102,9 @@ pub struct Store {
     /// alone would not generalize. At most [`MAX_TEMPLATES`], the least recently used dropped.
     #[serde(default)]
     pub templates: BTreeMap<String, BTreeMap<String, String>>,
+    /// The insertId memory (see [`seen`]).
+    #[serde(default, skip_serializing_if = "SeenIds::is_empty")]
+    pub seen_ids: SeenIds,
     /// Where it lives (not stored).
     #[serde(skip)]
     pub path: PathBuf,
@@ -112,6 +120,7 @@ impl Store {
             observed: BTreeSet::new(),
             clusters: BTreeMap::new(),
             templates: BTreeMap::new(),
+            seen_ids: SeenIds::default(),
             path,
         }
     }
@@ -186,9 +195,22 @@ impl Store {
             .collect()
     }
 
+    /// Entries of `c` that no earlier run counted (see [`new_entries`]).
+    pub fn new_entries(&self, c: &Cluster) -> u64 {
+        let mark = self
+            .clusters
+            .get(&format_id(c.id))
+            .and_then(Seen::last_seen_nanos);
+        new_entries(c, mark)
+    }
+
+    /// Adds a complete run: totals, marks, series, priorities, and (with `seen`, the run's
+    /// entries within `state.overlap` of its newest) the insertId memory; `None` (a merge,
+    /// which counts by high-water marks alone) forgets the memory, which would miss them.
     pub fn update(
         &mut self,
         agg: &Aggregate,
+        seen: Option<Vec<(i64, u64)>>,
         report: &Report,
         closed: &BTreeMap<String, bool>,
         cfg: &Config,
@@ -211,7 +233,7 @@ impl Store {
                 ..Default::default()
             });
             let mark = s.last_seen_nanos();
-            let new = entries_after(c, mark);
+            let new = new_entries(c, mark);
             s.total += new;
             if let Some(f) = c.first_seen
                 && s.first_seen_nanos().is_none_or(|old| f < old)
@@ -259,6 +281,19 @@ impl Store {
             {
                 self.reference = Some(format_rfc3339(r));
             }
+        }
+        match seen {
+            Some(run) => {
+                let oldest = agg.clusters.iter().filter_map(|c| c.first_seen).min();
+                let overlap = parse_duration(&cfg.state.overlap).unwrap_or(2 * 86_400);
+                self.seen_ids.remember(
+                    run,
+                    oldest,
+                    overlap.saturating_mul(NANOS),
+                    cfg.state.max_ids,
+                );
+            }
+            None => self.seen_ids.clear(),
         }
         // Keep `history` back from the newest reference.
         if let Some(newest) = self.reference_secs() {
@@ -356,6 +391,15 @@ fn micros(nanos: i64) -> i64 {
     nanos - nanos.rem_euclid(1000)
 }
 
+/// Entries of `c` that no earlier run counted: those the insertId memory does not know, plus,
+/// of those older than the memory's start, the ones newer than the cluster's high-water
+/// `mark`. Every entry the memory decided is at or after its start; with a mark before the
+/// start, they are all among the entries after the mark, and are taken out of that count.
+pub fn new_entries(c: &Cluster, mark: Option<i64>) -> u64 {
+    let decided = c.recount.fresh + c.recount.repeated;
+    c.recount.fresh + entries_after(c, mark).saturating_sub(decided)
+}
+
 pub fn entries_after(c: &Cluster, mark: Option<i64>) -> u64 {
     let Some(mark) = mark else {
         return c.count;
@@ -425,6 +469,7 @@ mod tests {
             http_statuses: Default::default(),
             latency_us: None,
             traces: Default::default(),
+            recount: Default::default(),
         }
     }
 
@@ -480,13 +525,13 @@ mod tests {
             .unwrap()
             .unwrap();
         let run1 = aggregate(vec![cluster(1, &[1000, 2000]), cluster(2, &[1500])]);
-        st.update(&run1, &report(), &BTreeMap::new(), &cfg);
+        st.update(&run1, None, &report(), &BTreeMap::new(), &cfg);
         let after1 = st.clone();
-        st.update(&run1, &report(), &BTreeMap::new(), &cfg);
+        st.update(&run1, None, &report(), &BTreeMap::new(), &cfg);
         assert_eq!(st, after1, "the same run twice changes nothing");
         // An overlapping run: 2000 was seen already, 2500 and 4000 are new.
         let run2 = aggregate(vec![cluster(1, &[2000, 2500, 4000])]);
-        st.update(&run2, &report(), &BTreeMap::new(), &cfg);
+        st.update(&run2, None, &report(), &BTreeMap::new(), &cfg);
         let c1 = &st.clusters[&format_id(1)];
         assert_eq!(c1.total, 4);
         assert_eq!(c1.first_seen_nanos(), Some(1000 * NANOS));
@@ -497,7 +542,7 @@ mod tests {
         assert_eq!(c1.series.get(&2400), Some(&1));
         // GitHub's view of closed issues is remembered.
         let closed: BTreeMap<String, bool> = [(format_id(2), true)].into();
-        st.update(&run2, &report(), &closed, &cfg);
+        st.update(&run2, None, &report(), &closed, &cfg);
         assert!(st.clusters[&format_id(2)].closed);
     }
 
@@ -510,6 +555,7 @@ mod tests {
         let mut st = Store::open(d, &cfg).unwrap().unwrap();
         st.update(
             &aggregate(vec![cluster(7, &[100])]),
+            Some(vec![(100 * NANOS, 42)]),
             &report(),
             &BTreeMap::new(),
             &cfg,
