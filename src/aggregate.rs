@@ -101,8 +101,8 @@ impl Shard {
         id % self.set.shards as u64 == self.set.shard as u64
     }
 
-    /// Adds a batch.
-    pub fn add(&mut self, batch: &Batch) {
+    /// Adds a batch; returns how many of its entries were this shard's.
+    pub fn add(&mut self, batch: &Batch) -> usize {
         for t in &batch.new_templates {
             if self.mine(t.id) {
                 self.templates
@@ -130,15 +130,18 @@ impl Shard {
                 }
             }
         }
+        let mut own = 0;
         for r in &batch.records {
             if self.mine(r.fingerprint) {
                 self.record(batch, r);
+                own += 1;
             }
         }
         self.batches += 1;
         if self.batches % 64 == 0 {
             self.prune();
         }
+        own
     }
 
     fn record(&mut self, batch: &Batch, r: &Record) {
@@ -389,9 +392,9 @@ pub async fn run(
     loop {
         stats.queued(rx.len());
         let Some(batch) = rx.recv().await else { break };
-        let t = stats.start(batch.records.len());
-        shard.add(&batch);
-        stats.finish(t, batch.records.len());
+        let t = stats.start(0);
+        let own = shard.add(&batch);
+        stats.finish_own(t, own);
     }
     shard.end()
 }

@@ -891,11 +891,15 @@ impl Config {
             problems.push("aggregate.samples must be at most 100".into());
         }
         let mut seen = Vec::new();
+        let mut windows_ok = true;
         for w in &self.aggregate.windows {
             match crate::time::parse_duration(w) {
-                None => problems.push(format!(
-                    "aggregate.windows: '{w}' is not a duration (use e.g. 90s, 5m, 1h, 2d)"
-                )),
+                None => {
+                    windows_ok = false;
+                    problems.push(format!(
+                        "aggregate.windows: '{w}' is not a duration (use e.g. 90s, 5m, 1h, 2d)"
+                    ))
+                }
                 Some(s) if seen.contains(&s) => {
                     problems.push(format!("aggregate.windows: '{w}' is listed twice"))
                 }
@@ -961,11 +965,13 @@ impl Config {
         match self.rules() {
             Err(e) => problems.push(e.0),
             Ok(rules) => {
-                let windows: Vec<String> = self.aggregate.windows.clone();
+                // A misspelled window would make every rule naming the window it meant look
+                // wrong too: those are checked once the windows are right.
+                let windows = windows_ok.then_some(self.aggregate.windows.as_slice());
                 for (i, r) in rules.iter().enumerate() {
                     let at = format!("prioritize.rules[{i}] '{}'", r.name);
                     problems.extend(
-                        check_rule(r, &windows)
+                        check_rule(r, windows)
                             .into_iter()
                             .map(|e| format!("{at}: {e}")),
                     );
@@ -976,8 +982,13 @@ impl Config {
             Ok(())
         } else {
             Err(ConfigError(format!(
-                "{origin}: {} problem(s):\n  - {}",
+                "{origin}: {} {}:\n  - {}",
                 problems.len(),
+                if problems.len() == 1 {
+                    "problem"
+                } else {
+                    "problems"
+                },
                 problems.join("\n  - ")
             )))
         }
@@ -1057,7 +1068,9 @@ pub fn label_problem(what: &str, label: &str) -> Option<String> {
     None
 }
 
-fn check_rule(r: &Rule, windows: &[String]) -> Vec<String> {
+/// A rule's problems; `windows` is `None` when `aggregate.windows` is itself wrong (the rule's
+/// windows are then not checked).
+fn check_rule(r: &Rule, windows: Option<&[String]>) -> Vec<String> {
     let mut errs = Vec::new();
     for l in &r.labels {
         errs.extend(label_problem("label", l));
@@ -1097,10 +1110,10 @@ fn check_rule(r: &Rule, windows: &[String]) -> Vec<String> {
         }
     }
     for w in m.window_at_least.keys() {
-        if !windows.contains(w) {
+        if windows.is_some_and(|ws| !ws.contains(w)) {
             errs.push(format!(
                 "window '{w}' is not one of aggregate.windows ({})",
-                windows.join(", ")
+                windows.unwrap_or_default().join(", ")
             ));
         }
     }
@@ -1183,8 +1196,12 @@ mod tests {
         let err = Config::from_yaml(yaml, "t.yaml").unwrap_err().0;
         assert!(err.contains("'soon' is not a duration"), "{err}");
         assert!(err.contains("P9"), "{err}");
-        assert!(err.contains("window '2h'"), "{err}");
+        // The rule's window is not checked against windows that are themselves wrong.
+        assert!(!err.contains("window '2h'"), "{err}");
         assert!(err.contains("bad regular expression"), "{err}");
+        let fixed = yaml.replace("soon", "1h");
+        let err = Config::from_yaml(&fixed, "t.yaml").unwrap_err().0;
+        assert!(err.contains("window '2h'"), "{err}");
         let err = Config::from_yaml("source:\n  max_entry_kib: 0\n  max_depth: 128\n", "t.yaml")
             .unwrap_err()
             .0;

@@ -59,11 +59,14 @@ enum Command {
     #[command(long_about = MERGE_ABOUT, after_long_help = MERGE_AFTER)]
     Merge(MergeArgs),
     /// Check a configuration: YAML syntax and keys (with line and column), stages and rules.
+    #[command(after_long_help = VALIDATE_AFTER)]
     Validate(ConfigArg),
     /// Print `<fingerprint>\t<template>` for each message line read (stdin or files), grouped
     /// exactly as `gardener run` groups messages (all lines are read before any is printed).
+    #[command(after_long_help = FINGERPRINT_AFTER)]
     Fingerprint(FingerprintArgs),
     /// Generate realistic gcloud output (deterministic for a seed) for tests and benchmarks.
+    #[command(after_long_help = GEN_AFTER)]
     Gen(GenArgs),
     /// Benchmark `gardener run` against a one-core parse-only baseline on generated input:
     /// wall time, entries/s, MB/s and peak RSS of each. Build with --release first.
@@ -160,16 +163,67 @@ entries. Its `mergeable` section holds the run's aggregates before template mini
 re-runs mining over all the parts' templates and gives exactly what one run over all the input
 gives: the same fingerprints, counts, windows, severities, revisions, locations, samples,
 HTTP statuses and latency percentiles, first and last seen, priorities, related clusters,
-totals and bad entries. The order of the files does not matter. The merged JSON report is itself mergeable,
-so merging can go in stages (days into weeks).
+totals and bad entries. The order of the files does not matter. The merged JSON report is
+itself mergeable, so merging can go in stages (days into weeks).
 
 Parts must be made with the same windows, samples, mask pack, related.traces_per_cluster and
---now (if any); the merge
-runs with its own configuration (--config) for priorities, titles, redaction and sinks, and
-refuses (exit 2) a file that is not a gardener JSON report, has another format version or was
-made with other settings that change the counts. Each entry must be in exactly one part.
+--now (if any); the merge runs with its own configuration (--config) for priorities, titles,
+redaction and sinks, and refuses (exit 2) a file that is not a gardener JSON report, has
+another format version or was made with other settings that change the counts. Each entry must
+be in exactly one part; the same part given twice is refused.
 
 The worklog goes to standard output unless --report names a file.";
+
+const VALIDATE_AFTER: &str = "\
+Checks everything a run would refuse, before a run: unknown or misspelled keys (with the file,
+line and column), values out of range, durations, windows, regular expressions, the mask,
+redaction and priority packs, rules naming windows that are not configured, GitHub labels
+GitHub would refuse. Every problem is listed, each once. On success it prints one line: the
+workers, shards, windows, rule count and whether the GitHub sink is on.
+
+EXIT CODES:
+    0    the configuration is valid
+    2    it is not (every problem listed on stderr)
+
+EXAMPLES:
+    gardener validate --config pipeline.yaml
+    GARDENER_CONFIG=ops/gardener.yaml gardener validate
+    # In CI, before deploying a changed configuration:
+    gardener validate --config pipeline.yaml || exit 1";
+
+const FINGERPRINT_AFTER: &str = "\
+Each line is one message (the text a log entry carries, not the JSON entry). Lines are masked
+and mined exactly as `gardener run` does for one service (--service, default none), so the id
+printed is the cluster id a run gives that message; this is the way to check a mask or see why
+two messages do or do not group.
+
+EXIT CODES:
+    0    every line fingerprinted (also when standard output closes early: `| head`)
+    2    bad configuration
+    3    a file could not be read
+
+EXAMPLES:
+    printf 'user 1042 timed out after 30s\\nuser 977 timed out after 5s\\n' | gardener fingerprint
+    gardener fingerprint --service netra-backend-staging messages.txt
+    # Which messages of a log share a template:
+    jq -r '.[].jsonPayload.message // empty' logs.json | gardener fingerprint | sort | uniq -c -w16";
+
+const GEN_AFTER: &str = "\
+The entries look like a Cloud Run service's gcloud output: JSON payloads and text payloads,
+request logs with latency, tracebacks, an outage with its 503s, bursts, and a few bad
+entries. The same --seed gives the same bytes on every machine. Meant for tests, benchmarks
+and trying gardener out; it is not part of a production run.
+
+EXIT CODES:
+    0    written (also when standard output closes early: `| head`)
+    1    the output could not be written
+    2    a bad flag value (--format, --end, --span, --spike)
+
+EXAMPLES:
+    gardener gen --entries 100000 -o logs.json && gardener run logs.json --report worklog.md
+    gardener gen --format ndjson --seed 7 --span 6h | gardener run --format ndjson
+    # With the ground truth, to measure grouping:
+    gardener gen --entries 20000 --truth truth.tsv -o logs.json";
 
 const MERGE_AFTER: &str = "\
 EXIT CODES:

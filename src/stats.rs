@@ -95,6 +95,14 @@ impl StageStats {
         }
     }
 
+    /// Marks the end of work on a batch of which the worker took `n` entries (and produced as
+    /// many), when only the worker knows how many were its own (an aggregate shard sees every
+    /// batch and keeps the entries of its clusters): counted once across shards.
+    pub fn finish_own(&self, started: Instant, n: usize) {
+        self.entries_in.fetch_add(n as u64, Ordering::Relaxed);
+        self.finish(started, n);
+    }
+
     /// Adds the time since `since` as time spent waiting for the next stage to take a batch.
     pub fn blocked(&self, since: Instant) {
         self.blocked_ns

@@ -175,6 +175,10 @@ fn stages_report_channel_depth_and_no_progress_on_a_pipe() {
         let mean = st["channel_depth_mean"].as_f64().expect("mean");
         assert!(max <= 16, "{stage}: max {max}");
         assert!(mean >= 0.0 && mean <= max as f64, "{stage}: mean {mean}");
+        // Every entry once, however many workers or shards (each shard sees every batch).
+        let entries = num(&report["totals"], "entries_processed");
+        assert_eq!(num(st, "entries_in"), entries, "{stage}");
+        assert_eq!(num(st, "entries_out"), entries, "{stage}");
     }
 }
 

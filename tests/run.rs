@@ -1415,3 +1415,60 @@ fn a_worklog_written_to_a_file_is_summarized_on_stderr() {
     let to_stdout = gardener(&["run", s(&input), "--state", "none"]);
     assert_eq!(to_stdout.stderr, "");
 }
+
+#[test]
+fn a_misspelled_window_is_one_error_not_one_per_rule_that_names_it() {
+    let dir = tempdir();
+    let cfg = write(
+        dir.path(),
+        "w.yaml",
+        "aggregate:\n  windows: [5m, 1x, 6h, 24h]\n",
+    );
+    let out = gardener(&["validate", "--config", s(&cfg)]);
+    out.expect_code(2);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "gardener: {}: 1 problem:\n  - aggregate.windows: '1x' is not a duration (use e.g. 90s, 5m, 1h, 2d)\n",
+            s(&cfg)
+        )
+    );
+    // A window left out on purpose is still checked against the rules that name it.
+    let cfg = write(
+        dir.path(),
+        "w2.yaml",
+        "aggregate:\n  windows: [5m, 6h, 24h]\n",
+    );
+    let out = gardener(&["validate", "--config", s(&cfg)]);
+    out.expect_code(2);
+    assert!(
+        out.stderr
+            .contains("window '1h' is not one of aggregate.windows (5m, 6h, 24h)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn every_help_teaches_with_examples_and_exit_codes_and_wraps_at_sentence_ends() {
+    for cmd in ["run", "merge", "validate", "fingerprint", "gen"] {
+        let out = gardener(&[cmd, "--help"]);
+        out.expect_code(0);
+        let help = &out.stdout;
+        assert!(help.contains("\nEXIT CODES:\n"), "{cmd}: {help}");
+        assert!(help.contains("\nEXAMPLES:\n"), "{cmd}: {help}");
+        // Prose paragraphs (not indented) fill their lines: a short line followed by one that
+        // goes on in lower case is a sentence broken in the source.
+        let lines: Vec<&str> = help.lines().collect();
+        for w in lines.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let prose = |l: &str| !l.starts_with(' ') && !l.is_empty();
+            if prose(a) && prose(b) && b.starts_with(|c: char| c.is_lowercase()) {
+                assert!(
+                    a.len() >= 60,
+                    "{cmd}: a line broken mid-sentence:\n{a}\n{b}"
+                );
+            }
+        }
+    }
+}
