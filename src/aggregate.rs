@@ -165,6 +165,7 @@ impl Shard {
                 first_seen: None,
                 last_seen: None,
                 severities: [0; 9],
+                severity_from_text: 0,
                 revisions: BTreeMap::new(),
                 locations: BTreeMap::new(),
                 per_second: BTreeMap::new(),
@@ -178,6 +179,7 @@ impl Shard {
             });
         c.count += 1;
         c.severities[r.severity.index()] += 1;
+        c.severity_from_text += u64::from(r.severity_from_text);
         let timestamp = match r.timestamp {
             Some(ts) if ts > self.set.latest => {
                 // Dated in the future (a clock gone wrong): its time would move the reference,
@@ -417,6 +419,7 @@ pub fn merge_cluster(a: &mut Cluster, b: Cluster, max_samples: usize) {
     for (x, y) in a.severities.iter_mut().zip(b.severities) {
         *x += y;
     }
+    a.severity_from_text += b.severity_from_text;
     for (k, v) in b.revisions {
         *a.revisions.entry(k).or_insert(0) += v;
     }

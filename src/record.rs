@@ -138,7 +138,11 @@ pub struct Record {
     pub insert_id: Str,
     /// Event time in Unix nanoseconds (`timestamp`, else `receiveTimestamp`); `None` when absent.
     pub timestamp: Option<i64>,
+    /// The effective severity: Cloud Logging's, else the level the text's logger prefix names
+    /// (see `parse::textlog`).
     pub severity: Severity,
+    /// Cloud Logging's severity was DEFAULT or missing and `severity` comes from the text.
+    pub severity_from_text: bool,
     pub resource_type: Str,
     pub service: Str,
     pub revision: Str,
@@ -361,6 +365,9 @@ pub struct Cluster {
     pub last_seen: Option<i64>,
     /// Entries per severity, indexed by [`Severity::index`].
     pub severities: [u64; 9],
+    /// Entries whose severity came from their text (Cloud Logging's was DEFAULT or missing).
+    #[serde(default)]
+    pub severity_from_text: u64,
     pub revisions: BTreeMap<String, u64>,
     /// `module:function:line` (or `file:function:line`) with counts.
     pub locations: BTreeMap<String, u64>,
@@ -750,6 +757,9 @@ pub struct ClusterReport {
     pub template: String,
     pub max_severity: String,
     pub severities: BTreeMap<String, u64>,
+    /// Of those, entries whose severity was read from their text (a logger prefix's level, or
+    /// an access line's status) because Cloud Logging's was DEFAULT or missing.
+    pub severity_from_text: u64,
     pub count: u64,
     pub windows: BTreeMap<String, u64>,
     pub first_seen: Option<String>,

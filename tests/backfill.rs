@@ -208,3 +208,63 @@ fn gzip_on_standard_input_redirected_from_a_file() {
     assert_eq!(num(&got["totals"], "entries_read"), 3000);
     assert_eq!(counts(&got), counts(&want));
 }
+
+/// Runs `command` (a shell line) on a pseudo-terminal with `script`, standard input closed;
+/// returns what the terminal showed, or `None` when `script` (util-linux) is not installed.
+fn on_a_terminal(command: &str) -> Option<String> {
+    let out = std::process::Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .env_remove("GARDENER_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(o) => Some(String::from_utf8_lossy(&o.stdout).into_owned()),
+        Err(e) => {
+            eprintln!("skipped: `script` (util-linux) is needed for a pseudo-terminal: {e}");
+            None
+        }
+    }
+}
+
+#[test]
+fn on_a_terminal_a_waiting_run_says_so_and_the_end_of_a_run_names_its_steps() {
+    let bin = env!("CARGO_BIN_EXE_gardener");
+    // No file, standard input a terminal: a hint at once (the run then ends on SIGTERM).
+    let Some(shown) = on_a_terminal(&format!("timeout 3 {bin} run --state none")) else {
+        return;
+    };
+    assert!(
+        shown.contains("gardener: reading log entries from the terminal (paste them, then Ctrl-D)"),
+        "{shown}"
+    );
+    // A run long enough for progress: after reading, a spinner names each step, then the
+    // summary of the worklog written to a file.
+    let dir = tempdir();
+    let input = generate(dir.path(), "big.json", 40_000, 3, "array", "6h");
+    let md = dir.path().join("w.md");
+    let shown = on_a_terminal(&format!(
+        "{bin} run {} --state none --report {}",
+        s(&input),
+        s(&md)
+    ))
+    .expect("script ran before");
+    // (The terminal is redrawn at most 20 times a second: a step shorter than that may not
+    // show, so one is asked for.)
+    let steps = [
+        "combining the shards",
+        "mining templates",
+        "trends and priorities",
+        "grouping problems",
+        "redacting",
+        "writing the reports",
+    ];
+    assert!(
+        steps.iter().any(|s| shown.contains(s)),
+        "no step in {shown}"
+    );
+    assert!(shown.contains("Read 40,000 entries from"), "{shown}");
+    assert!(
+        shown.contains(&format!("Wrote worklog {}.", s(&md))),
+        "{shown}"
+    );
+}

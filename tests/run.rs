@@ -1472,3 +1472,136 @@ fn every_help_teaches_with_examples_and_exit_codes_and_wraps_at_sentence_ends() 
         }
     }
 }
+
+/// A Cloud Run text entry as the platform writes it: no severity at all.
+fn plain_text(id: &str, second: u32, text: &str) -> Value {
+    let mut e = text_entry(
+        id,
+        Some(&format!("2025-09-14T03:00:{second:02}Z")),
+        "DEFAULT",
+        "api",
+        text,
+    );
+    e.as_object_mut().expect("object").remove("severity");
+    e
+}
+
+#[test]
+fn text_logs_are_read_past_their_colors_and_logger_prefixes() {
+    let dir = tempdir();
+    let d = dir.path();
+    let entries = vec![
+        // One loguru statement, colored and plain: one cluster, level and location from the
+        // prefix.
+        plain_text(
+            "c1",
+            1,
+            "\u{1b}[32m2025-08-25 16:20:09.772\u{1b}[0m | \u{1b}[31m\u{1b}[1mERROR   \u{1b}[0m | \u{1b}[36mapp.billing\u{1b}[0m:\u{1b}[36mcharge\u{1b}[0m:\u{1b}[36m88\u{1b}[0m - \u{1b}[31m\u{1b}[1mCharge 1042 failed: card declined\u{1b}[0m",
+        ),
+        plain_text(
+            "c2",
+            2,
+            "2025-08-25 16:20:11.001 | ERROR    | app.billing:charge:88 - Charge 977 failed: card declined",
+        ),
+        // Distinct statements behind one gunicorn prefix: apart.
+        plain_text(
+            "g1",
+            3,
+            "[2025-09-16 00:41:17 +0000] [12] [INFO] Starting gunicorn 23.0.0",
+        ),
+        plain_text(
+            "g2",
+            4,
+            "[2025-09-16 00:41:17 +0000] [12] [INFO] Using worker: uvicorn.workers.UvicornWorker",
+        ),
+        plain_text(
+            "g3",
+            5,
+            "[2025-09-16 00:41:18 +0000] [13] [ERROR] Worker (pid:14) was sent SIGKILL! Perhaps out of memory?",
+        ),
+        // Access lines: 2xx and 5xx apart, each with the requests of its status.
+        plain_text(
+            "a1",
+            6,
+            "169.254.1.1:49880 - \"GET /health HTTP/1.1\" 200 OK",
+        ),
+        plain_text(
+            "a2",
+            7,
+            "169.254.1.7:49912 - \"GET /health HTTP/1.1\" 200 OK",
+        ),
+        plain_text(
+            "a3",
+            8,
+            "169.254.1.1:49990 - \"GET /health HTTP/1.1\" 503 Service Unavailable",
+        ),
+        // A level in the text when Cloud Logging has none; Cloud Logging's own wins.
+        plain_text("w1", 9, "WARNING:root:disk almost full"),
+        text_entry(
+            "e1",
+            Some("2025-09-14T03:00:10Z"),
+            "INFO",
+            "api",
+            "ERROR: sent as INFO by its logger",
+        ),
+    ];
+    let input = write(d, "text.json", pretty_array(&entries));
+    let (report, _, lines) = run_ok(d, "text", &input, &["--state", "none"]);
+    let id_of = |insert: &str| -> String {
+        let l = lines
+            .iter()
+            .find(|l| l["insertId"] == insert)
+            .unwrap_or_else(|| panic!("no entry {insert}"));
+        text(l, "fingerprint").to_string()
+    };
+    let severity_of = |insert: &str| -> String {
+        let l = lines.iter().find(|l| l["insertId"] == insert).unwrap();
+        text(l, "severity").to_string()
+    };
+    assert_eq!(id_of("c1"), id_of("c2"), "colored and plain copies");
+    let charge = find_cluster(&report, "api", "Charge");
+    assert_eq!(text(charge, "template"), "Charge <*> failed: card declined");
+    assert_eq!(text(charge, "max_severity"), "ERROR");
+    assert_eq!(num(charge, "severity_from_text"), 2);
+    assert_eq!(charge["locations"], json!({"app.billing:charge:88": 2}));
+    let gunicorn: std::collections::BTreeSet<String> =
+        ["g1", "g2", "g3"].iter().map(|i| id_of(i)).collect();
+    assert_eq!(gunicorn.len(), 3, "three statements behind one prefix");
+    assert_eq!(severity_of("g3"), "ERROR");
+    assert_eq!(severity_of("g1"), "INFO");
+    assert_eq!(id_of("a1"), id_of("a2"));
+    assert_ne!(id_of("a1"), id_of("a3"), "2xx and 5xx access lines differ");
+    let failing = find_cluster(&report, "api", "HTTP GET /health 503");
+    assert_eq!(
+        failing["http"]["statuses"],
+        json!({"503": 1}),
+        "{failing:#}"
+    );
+    assert_eq!(severity_of("a3"), "ERROR");
+    assert_eq!(severity_of("w1"), "WARNING");
+    assert_eq!(
+        lines.iter().find(|l| l["insertId"] == "w1").unwrap()["severity_from_text"],
+        true
+    );
+    // `gardener fingerprint` reads a line as the run reads a text payload.
+    let fp = gardener_stdin(
+        &["fingerprint", "--service", "api"],
+        b"2025-08-25 16:20:11.001 | ERROR    | app.billing:charge:88 - Charge 977 failed: card declined\n",
+    );
+    fp.expect_code(0);
+    assert_eq!(
+        fp.stdout.split('\t').next(),
+        Some(id_of("c2").as_str()),
+        "{}",
+        fp.stdout
+    );
+    assert_eq!(severity_of("e1"), "INFO", "Cloud Logging's severity wins");
+    assert!(
+        lines
+            .iter()
+            .find(|l| l["insertId"] == "e1")
+            .unwrap()
+            .get("severity_from_text")
+            .is_none()
+    );
+}

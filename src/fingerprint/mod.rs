@@ -230,7 +230,8 @@ pub struct MessageGrouper<'m> {
     masker: &'m Masker,
     service: String,
     ids: Vec<u64>,
-    templates: HashMap<u64, String>,
+    /// Id → (scope, template).
+    templates: HashMap<u64, (String, String)>,
     scratch: String,
 }
 
@@ -245,12 +246,30 @@ impl<'m> MessageGrouper<'m> {
         }
     }
 
-    pub fn add(&mut self, msg: &str) {
-        self.masker.template(msg, &mut self.scratch);
-        let id = fingerprint_id(&self.service, &self.scratch);
+    /// Adds one message line, read as `gardener run` reads a text payload: ANSI escapes
+    /// removed, a logger prefix split off (its code location joins the scope), an access-log
+    /// line grouped as a request (see `parse::textlog`).
+    pub fn add(&mut self, line: &str) {
+        use crate::parse::textlog;
+        let clean = textlog::strip_ansi(line);
+        let (mut msg, mut module, mut function) = (&*clean, "", "");
+        if let Some(p) = textlog::split_prefix(&clean) {
+            msg = &clean[p.message];
+            module = &clean[p.module];
+            function = &clean[p.function];
+        }
+        match textlog::access_line(msg) {
+            Some(a) => {
+                self.masker
+                    .http_template(&msg[a.method], &msg[a.url], a.status, &mut self.scratch)
+            }
+            None => self.masker.template(msg, &mut self.scratch),
+        }
+        let scope = scope(&self.service, module, function);
+        let id = fingerprint_id(&scope, &self.scratch);
         self.ids.push(id);
         if !self.templates.contains_key(&id) {
-            self.templates.insert(id, self.scratch.clone());
+            self.templates.insert(id, (scope, self.scratch.clone()));
         }
     }
 
@@ -259,9 +278,9 @@ impl<'m> MessageGrouper<'m> {
         let raws: Vec<mine::Raw> = self
             .templates
             .iter()
-            .map(|(id, t)| mine::Raw {
+            .map(|(id, (scope, t))| mine::Raw {
                 id: *id,
-                service: &self.service,
+                service: scope,
                 template: t,
             })
             .collect();

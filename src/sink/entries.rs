@@ -25,6 +25,9 @@ struct EntryLine<'a> {
     timestamp: Option<String>,
     service: &'a str,
     severity: &'static str,
+    /// Only when the severity came from the entry's text (Cloud Logging's was DEFAULT).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    severity_from_text: bool,
     fingerprint: String,
 }
 
@@ -171,6 +174,7 @@ impl EntriesSink {
                     timestamp: r.timestamp.map(format_rfc3339),
                     service: batch.str(r.service),
                     severity: r.severity.name(),
+                    severity_from_text: r.severity_from_text,
                     fingerprint: format_id(r.fingerprint),
                 };
                 serde_json::to_writer(&mut *line, &e)?;

@@ -460,6 +460,7 @@ mod tests {
             first_seen: seconds.iter().min().map(|s| s * NANOS),
             last_seen: seconds.iter().max().map(|s| s * NANOS),
             severities: [0; 9],
+            severity_from_text: 0,
             revisions: Default::default(),
             locations: Default::default(),
             per_second,

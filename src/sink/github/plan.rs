@@ -291,6 +291,7 @@ mod tests {
             template: "boom".into(),
             max_severity: "ERROR".into(),
             severities: Default::default(),
+            severity_from_text: 0,
             count,
             windows: Default::default(),
             first_seen: Some(crate::time::format_rfc3339(

@@ -8,6 +8,8 @@
 //! of the payload. An entry with no payload and no `httpRequest` is a bad entry, as is anything
 //! that is not a JSON object or has fields of the wrong type.
 
+pub mod textlog;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -447,7 +449,7 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
         });
     }
     match message {
-        Some(m) => r.message = spans.of(&m),
+        Some(m) => text_message(&mut r, &textlog::strip_ansi(&m), spans),
         None if r.http.is_some() => {}
         None => {
             return Err(
@@ -456,6 +458,56 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
         }
     }
     Ok(r)
+}
+
+/// Sets the record's message from `text` (ANSI escapes already removed): a logger prefix is
+/// split off (its level becomes the severity when Cloud Logging's is DEFAULT, its code location
+/// the record's when it has none), and an access-log line becomes the record's request, so it
+/// groups like an `httpRequest` entry. See [`textlog`].
+fn text_message(r: &mut Record, text: &str, spans: &mut Spans<'_>) {
+    let mut msg = text;
+    if let Some(p) = textlog::split_prefix(text) {
+        if let Some(level) = p.level
+            && r.severity == Severity::Default
+        {
+            r.severity = level;
+            r.severity_from_text = true;
+        }
+        let no_location = r.module.is_empty() && r.file.is_empty() && r.function.is_empty();
+        if no_location && !p.module.is_empty() {
+            let at = spans.of(&text[p.module.clone()]);
+            if p.function.is_empty() {
+                r.file = at;
+            } else {
+                r.module = at;
+                r.function = spans.of(&text[p.function.clone()]);
+            }
+            r.line = spans.of(&text[p.line.clone()]);
+        }
+        msg = &text[p.message];
+    }
+    if r.http.is_none()
+        && let Some(a) = textlog::access_line(msg)
+    {
+        if r.severity == Severity::Default {
+            r.severity = match a.status {
+                500.. => Severity::Error,
+                400..=499 => Severity::Warning,
+                _ => Severity::Info,
+            };
+            r.severity_from_text = true;
+        }
+        r.http = Some(Http {
+            method: spans.of(&msg[a.method]),
+            url: spans.of(&msg[a.url]),
+            status: a.status,
+            latency_us: None,
+            user_agent: Str::EMPTY,
+        });
+        // No message: the entry groups as a request (method, route, status).
+        return;
+    }
+    r.message = spans.of(msg);
 }
 
 /// Parses every entry of a batch in place.
