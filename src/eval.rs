@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::fingerprint::mine::Settings;
 use crate::fingerprint::{Masker, MessageGrouper};
 
 /// Scores of one data set.
@@ -62,6 +63,16 @@ fn fold(t: &str) -> String {
 
 /// Scores one `<name>_2k.log_structured_corrected.csv`.
 pub fn score_file(masker: &Masker, name: &str, path: &Path) -> std::io::Result<Score> {
+    score_file_tuned(masker, name, path, &Settings::default())
+}
+
+/// [`score_file`] with other mining settings.
+pub fn score_file_tuned(
+    masker: &Masker,
+    name: &str,
+    path: &Path,
+    settings: &Settings,
+) -> std::io::Result<Score> {
     let text = String::from_utf8_lossy(&std::fs::read(path)?).into_owned();
     let mut lines = text.lines();
     let header = csv_fields(lines.next().unwrap_or(""));
@@ -82,7 +93,7 @@ pub fn score_file(masker: &Masker, name: &str, path: &Path) -> std::io::Result<S
         grouper.add(&f[content]);
         truth.push(f[template].clone());
     }
-    let predicted = grouper.finish();
+    let predicted = grouper.finish_tuned(settings);
     let n = truth.len();
     let mut tg: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut pg: HashMap<u64, Vec<usize>> = HashMap::new();
@@ -139,6 +150,89 @@ pub fn score_dir(masker: &Masker, dir: &Path) -> std::io::Result<Vec<Score>> {
         if path.exists() {
             out.push(score_file(masker, &name, &path)?);
         }
+    }
+    Ok(out)
+}
+
+/// The data sets under `dir`, as (name, path), in name order.
+pub fn data_sets(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf)>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names
+        .into_iter()
+        .map(|n| {
+            let p = dir
+                .join(&n)
+                .join(format!("{n}_2k.log_structured_corrected.csv"));
+            (n, p)
+        })
+        .filter(|(_, p)| p.exists())
+        .collect())
+}
+
+/// The mining settings a leave-one-out evaluation chooses among.
+pub fn settings_grid() -> Vec<Settings> {
+    let mut out = Vec::new();
+    for align_spans in [false, true] {
+        for alternatives_max in [3, 4, 6] {
+            for alternative_min_entries in [2, 5, 20, 50] {
+                out.push(Settings {
+                    alternatives_max,
+                    alternative_min_entries,
+                    align_spans,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// `ga[g][s]`: the GA of grid point `g` on data set `s`.
+pub fn grid_scores(
+    masker: &Masker,
+    sets: &[(String, std::path::PathBuf)],
+    grid: &[Settings],
+) -> std::io::Result<Vec<Vec<f64>>> {
+    let mut ga = Vec::with_capacity(grid.len());
+    for g in grid {
+        let mut row = Vec::with_capacity(sets.len());
+        for (name, path) in sets {
+            row.push(score_file_tuned(masker, name, path, g)?.ga);
+        }
+        ga.push(row);
+    }
+    Ok(ga)
+}
+
+/// Leave-one-out: for each data set, the settings of [`settings_grid`] with the best average GA
+/// on the others (ties: the earlier in the grid), and the GA they give on the set left out.
+/// Returns (set, settings chosen, GA on the set left out).
+pub fn leave_one_out(
+    masker: &Masker,
+    sets: &[(String, std::path::PathBuf)],
+) -> std::io::Result<Vec<(String, Settings, f64)>> {
+    let grid = settings_grid();
+    let ga = grid_scores(masker, sets, &grid)?;
+    let mut out = Vec::new();
+    for (held, (name, _)) in sets.iter().enumerate() {
+        let others = |row: &Vec<f64>| -> f64 {
+            row.iter()
+                .enumerate()
+                .filter(|(s, _)| *s != held)
+                .map(|(_, g)| g)
+                .sum::<f64>()
+        };
+        let mut best = 0;
+        for g in 1..grid.len() {
+            if others(&ga[g]) > others(&ga[best]) + 1e-12 {
+                best = g;
+            }
+        }
+        out.push((name.clone(), grid[best], ga[best][held]));
     }
     Ok(out)
 }

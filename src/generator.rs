@@ -253,7 +253,11 @@ pub fn generate(
             summary.entries += 1;
             if let Some(truth) = truth.as_mut() {
                 let id = value["insertId"].as_str().unwrap_or_default();
-                writeln!(truth, "{id}\t{}", template.key)?;
+                writeln!(
+                    truth,
+                    "{id}\t{}",
+                    template.truth_as.unwrap_or(&template.key)
+                )?;
             }
             if !used[step] {
                 used[step] = true;
@@ -833,6 +837,9 @@ struct Template {
     kind: Kind,
     /// For a circuit-open call site: the dependency whose breaker it reports open.
     circuit: Option<&'static str>,
+    /// The ground-truth key when the entry is the same event as another template's (an access
+    /// line is the request it logs).
+    truth_as: Option<&'static str>,
 }
 
 /// Where a structured log statement lives in the code.
@@ -946,6 +953,7 @@ fn tpl(key: &str, svc: Svc, severity: &'static str, weight: u64, kind: Kind) -> 
         weight,
         kind,
         circuit: None,
+        truth_as: None,
     }
 }
 
@@ -1010,6 +1018,7 @@ fn request(svc: Svc, method: &'static str, path: &str, status: u16, weight: u64)
             response_bytes,
         }),
         circuit: None,
+        truth_as: None,
     }
 }
 
@@ -1253,9 +1262,14 @@ fn hand_written() -> Vec<Template> {
         tpl("factory-configure-missing", B, "CRITICAL", 4, text(FACTORY_CONFIGURE)),
         tpl("redis-connection-error", B, "ERROR", 25, text(REDIS_ERROR)),
         tpl("db-queuepool-timeout", B, "ERROR", 15, text(QUEUEPOOL_TIMEOUT)),
-        tpl("uvicorn-health-access", B, "DEFAULT", 80, text(
-            "INFO:     169.254.169.126:${port} - \"GET /health/ready HTTP/1.1\" 200 OK",
-        )),
+        // An access line is the request it logs: its ground truth is the request log's key
+        // (text access lines group with `httpRequest` entries, see `parse::textlog`).
+        Template {
+            truth_as: Some("GET /health/ready 200"),
+            ..tpl("uvicorn-health-access", B, "DEFAULT", 80, text(
+                "INFO:     169.254.169.126:${port} - \"GET /health/ready HTTP/1.1\" 200 OK",
+            ))
+        },
         tpl("uvicorn-startup-complete", A, "DEFAULT", 3, text("INFO:     Application startup complete.")),
         // jsonPayload without a message.
         tpl("ws-metrics-snapshot", B, "INFO", 40, Kind::Fields(Fields::WsMetrics)),

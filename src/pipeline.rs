@@ -526,6 +526,7 @@ pub async fn conclude(
         .iter()
         .map(|c| Raw {
             id: c.id,
+            count: c.count,
             service: &c.scope,
             template: &c.template,
         })

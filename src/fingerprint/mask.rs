@@ -132,12 +132,20 @@ impl Masker {
         // a colon (`'legacy_response':`) is a value, not a key.
         let is_key_token = matches!(trail, ":" | "\":") && !lead_s.ends_with('\'') && is_key(core);
         let quote = lead_s.bytes().last().filter(|q| matches!(q, b'\'' | b'"'));
-        let quoted = !is_key_token && quote.is_some_and(|q| trail.as_bytes().first() == Some(&q));
+        // The closing quote may follow brackets that belong to the value: `'call (type=x)',`.
+        let quoted = !is_key_token && quote.is_some_and(|q| trail.as_bytes().contains(&q));
         let no_quotes = |s: &str, out: &mut String| {
             out.extend(s.chars().filter(|c| !matches!(c, '\'' | '"')));
         };
         let follows_var = out[..before].ends_with(VAR);
-        if is_key_token {
+        // `key="two words"` (the quoted span joined by `quoted_span`): a quoted value.
+        let quoted_kv = eq_quote(core.as_bytes()).filter(|&eq| eq > 0 && is_key(&core[..eq]));
+        if let Some(eq) = quoted_kv {
+            out.push_str(lead_s);
+            out.push_str(&core[..=eq]);
+            out.push_str(VAR);
+            no_quotes(trail, out);
+        } else if is_key_token {
             out.push_str(lead_s);
             out.push_str(core);
             out.push_str(trail);
@@ -149,7 +157,9 @@ impl Masker {
             // Quoted values are variables; their quoting style is not part of the template.
             no_quotes(lead_s, out);
             out.push_str(VAR);
-            no_quotes(trail, out);
+            // Only what follows the closing quote: brackets inside it are the value's.
+            let q = char::from(quote.unwrap_or(b'\''));
+            no_quotes(&trail[trail.rfind(q).map_or(0, |i| i + 1)..], out);
         } else if ((kv_pending && value_ends) || truncated)
             && !core.is_empty()
             && !self.keep.contains(core)
@@ -179,6 +189,10 @@ impl Masker {
 
     /// Emits a token core, masked as a whole or by parts.
     fn core(&self, core: &str, out: &mut String) {
+        if is_flag_or_hex(core, false) && !self.keep.contains(core) {
+            out.push_str(VAR);
+            return;
+        }
         let shape = Shape::of(core.as_bytes());
         // A core with none of the bytes any rule below looks for comes out unchanged, kept or
         // not: most words, so most tokens need no keep-set lookup.
@@ -211,12 +225,24 @@ impl Masker {
                 return;
             }
         }
+        // A path with a query (`/a/b?x=1`): the `=` belongs to the query, which is `?<*>`.
+        if shape.slash
+            && let Some(q) = memchr::memchr(b'?', core.as_bytes())
+            && shape.eq.is_some_and(|eq| q < eq)
+        {
+            self.path(&core[..q], out);
+            out.push('?');
+            out.push_str(VAR);
+            return;
+        }
         if let Some(eq) = shape.eq
             && eq > 0
         {
             out.push_str(&core[..=eq]);
             let v = core[eq + 1..].trim_matches(|c| c == '"' || c == '\'');
-            if !v.is_empty() {
+            if is_flag_or_hex(v, true) {
+                out.push_str(VAR);
+            } else if !v.is_empty() {
                 self.core(v, out);
             }
             return;
@@ -237,7 +263,12 @@ impl Masker {
         {
             // `name:value` glued together (`batch:1`, `onExtend:1514038673000`).
             out.push_str(&core[..=c]);
-            self.core(&core[c + 1..], out);
+            let v = &core[c + 1..];
+            if is_flag_or_hex(v, true) {
+                out.push_str(VAR);
+            } else {
+                self.core(v, out);
+            }
             return;
         }
         self.atom_shaped(core, shape, out);
@@ -355,6 +386,36 @@ impl Shape {
     }
 }
 
+/// Booleans (`true`, `False`, `TRUE`), hexadecimal strings of eight or more letters
+/// (`ffffffff`, `deadbeef`), and as a `value` (after `key=` or `key:`) `null`, `None`, `nil`:
+/// values, though they hold no digit. (`None of the replicas` keeps its word.)
+#[inline(never)]
+fn is_flag_or_hex(w: &str, value: bool) -> bool {
+    let b = w.as_bytes();
+    // Most words fail on the first byte: no comparison runs for them.
+    let Some(&first) = b.first() else {
+        return false;
+    };
+    match (b.len(), first) {
+        (4 | 5, b't' | b'T' | b'f' | b'F') => {
+            matches!(w, "true" | "True" | "TRUE" | "false" | "False" | "FALSE")
+                || (value && w == "False")
+        }
+        (4, b'n' | b'N') => value && matches!(w, "null" | "None" | "NULL"),
+        (3, b'n') => value && w == "nil",
+        (8.., b'a'..=b'f') => b.iter().all(|c| matches!(c, b'a'..=b'f')),
+        (8.., b'A'..=b'F') => b.iter().all(|c| matches!(c, b'A'..=b'F')),
+        _ => false,
+    }
+}
+
+/// Where `="` or `='` starts in a short token (an inline scan: `memchr`'s set-up costs more than
+/// it saves on a word).
+fn eq_quote(b: &[u8]) -> Option<usize> {
+    b.windows(2)
+        .position(|w| w[0] == b'=' && matches!(w[1], b'"' | b'\''))
+}
+
 /// A quoted string of several words (`'Health check requested',`) is one token: it is a value.
 /// Returns the end of the token holding the closing quote, when the token at `start..end` opens
 /// a quote it does not close and the quote closes on the same line within 200 bytes.
@@ -362,6 +423,12 @@ fn quoted_span(b: &[u8], start: usize, end: usize) -> Option<usize> {
     let mut lead = start;
     while lead < end && matches!(b[lead], b'(' | b'[' | b'{') {
         lead += 1;
+    }
+    // `key="two words"`: the quote opens after the `=`.
+    if !matches!(b.get(lead), Some(b'\'' | b'"'))
+        && let Some(eq) = eq_quote(&b[lead..end])
+    {
+        lead += eq + 1;
     }
     let q = *b.get(lead).filter(|&&c| c == b'\'' || c == b'"')?;
     if b[lead + 1..end].contains(&q) {
@@ -695,14 +762,43 @@ mod tests {
             "token: REDACTED, mode: <*>,"
         );
         assert_eq!(t("got 'REDACTED' and 'other'"), "got 'REDACTED' and <*>");
-        // Sixteen hex digits and more are a hash even without a digit; fifteen are a word.
+        // Hex letters are a value from eight on, digits or not; shorter, a word.
         assert_eq!(t("id deadbeefdeadbeef"), "id <*>");
-        assert_eq!(t("id deadbeefdeadbee"), "id deadbeefdeadbee");
+        assert_eq!(t("id deadbeefdeadbee"), "id <*>");
+        assert_eq!(t("id decade"), "id decade");
         // `_`, `@`, `=` and `:` inside a word each bring their rule.
         assert_eq!(t("agent triage_agent"), "agent <*>");
         assert_eq!(t("user a@b.io"), "user <*>");
         assert_eq!(t("flag mode=fast"), "flag mode=<*>");
         assert_eq!(t("onExtend:x1"), "onExtend:<*>");
+    }
+
+    #[test]
+    fn flags_letter_hex_quoted_values_and_queries_are_variables() {
+        assert_eq!(t("overlap:true done"), t("overlap:false done"));
+        assert_eq!(t("overlap:true done"), "overlap:<*> done");
+        assert_eq!(t("enabled=True flag"), "enabled=<*> flag");
+        assert_eq!(t("returned false"), "returned <*>");
+        assert_eq!(t("mask=ffffffff set"), t("mask=00ff00ff set"));
+        assert_eq!(t("hash deadbeefcafe seen"), "hash <*> seen");
+        assert_eq!(t("value=None here"), "value=<*> here");
+        // A capitalized sentence word stays.
+        assert_eq!(
+            t("None of the replicas answered"),
+            "None of the replicas answered"
+        );
+        assert_eq!(t("lock tag=\"View Lock\" taken"), "lock tag=<*> taken");
+        assert_eq!(t("lock tag=\"Edit\" taken"), "lock tag=<*> taken");
+        assert_eq!(
+            t("GET /api/threads/abc124/messages?limit=5"),
+            "GET /api/threads/<*>/messages?<*>"
+        );
+        assert_eq!(
+            t("GET https://x.io/api/threads/abc124/messages?limit=5"),
+            "GET https://x.io/api/threads/<*>/messages?<*>"
+        );
+        assert_eq!(t("call 'validate (type=access)', done"), "call <*>, done");
+        assert_eq!(t("call 'x', done"), "call <*>, done");
     }
 
     #[test]

@@ -20,8 +20,8 @@
 //! generalized text, computed like any other (`xxh3(service ␟ template)`).
 //!
 //! **Memory across runs.** The id of a generalized template depends on the data that taught
-//! it: a run that sees two user names keeps `login alice` and `login bob` apart, a run that
-//! sees three makes `login <*>`. So that an id, once generalized, outlives the data that taught
+//! it: a run that sees two user names keeps `login failed for alice` and `login failed for bob`
+//! apart, a run that sees three makes `login failed for <*>`. So that an id, once generalized, outlives the data that taught
 //! it, every generalized template is remembered ([`Known`], kept in the state store between
 //! runs). Before mining, a raw template that a remembered one covers (same scope; equal words,
 //! `<*>` standing for one or more tokens) takes the remembered text, and with it the remembered
@@ -36,8 +36,47 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::{VAR, fingerprint_id};
 
-/// Distinct words at one position that make it a variable.
+/// Distinct words at one position that can make it a variable.
 pub const MIN_DISTINCT: usize = 3;
+
+/// How mining tells the values of a variable from a few constant alternatives (`VM Started`,
+/// `VM Paused`, `VM Stopped`; `GET`/`POST`/`DELETE`), from how often each word occurs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// From this many distinct words on, a position is a variable however often each occurs.
+    pub alternatives_max: usize,
+    /// With fewer distinct words (at least [`MIN_DISTINCT`]), the words are constant
+    /// alternatives, kept apart, when every one of them stands for at least this many entries:
+    /// a statement's fixed set of words recurs, the values of a variable thin out.
+    pub alternative_min_entries: u64,
+    /// Merge templates that differ only in spans of variables (see `align_spans`).
+    pub align_spans: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            alternatives_max: 3,
+            alternative_min_entries: 2,
+            align_spans: true,
+        }
+    }
+}
+
+impl Settings {
+    /// Whether `words` (distinct, each with the entries it stands for) at one position are the
+    /// values of a variable.
+    fn varies(&self, words: &BTreeMap<&str, u64>) -> bool {
+        if words.contains_key(VAR) {
+            return true;
+        }
+        let k = words.len();
+        if k < MIN_DISTINCT {
+            return false;
+        }
+        k >= self.alternatives_max || words.values().any(|&n| n < self.alternative_min_entries)
+    }
+}
 
 /// A generalized template keeps at least half of its tokens (and two) as words: below that
 /// it says too little to stand for one event.
@@ -59,6 +98,8 @@ fn minable(template: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct Raw<'a> {
     pub id: u64,
+    /// Entries the template stands for.
+    pub count: u64,
     /// The template's scope: service, and code location when known (`super::scope`).
     pub service: &'a str,
     pub template: &'a str,
@@ -68,6 +109,8 @@ pub struct Raw<'a> {
 struct Node {
     tokens: Vec<String>,
     members: Vec<u64>,
+    /// Entries of all members.
+    count: u64,
 }
 
 /// A generalized template remembered from earlier runs.
@@ -98,7 +141,13 @@ pub fn generalize(raws: &[Raw<'_>]) -> HashMap<u64, (u64, String)> {
 /// [`generalize`], starting from the templates remembered from earlier runs (see the module
 /// docs).
 pub fn generalize_with(raws: &[Raw<'_>], known: &[Known]) -> Mined {
+    generalize_tuned(raws, known, &Settings::default())
+}
+
+/// [`generalize_with`] with other [`Settings`] (for evaluation).
+pub fn generalize_tuned(raws: &[Raw<'_>], known: &[Known], settings: &Settings) -> Mined {
     let memory = Memory::new(known);
+    let counts: HashMap<u64, u64> = raws.iter().map(|r| (r.id, r.count)).collect();
     // Group by service and token count; BTreeMap keeps the processing order fixed.
     let mut groups: BTreeMap<(&str, usize), BTreeMap<&str, Vec<u64>>> = BTreeMap::new();
     let mut out = Mined {
@@ -107,12 +156,24 @@ pub fn generalize_with(raws: &[Raw<'_>], known: &[Known]) -> Mined {
     };
     // Raw id → its own template, to tell generalized finals from unchanged ones.
     let mut own: HashMap<u64, &str> = HashMap::with_capacity(raws.len());
+    // Request templates by scope, method, status and path depth.
+    let mut requests: BTreeMap<(&str, Vec<&str>), Templates> = BTreeMap::new();
     for r in raws {
+        own.insert(r.id, r.template);
         if !minable(r.template) {
-            out.finals.insert(r.id, (r.id, r.template.to_string()));
+            match request_shape(r.template) {
+                Some(shape) => requests
+                    .entry((r.service, shape))
+                    .or_default()
+                    .entry(r.template)
+                    .or_default()
+                    .push(r.id),
+                None => {
+                    out.finals.insert(r.id, (r.id, r.template.to_string()));
+                }
+            }
             continue;
         }
-        own.insert(r.id, r.template);
         let template = memory.cover(r.service, r.template).unwrap_or(r.template);
         let n = template.split(' ').count();
         groups
@@ -122,38 +183,178 @@ pub fn generalize_with(raws: &[Raw<'_>], known: &[Known]) -> Mined {
             .or_default()
             .push(r.id);
     }
+    // Every scope's templates after merging within each length.
+    let mut mined: BTreeMap<&str, Vec<(String, Vec<u64>)>> = BTreeMap::new();
+    for ((service, _), templates) in requests {
+        mined
+            .entry(service)
+            .or_default()
+            .extend(absorb_routes(templates));
+    }
     for ((service, n), templates) in groups {
         let mut nodes: Vec<Node> = templates
             .into_iter()
             .map(|(t, members)| Node {
                 tokens: t.split(' ').map(str::to_string).collect(),
+                count: members.iter().map(|m| counts[m]).sum(),
                 members,
             })
             .collect();
         if nodes.len() > 1 && n > 1 {
-            merge_group(&mut nodes, n);
+            merge_group(&mut nodes, n, settings);
         }
-        for node in nodes {
-            let template = fold_vars(&node.tokens);
+        let list = mined.entry(service).or_default();
+        list.extend(nodes.into_iter().map(|n| (fold_vars(&n.tokens), n.members)));
+    }
+    for (service, list) in mined {
+        let list = if settings.align_spans {
+            align_spans(list)
+        } else {
+            list
+        };
+        for (template, mut members) in list {
+            members.sort_unstable();
             // A template left as it was keeps its raw id, also when the text mined is its
             // redacted form (redaction runs before mining and must not change an id).
-            let id = match node.members.as_slice() {
+            let id = match members.as_slice() {
                 [m] if own[m] == template => *m,
                 _ => fingerprint_id(service, &template),
             };
-            if node.members.iter().any(|m| own[m] != template) {
+            if members.iter().any(|m| own[m] != template) {
                 out.learned.push(Known {
                     scope: service.to_string(),
                     template: template.clone(),
                 });
             }
-            for m in node.members {
+            for m in members {
                 out.finals.insert(m, (id, template.clone()));
             }
         }
     }
     out.learned.sort();
     out.learned.dedup();
+    out
+}
+
+/// Templates (text → raw ids) of one group.
+type Templates<'a> = BTreeMap<&'a str, Vec<u64>>;
+
+/// A request template's (method, status, path depth) as a group key: `HTTP GET /a/<*>/b 200`
+/// gives `["GET", "200", "3"]`. `None` for anything else.
+fn request_shape(t: &str) -> Option<Vec<&str>> {
+    let mut parts = t.split(' ');
+    let (Some("HTTP"), Some(method), Some(path), Some(status), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let depth = match path.matches('/').count() {
+        0 => "0",
+        1 => "1",
+        2 => "2",
+        3 => "3",
+        4 => "4",
+        5 => "5",
+        _ => "6+",
+    };
+    Some(vec![method, status, depth])
+}
+
+/// Request templates of one method, status and depth: a route with `<*>` at a path segment
+/// absorbs the routes that have a word there and agree elsewhere (`/api/agents/supervisor/runs`
+/// joins `/api/agents/<*>/runs`: the word is one more value of the segment). Routes are never
+/// generalized from words alone: `/api/users`, `/api/orders` and `/api/items` stay apart.
+fn absorb_routes(templates: Templates<'_>) -> Vec<(String, Vec<u64>)> {
+    let segs = |t: &str| -> Vec<String> {
+        let path = t.split(' ').nth(2).unwrap_or("");
+        path.split('/').map(str::to_string).collect()
+    };
+    let list: Vec<(&str, Vec<String>, Vec<u64>)> = templates
+        .into_iter()
+        .map(|(t, m)| (t, segs(t), m))
+        .collect();
+    let mut into: Vec<Option<usize>> = vec![None; list.len()];
+    for b in 0..list.len() {
+        // The most general route that covers b (most `<*>`, then by text): deterministic.
+        let mut best: Option<usize> = None;
+        for a in 0..list.len() {
+            let (sa, sb) = (&list[a].1, &list[b].1);
+            if a == b || sa.len() != sb.len() {
+                continue;
+            }
+            let covers = sa.iter().zip(sb).all(|(x, y)| x == y || x == VAR);
+            let more =
+                sa.iter().filter(|x| *x == VAR).count() > sb.iter().filter(|x| *x == VAR).count();
+            if covers && more {
+                let vars = |i: usize| list[i].1.iter().filter(|x| *x == VAR).count();
+                if best.is_none_or(|c| (vars(a), list[c].0) > (vars(c), list[a].0)) {
+                    best = Some(a);
+                }
+            }
+        }
+        into[b] = best;
+    }
+    let mut out: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for (i, (_, _, members)) in list.iter().enumerate() {
+        // Follow to the route that absorbs it (a chain ends: each step has more `<*>`).
+        let mut target = i;
+        while let Some(next) = into[target] {
+            target = next;
+        }
+        out.entry(list[target].0)
+            .or_default()
+            .extend(members.iter().copied());
+    }
+    out.into_iter().map(|(t, m)| (t.to_string(), m)).collect()
+}
+
+/// Whether a token is a variable with nothing but punctuation around it (`<*>`, `(<*>)`,
+/// `<*>,`).
+fn is_var_span(t: &str) -> bool {
+    t.trim_matches(|c: char| c.is_ascii_punctuation() && c != '<' && c != '>' && c != '*') == VAR
+}
+
+/// Templates of one scope that differ only in spans of variables (`sent <*> bytes (<*>)` and
+/// `sent <*> bytes`: a variable that takes a varying number of tokens) are one statement: they
+/// merge into the longest, when their words are at least two and half the tokens of the
+/// longest. Deterministic: groups and choices go by text.
+fn align_spans(list: Vec<(String, Vec<u64>)>) -> Vec<(String, Vec<u64>)> {
+    let mut by_words: BTreeMap<String, Vec<(String, Vec<u64>)>> = BTreeMap::new();
+    for (t, members) in list {
+        let words: Vec<&str> = t.split(' ').filter(|w| !is_var_span(w)).collect();
+        let key = words.join(" ");
+        by_words.entry(key).or_default().push((t, members));
+    }
+    let mut out = Vec::new();
+    for (key, mut group) in by_words {
+        let words = if key.is_empty() {
+            0
+        } else {
+            key.split(' ').count()
+        };
+        let longest = group
+            .iter()
+            .map(|(t, _)| t.split(' ').count())
+            .max()
+            .unwrap_or(0);
+        if group.len() < 2 || words < 2 || words * 2 < longest {
+            out.extend(group);
+            continue;
+        }
+        group.sort_by(|a, b| {
+            let n = |t: &str| t.split(' ').count();
+            n(&b.0).cmp(&n(&a.0)).then_with(|| a.0.cmp(&b.0))
+        });
+        let mut members: Vec<u64> = Vec::new();
+        for (_, m) in &mut group {
+            members.append(m);
+        }
+        out.push((group.swap_remove(0).0, members));
+    }
     out
 }
 
@@ -260,11 +461,11 @@ fn fold_vars(tokens: &[String]) -> String {
 /// (the pairwise step is quadratic).
 const PAIRWISE_LIMIT: usize = 3000;
 
-fn merge_group(nodes: &mut Vec<Node>, n: usize) {
+fn merge_group(nodes: &mut Vec<Node>, n: usize, settings: &Settings) {
     loop {
-        let mut changed = bucket_round(nodes, n);
+        let mut changed = bucket_round(nodes, n, settings);
         if nodes.len() <= PAIRWISE_LIMIT {
-            changed |= pairwise_round(nodes);
+            changed |= pairwise_round(nodes, settings);
         }
         if !changed {
             break;
@@ -280,6 +481,7 @@ fn absorb(nodes: &mut [Node], into: usize, from: &[usize], gone: &mut [bool]) {
     for &i in from {
         let mut m = std::mem::take(&mut nodes[i].members);
         nodes[into].members.append(&mut m);
+        nodes[into].count += std::mem::take(&mut nodes[i].count);
         gone[i] = true;
     }
 }
@@ -294,7 +496,7 @@ fn drop_gone(nodes: &mut Vec<Node>, gone: &[bool]) {
 }
 
 /// Step 1: nodes equal everywhere but at one position, found by hashing.
-fn bucket_round(nodes: &mut Vec<Node>, n: usize) -> bool {
+fn bucket_round(nodes: &mut Vec<Node>, n: usize, settings: &Settings) -> bool {
     let mut changed = false;
     for p in 0..n {
         let mut buckets: BTreeMap<Vec<&str>, Vec<usize>> = BTreeMap::new();
@@ -313,15 +515,11 @@ fn bucket_round(nodes: &mut Vec<Node>, n: usize) -> bool {
             if members.len() < 2 {
                 continue;
             }
-            let mut words: Vec<&str> = members
-                .iter()
-                .map(|&i| nodes[i].tokens[p].as_str())
-                .collect();
-            words.sort_unstable();
-            words.dedup();
-            if (words.contains(&VAR) || words.len() >= MIN_DISTINCT)
-                && keeps_enough(&nodes[members[0]].tokens, p)
-            {
+            let mut words: BTreeMap<&str, u64> = BTreeMap::new();
+            for &i in &members {
+                *words.entry(nodes[i].tokens[p].as_str()).or_default() += nodes[i].count;
+            }
+            if settings.varies(&words) && keeps_enough(&nodes[members[0]].tokens, p) {
                 merges.push(members);
             }
         }
@@ -342,7 +540,7 @@ fn bucket_round(nodes: &mut Vec<Node>, n: usize) -> bool {
 /// Step 2: `<*>` matches any word. A node that another node covers entirely is absorbed by it;
 /// nodes that differ from a node at one of its words are merged into it when that position
 /// then shows [`MIN_DISTINCT`] words.
-fn pairwise_round(nodes: &mut Vec<Node>) -> bool {
+fn pairwise_round(nodes: &mut Vec<Node>, settings: &Settings) -> bool {
     let mut gone = vec![false; nodes.len()];
     let mut changed = false;
     for a in 0..nodes.len() {
@@ -382,11 +580,11 @@ fn pairwise_round(nodes: &mut Vec<Node>) -> bool {
             if bs.is_empty() {
                 continue;
             }
-            let mut words: Vec<&str> = bs.iter().map(|&b| nodes[b].tokens[p].as_str()).collect();
-            words.push(nodes[a].tokens[p].as_str());
-            words.sort_unstable();
-            words.dedup();
-            if words.len() >= MIN_DISTINCT && keeps_enough(&nodes[a].tokens, p) {
+            let mut words: BTreeMap<&str, u64> = BTreeMap::new();
+            for &x in bs.iter().chain([&a]) {
+                *words.entry(nodes[x].tokens[p].as_str()).or_default() += nodes[x].count;
+            }
+            if settings.varies(&words) && keeps_enough(&nodes[a].tokens, p) {
                 absorb(nodes, a, &bs, &mut gone);
                 nodes[a].tokens[p] = VAR.to_string();
                 changed = true;
@@ -466,11 +664,74 @@ mod tests {
             .iter()
             .map(|t| Raw {
                 id: fingerprint_id("s", t),
+                count: 1,
                 service: "s",
                 template: t,
             })
             .collect();
         generalize_with(&raws, known)
+    }
+
+    #[test]
+    fn templates_differing_only_in_variable_spans_merge_into_the_longest() {
+        let got = run(&[
+            "sync finished for <*> accounts (<*>)",
+            "sync finished for <*> accounts",
+            "failed",
+            "failed (<*>)",
+        ]);
+        assert_eq!(got[0], "sync finished for <*> accounts (<*>)");
+        assert_eq!(got[1], got[0]);
+        // One word left is too little to call two templates one statement.
+        assert_eq!(got[2], "failed");
+        assert_eq!(got[3], "failed (<*>)");
+    }
+
+    #[test]
+    fn a_route_with_a_variable_segment_absorbs_its_words_but_words_alone_stay_apart() {
+        let got = run(&[
+            "HTTP POST /api/agents/<*>/runs 201",
+            "HTTP POST /api/agents/supervisor/runs 201",
+            "HTTP POST /api/agents/supervisor/runs 500",
+            "HTTP GET /api/users 200",
+            "HTTP GET /api/orders 200",
+            "HTTP GET /api/items 200",
+        ]);
+        assert_eq!(got[1], "HTTP POST /api/agents/<*>/runs 201");
+        // Another status is another group: nothing covers it.
+        assert_eq!(got[2], "HTTP POST /api/agents/supervisor/runs 500");
+        assert_eq!(
+            got[3..],
+            [
+                "HTTP GET /api/users 200",
+                "HTTP GET /api/orders 200",
+                "HTTP GET /api/items 200"
+            ]
+        );
+    }
+
+    #[test]
+    fn frequent_alternatives_can_be_kept_apart_by_setting() {
+        let words = |pairs: &[(&'static str, u64)]| -> BTreeMap<&'static str, u64> {
+            pairs.iter().copied().collect()
+        };
+        let default = Settings::default();
+        let vm = words(&[("Started", 500), ("Paused", 300), ("Stopped", 400)]);
+        let users = words(&[("alice", 1), ("bob", 1), ("carol", 1)]);
+        assert!(
+            default.varies(&vm),
+            "the default keeps the three-words rule"
+        );
+        let strict = Settings {
+            alternatives_max: 4,
+            alternative_min_entries: 5,
+            align_spans: true,
+        };
+        assert!(!strict.varies(&vm));
+        assert!(strict.varies(&users));
+        assert!(strict.varies(&words(&[("a", 9), ("b", 9), ("c", 9), ("d", 9)])));
+        assert!(strict.varies(&words(&[("<*>", 9), ("b", 9)])));
+        assert!(!strict.varies(&words(&[("a", 1), ("b", 1)])));
     }
 
     fn known(t: &str) -> Known {
@@ -547,16 +808,19 @@ mod tests {
         let raws = [
             Raw {
                 id: 1,
+                count: 1,
                 service: "a",
                 template: "user x in",
             },
             Raw {
                 id: 2,
+                count: 1,
                 service: "b",
                 template: "user y in",
             },
             Raw {
                 id: 3,
+                count: 1,
                 service: "a",
                 template: "user z in",
             },

@@ -230,8 +230,8 @@ pub struct MessageGrouper<'m> {
     masker: &'m Masker,
     service: String,
     ids: Vec<u64>,
-    /// Id → (scope, template).
-    templates: HashMap<u64, (String, String)>,
+    /// Id → (scope, template, messages).
+    templates: HashMap<u64, (String, String, u64)>,
     scratch: String,
 }
 
@@ -268,26 +268,37 @@ impl<'m> MessageGrouper<'m> {
         let scope = scope(&self.service, module, function);
         let id = fingerprint_id(&scope, &self.scratch);
         self.ids.push(id);
-        if !self.templates.contains_key(&id) {
-            self.templates.insert(id, (scope, self.scratch.clone()));
+        match self.templates.get_mut(&id) {
+            Some(t) => t.2 += 1,
+            None => {
+                self.templates.insert(id, (scope, self.scratch.clone(), 1));
+            }
         }
     }
 
     /// The final (id, template) of every message, in the order they were added.
     pub fn finish(self) -> Vec<(u64, std::rc::Rc<str>)> {
+        self.finish_tuned(&mine::Settings::default())
+    }
+
+    /// [`MessageGrouper::finish`] with other mining settings (for evaluation).
+    pub fn finish_tuned(self, settings: &mine::Settings) -> Vec<(u64, std::rc::Rc<str>)> {
         let raws: Vec<mine::Raw> = self
             .templates
             .iter()
-            .map(|(id, (scope, t))| mine::Raw {
+            .map(|(id, (scope, t, n))| mine::Raw {
                 id: *id,
+                count: *n,
                 service: scope,
                 template: t,
             })
             .collect();
-        let finals: HashMap<u64, (u64, std::rc::Rc<str>)> = mine::generalize(&raws)
-            .into_iter()
-            .map(|(k, (id, t))| (k, (id, std::rc::Rc::from(t))))
-            .collect();
+        let finals: HashMap<u64, (u64, std::rc::Rc<str>)> =
+            mine::generalize_tuned(&raws, &[], settings)
+                .finals
+                .into_iter()
+                .map(|(k, (id, t))| (k, (id, std::rc::Rc::from(t))))
+                .collect();
         self.ids
             .iter()
             .map(|raw| {
