@@ -136,22 +136,10 @@ pub fn score_file_tuned(
 /// Scores every data set found under `dir` (`<dir>/<Name>/<Name>_2k.log_structured_corrected.csv`),
 /// in name order.
 pub fn score_dir(masker: &Masker, dir: &Path) -> std::io::Result<Vec<Score>> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    let mut out = Vec::new();
-    for name in names {
-        let path = dir
-            .join(&name)
-            .join(format!("{name}_2k.log_structured_corrected.csv"));
-        if path.exists() {
-            out.push(score_file(masker, &name, &path)?);
-        }
-    }
-    Ok(out)
+    data_sets(dir)?
+        .iter()
+        .map(|(name, path)| score_file(masker, name, path))
+        .collect()
 }
 
 /// The data sets under `dir`, as (name, path), in name order.
