@@ -595,6 +595,9 @@ const METHODS: [&str; 9] = [
 /// gunicorn), or `GET /path` followed by `status: 404` / `status=404` / `Status: 404`.
 pub fn access_line(line: &str) -> Option<Access> {
     let b = line.as_bytes();
+    // Every form has a method, a space and a path: most messages have no ` /` at all and cost
+    // one vectorized search.
+    memchr::memmem::find(b, b" /")?;
     // Quoted request line.
     let mut from = 0;
     while let Some(q) = memchr::memchr(b'"', &b[from..]) {
@@ -605,8 +608,7 @@ pub fn access_line(line: &str) -> Option<Access> {
         from = q + 1;
     }
     // `METHOD /path … status N`.
-    for (i, w) in line.match_indices(|c: char| c.is_ascii_uppercase()) {
-        let _ = w;
+    for (i, _) in line.match_indices(|c: char| c.is_ascii_uppercase()) {
         if i > 0 && b[i - 1].is_ascii_alphanumeric() {
             continue;
         }
@@ -664,10 +666,12 @@ fn three_digit_status(s: &str) -> Option<u16> {
     None
 }
 
-/// The status after the word `status` (any case) and `:` or `=`.
+/// The status after the word `status` (any case) and `:` or `=`; no allocation.
 fn status_after_word(rest: &str) -> Option<u16> {
-    let lower = rest.to_ascii_lowercase();
-    let at = lower.find("status")?;
+    let at = rest
+        .as_bytes()
+        .windows(6)
+        .position(|w| w.eq_ignore_ascii_case(b"status"))?;
     let after = rest[at + 6..].trim_start_matches([' ', ':', '=', '"']);
     three_digit_status(after)
 }
