@@ -527,15 +527,39 @@ fn before_run_warnings(cfg: &log_gardener::config::Config, args: &RunArgs) {
             ));
         }
     }
-    if args.files.is_empty()
+}
+
+/// Whether the run reads log entries typed at a terminal (no file, no gcloud, standard input
+/// a terminal).
+fn reads_the_terminal(cfg: &log_gardener::config::Config, args: &RunArgs) -> bool {
+    args.files.is_empty()
         && cfg.source.kind != log_gardener::config::SourceKind::Gcloud
         && cfg.source.paths.is_empty()
         && std::io::stdin().is_terminal()
-    {
-        pipeline::warn(
-            "reading log entries from the terminal (paste them, then Ctrl-D); to read a file: gardener run FILE, or pipe gcloud logging read … --format=json into it",
-        );
+}
+
+/// Whether this process runs in the background of its terminal (`gardener run &`, or under
+/// `timeout` without `--foreground`): reading that terminal would stop the process until it
+/// is brought to the foreground, which a script never does.
+fn in_the_background_of_stdin() -> bool {
+    // SAFETY: plain queries of the process group and of the terminal's foreground group.
+    let (ours, foreground) = unsafe { (libc::getpgrp(), libc::tcgetpgrp(0)) };
+    foreground > 0 && foreground != ours
+}
+
+/// Where the run reads a terminal: a hint, or an error in a background job (nothing could
+/// ever be read there).
+fn check_terminal_input(cfg: &log_gardener::config::Config, args: &RunArgs) -> Result<(), String> {
+    if !reads_the_terminal(cfg, args) {
+        return Ok(());
     }
+    if in_the_background_of_stdin() {
+        return Err("standard input is a terminal, and gardener runs in the background of it: nothing can be read there. Give a file (gardener run FILE), pipe the entries in (… | gardener run), or run it in the foreground (timeout --foreground …)".into());
+    }
+    pipeline::warn(
+        "reading log entries from the terminal (paste them, then Ctrl-D); to read a file: gardener run FILE, or pipe gcloud logging read … --format=json into it",
+    );
+    Ok(())
 }
 
 /// Results that are probably not what was meant, said after the run with the fix.
@@ -590,6 +614,9 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     };
     let forced_ndjson = args.format.as_deref() == Some("ndjson");
     before_run_warnings(&cfg, &args);
+    if let Err(e) = check_terminal_input(&cfg, &args) {
+        return fail(exit::BAD_INPUT, &e);
+    }
     let opts = RunOptions {
         files: args.files,
         report: args.report,

@@ -209,34 +209,73 @@ fn gzip_on_standard_input_redirected_from_a_file() {
     assert_eq!(counts(&got), counts(&want));
 }
 
-/// Runs `command` (a shell line) on a pseudo-terminal with `script`, standard input closed;
-/// returns what the terminal showed, or `None` when `script` (util-linux) is not installed.
+/// Runs `command` with a pseudo-terminal as its standard input and output (util-linux
+/// `script`, under `/bin/sh` whatever the user's shell) and returns what it showed; `None`
+/// when `script` is missing. A run that has not ended after two minutes is killed and fails
+/// the test (a test must never wait for ever).
 fn on_a_terminal(command: &str) -> Option<String> {
-    let out = std::process::Command::new("script")
+    use std::io::Read;
+    let child = std::process::Command::new("script")
         .args(["-qec", command, "/dev/null"])
         .env_remove("GARDENER_CONFIG")
+        .env("SHELL", "/bin/sh")
         .stdin(std::process::Stdio::null())
-        .output();
-    match out {
-        Ok(o) => Some(String::from_utf8_lossy(&o.stdout).into_owned()),
+        .stdout(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("skipped: `script` (util-linux) is needed for a pseudo-terminal: {e}");
-            None
+            return None;
         }
+    };
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().expect("wait for script").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`{command}` on a terminal did not end within 2 minutes; it showed:\n{}",
+                reader.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    Some(reader.join().expect("read the terminal"))
 }
 
 #[test]
 fn on_a_terminal_a_waiting_run_says_so_and_the_end_of_a_run_names_its_steps() {
     let bin = env!("CARGO_BIN_EXE_gardener");
     // No file, standard input a terminal: a hint at once (the run then ends on SIGTERM).
-    let Some(shown) = on_a_terminal(&format!("timeout 3 {bin} run --state none")) else {
+    let Some(shown) = on_a_terminal(&format!(
+        "timeout --foreground -k 10 3 {bin} run --state none; echo exit=$?"
+    )) else {
         return;
     };
     assert!(
         shown.contains("gardener: reading log entries from the terminal (paste them, then Ctrl-D)"),
         "{shown}"
     );
+    assert!(shown.contains("PARTIAL RUN"), "{shown}");
+    assert!(shown.contains("exit=124"), "{shown}");
+    // The same in the background of the terminal (plain `timeout` starts a process group of
+    // its own): reading would stop the process for ever, so it is an input error at once.
+    let shown = on_a_terminal(&format!(
+        "timeout -k 10 20 {bin} run --state none; echo exit=$?"
+    ))
+    .expect("script ran before");
+    assert!(
+        shown.contains("gardener runs in the background of it: nothing can be read there"),
+        "{shown}"
+    );
+    assert!(shown.contains("exit=3"), "{shown}");
     // A run long enough for progress: after reading, a spinner names each step, then the
     // summary of the worklog written to a file.
     let dir = tempdir();
