@@ -259,6 +259,10 @@ fn on_a_terminal_a_waiting_run_says_so_and_the_end_of_a_run_names_its_steps() {
     )) else {
         return;
     };
+    if !shown.contains("exit=") {
+        eprintln!("skipped: `script` could not run a shell on a pseudo-terminal here: {shown}");
+        return;
+    }
     assert!(
         shown.contains("gardener: reading log entries from the terminal (paste them, then Ctrl-D)"),
         "{shown}"
