@@ -85,10 +85,15 @@ impl Masker {
                 break;
             }
             let start = i;
+            // Whether the token holds a `=`: only then can it be `key="…"` (two scans spared
+            // on the other tokens).
+            let mut eq = false;
             while i < b.len() && !b[i].is_ascii_whitespace() {
+                eq |= b[i] == b'=';
                 i += 1;
             }
-            if let Some(end) = quoted_span(b, start, i) {
+            if let Some(end) = quoted_span(b, start, i, eq) {
+                eq = true;
                 i = end;
             }
             let mut k = i;
@@ -96,15 +101,27 @@ impl Masker {
                 k += 1;
             }
             let last_on_line = k == b.len() || b[k] == b'\n';
-            kv_pending = self.token(&msg[start..i], kv_pending, last_on_line, out);
+            kv_pending = self.token(&msg[start..i], eq, kv_pending, last_on_line, out);
         }
-        if memchr::memchr(b'[', out.as_bytes()).is_some() || out.contains("()") {
+        let o = out.as_bytes();
+        // (`str::contains` builds a substring searcher on each call: more than the scan.)
+        if memchr::memchr(b'[', o).is_some()
+            || memchr::memchr_iter(b'(', o).any(|i| o.get(i + 1) == Some(&b')'))
+        {
             fold_lists(out);
         }
     }
 
-    /// Emits one token; returns whether it was a `key:` whose value comes next.
-    fn token(&self, tok: &str, kv_pending: bool, last_on_line: bool, out: &mut String) -> bool {
+    /// Emits one token (`eq`: it may hold a `=`); returns whether it was a `key:` whose value
+    /// comes next.
+    fn token(
+        &self,
+        tok: &str,
+        eq: bool,
+        kv_pending: bool,
+        last_on_line: bool,
+        out: &mut String,
+    ) -> bool {
         let b = tok.as_bytes();
         let mut lead = 0;
         while lead < b.len() && LEAD.contains(&b[lead]) {
@@ -139,7 +156,10 @@ impl Masker {
         };
         let follows_var = out[..before].ends_with(VAR);
         // `key="two words"` (the quoted span joined by `quoted_span`): a quoted value.
-        let quoted_kv = eq_quote(core.as_bytes()).filter(|&eq| eq > 0 && is_key(&core[..eq]));
+        let quoted_kv = eq
+            .then(|| eq_quote(core.as_bytes()))
+            .flatten()
+            .filter(|&eq| eq > 0 && is_key(&core[..eq]));
         if let Some(eq) = quoted_kv {
             out.push_str(lead_s);
             out.push_str(&core[..=eq]);
@@ -419,13 +439,14 @@ fn eq_quote(b: &[u8]) -> Option<usize> {
 /// A quoted string of several words (`'Health check requested',`) is one token: it is a value.
 /// Returns the end of the token holding the closing quote, when the token at `start..end` opens
 /// a quote it does not close and the quote closes on the same line within 200 bytes.
-fn quoted_span(b: &[u8], start: usize, end: usize) -> Option<usize> {
+fn quoted_span(b: &[u8], start: usize, end: usize, eq: bool) -> Option<usize> {
     let mut lead = start;
     while lead < end && matches!(b[lead], b'(' | b'[' | b'{') {
         lead += 1;
     }
     // `key="two words"`: the quote opens after the `=`.
-    if !matches!(b.get(lead), Some(b'\'' | b'"'))
+    if eq
+        && !matches!(b.get(lead), Some(b'\'' | b'"'))
         && let Some(eq) = eq_quote(&b[lead..end])
     {
         lead += eq + 1;
