@@ -248,6 +248,7 @@ fn aggregate(c: &mut Criterion) {
         now: None,
         bucket: cfg.bucket_secs(),
         max_buckets: cfg.aggregate.max_buckets,
+        max_clusters: 0,
         traces: cfg.related.traces_per_cluster,
         latest: i64::MAX,
         inputs: Arc::new(vec!["bench".into()]),

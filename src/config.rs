@@ -227,6 +227,10 @@ pub struct AggregateConfig {
     /// Entries dated more than this after the run's clock (a clock gone wrong) are counted
     /// without their time, so they move neither the windows nor the state, e.g. `1d`.
     pub future_margin: String,
+    /// Clusters held in full detail (samples, series, locations) and mined, prioritized and
+    /// reported one by one; past it, those of the lowest severity and fewest entries are
+    /// counted together in one overflow cluster per service (0: no cap).
+    pub max_clusters: usize,
 }
 
 impl Default for AggregateConfig {
@@ -238,6 +242,7 @@ impl Default for AggregateConfig {
             bucket: "5m".into(),
             max_buckets: 576,
             future_margin: "1d".into(),
+            max_clusters: 20_000,
         }
     }
 }

@@ -565,6 +565,12 @@ fn check_terminal_input(cfg: &log_gardener::config::Config, args: &RunArgs) -> R
 /// Results that are probably not what was meant, said after the run with the fix.
 fn after_run_warnings(r: &log_gardener::record::Report, now: Option<i64>, forced_ndjson: bool) {
     let t = &r.totals;
+    if t.clusters_folded > 0 {
+        pipeline::warn(&format!(
+            "note: {} distinct messages were past aggregate.max_clusters and are counted together, one overflow cluster per service (every entry still counts); raise aggregate.max_clusters to see them one by one (memory and run time grow with it)",
+            t.clusters_folded
+        ));
+    }
     if t.entries_read > 0 && t.entries_processed == 0 {
         let hint = if forced_ndjson {
             " — --format ndjson was given: is the input a JSON array? (leave --format out to detect it)"

@@ -198,6 +198,10 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             now: opts.now,
             bucket: cfg.bucket_secs(),
             max_buckets: cfg.aggregate.max_buckets,
+            max_clusters: cfg
+                .aggregate
+                .max_clusters
+                .div_ceil(cfg.aggregate.shards.max(1)),
             latest: now_nanos().saturating_add(cfg.future_margin_nanos()),
             inputs: Arc::clone(&input_names),
             remember: remember.clone(),
@@ -510,6 +514,13 @@ pub async fn conclude(
     // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
     let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
     let (mut combined, newest) = merge::combine(parts, reach, opts.now, cfg.aggregate.samples);
+    // Shards each keep their share of the cap; merged parts may hold more.
+    combined.clusters = aggregate::overflow::fold_list(
+        std::mem::take(&mut combined.clusters),
+        cfg.aggregate.max_clusters,
+        cfg.aggregate.samples,
+        cfg.related.traces_per_cluster,
+    );
     // Templates are redacted before mining: every title is then cut from redacted text, and
     // the mergeable section holds redacted templates that `gardener merge` mines alike.
     finisher
@@ -628,6 +639,7 @@ pub async fn conclude(
             future_dated: agg.future_dated,
             ignored_fields: agg.ignored_fields,
             clusters: clusters.len() as u64,
+            clusters_folded: agg.clusters.iter().map(|c| c.folded).sum(),
             elapsed_ms: started.elapsed().as_millis() as u64,
         },
         windows: agg.windows.iter().map(|w| w.0.clone()).collect(),

@@ -715,6 +715,7 @@ fn render(
         severities,
         severity_from_text: c.severity_from_text,
         count: c.count,
+        folded: c.folded,
         windows,
         first_seen: c.first_seen.map(format_rfc3339),
         last_seen: c.last_seen.map(format_rfc3339),
@@ -762,6 +763,7 @@ mod tests {
             latency_us: None,
             traces: Default::default(),
             recount: Default::default(),
+            folded: 0,
         }
     }
 

@@ -353,7 +353,7 @@ pub struct BadInfo {
 
 /// Everything counted about one fingerprint. Serialized as is (before template mining, under
 /// its raw id) in the JSON report's `mergeable` section, so `gardener merge` can combine runs.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Cluster {
     pub id: u64,
     pub template: String,
@@ -395,6 +395,19 @@ pub struct Cluster {
     /// marks.
     #[serde(skip)]
     pub recount: Recount,
+    /// For a service's overflow cluster (`aggregate::overflow`): the distinct messages folded
+    /// into it because the run held more than `aggregate.max_clusters`; 0 for any other.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub folded: u64,
+}
+
+/// The template of a service's overflow cluster (see `aggregate::overflow`): the distinct
+/// messages past `aggregate.max_clusters`, counted together. Mining leaves it alone.
+pub const OVERFLOW_TEMPLATE: &str =
+    "Other distinct messages, over aggregate.max_clusters (counted together)";
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A cluster's entries told apart by the state's insertId memory: those at or after the
@@ -739,6 +752,10 @@ pub struct Totals {
     /// entries were kept.
     pub ignored_fields: u64,
     pub clusters: u64,
+    /// Distinct messages past `aggregate.max_clusters`, counted in their service's overflow
+    /// cluster instead of one by one; absent when the cap was not reached.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub clusters_folded: u64,
     pub elapsed_ms: u64,
 }
 
@@ -761,6 +778,10 @@ pub struct ClusterReport {
     /// an access line's status) because Cloud Logging's was DEFAULT or missing.
     pub severity_from_text: u64,
     pub count: u64,
+    /// For a service's overflow cluster: the distinct messages counted in it (see
+    /// `aggregate::overflow`); absent for any other cluster.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub folded: u64,
     pub windows: BTreeMap<String, u64>,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,

@@ -1122,3 +1122,84 @@ fn sigint_and_sigterm_on_a_silent_pipe_write_a_partial_report_with_what_was_read
         );
     }
 }
+
+// -------------------------------------------------------------------------------------------
+// Bounded whatever the number of clusters
+// -------------------------------------------------------------------------------------------
+
+/// Runs the bundled example with `aggregate.max_clusters` set; returns (JSON report, worklog,
+/// stderr).
+fn example_capped(dir: &Path, cap: usize) -> (Value, String, String) {
+    let cfg = write(
+        dir,
+        &format!("cap{cap}.yaml"),
+        format!("aggregate:\n  max_clusters: {cap}\n"),
+    );
+    let (md, json) = (
+        dir.join(format!("w{cap}.md")),
+        dir.join(format!("w{cap}.json")),
+    );
+    let out = gardener_limited(
+        &[
+            "run",
+            "-c",
+            s(&cfg),
+            s(&example()),
+            "--report",
+            s(&md),
+            "--json",
+            s(&json),
+        ],
+        b"",
+        LIMIT,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let md = std::fs::read_to_string(&md).expect("worklog");
+    (read_json(&json), md, out.stderr)
+}
+
+#[test]
+fn past_the_cluster_cap_the_long_tail_is_counted_together_and_nothing_is_lost() {
+    let dir = tempdir();
+    let (full, full_md, full_err) = example_capped(dir.path(), 0);
+    let (capped, md, err) = example_capped(dir.path(), 40);
+    let clusters = |r: &Value| r["clusters"].as_array().expect("clusters").clone();
+    // Every entry still counts, once.
+    let total = |r: &Value| clusters(r).iter().map(|c| num(c, "count")).sum::<u64>();
+    assert_eq!(total(&capped), total(&full));
+    assert_eq!(
+        capped["totals"]["entries_processed"],
+        full["totals"]["entries_processed"]
+    );
+    // The long tail went to one overflow cluster per service, which says how many messages.
+    let over: Vec<Value> = clusters(&capped)
+        .into_iter()
+        .filter(|c| c.get("folded").is_some())
+        .collect();
+    assert_eq!(over.len(), 2, "two services, two overflow clusters");
+    let folded: u64 = over.iter().map(|c| num(c, "folded")).sum();
+    assert_eq!(num(&capped["totals"], "clusters_folded"), folded);
+    assert!(folded > 250, "{folded}");
+    assert!(
+        clusters(&capped).len() <= 40 + 2,
+        "{}",
+        clusters(&capped).len()
+    );
+    // The error clusters stay one by one: the tail is the lowest severity first.
+    let errors = |r: &Value| {
+        let mut v: Vec<String> = clusters(r)
+            .iter()
+            .filter(|c| matches!(text(c, "max_severity"), "CRITICAL" | "ALERT" | "EMERGENCY"))
+            .map(|c| text(c, "id").to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(errors(&capped), errors(&full));
+    // The user is told, in the worklog and on stderr; without the cap nothing says so.
+    assert!(md.contains("**Cluster cap reached:**"), "{md}");
+    assert!(err.contains("past aggregate.max_clusters"), "{err}");
+    assert!(!full_md.contains("Cluster cap") && !full_err.contains("max_clusters"));
+    assert!(full["totals"].get("clusters_folded").is_none());
+    assert!(clusters(&full).iter().all(|c| c.get("folded").is_none()));
+}

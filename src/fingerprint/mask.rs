@@ -470,6 +470,55 @@ fn quoted_span(b: &[u8], start: usize, end: usize, eq: bool) -> Option<usize> {
     None
 }
 
+/// The key of a Python traceback starting at `head`: the exception type and the innermost
+/// [`STACK_FRAMES`] frames (`file:function`, innermost first). Only those frames are kept (a
+/// ring of borrowed slices, no allocation per frame): tracebacks run to dozens of frames.
+/// A chained traceback (`During handling of the above exception…`) is keyed by its first part.
+fn python_stack(msg: &str, head: usize) -> Stack {
+    use memchr::memmem::FinderRev;
+    use std::sync::LazyLock;
+    static IN: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(", in "));
+    let mut ring: [(&str, &str); STACK_FRAMES] = [("", ""); STACK_FRAMES];
+    let mut seen = 0usize;
+    let mut exception = None;
+    for line in msg[head..].lines().skip(1) {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix("File \"") {
+            // File "/path/x.py", line 161, in emit
+            let path = &rest[..memchr::memchr(b'"', rest.as_bytes()).unwrap_or(rest.len())];
+            let file = &path[memchr::memrchr(b'/', path.as_bytes()).map_or(0, |i| i + 1)..];
+            let func = IN
+                .rfind(rest.as_bytes())
+                .map_or("?", |i| rest[i + 5..].trim());
+            ring[seen % STACK_FRAMES] = (file, func);
+            seen += 1;
+        } else if !line.starts_with(' ') && !t.is_empty() && seen > 0 {
+            let ty = t.split(':').next().unwrap_or(t).trim();
+            if !ty.contains(' ') || ty.starts_with("During handling") {
+                exception = Some(ty);
+                break;
+            }
+        }
+    }
+    let mut key = String::with_capacity(64);
+    key.push_str("Python ");
+    key.push_str(exception.unwrap_or("Exception"));
+    key.push_str(" at ");
+    for n in 0..seen.min(STACK_FRAMES) {
+        let (file, func) = ring[(seen - 1 - n) % STACK_FRAMES];
+        if n > 0 {
+            key.push_str(" < ");
+        }
+        key.push_str(file);
+        key.push(':');
+        key.push_str(func);
+    }
+    Stack {
+        head: msg[..head].trim_end().len(),
+        key,
+    }
+}
+
 /// How many innermost frames of a stack trace take part in its key.
 const STACK_FRAMES: usize = 3;
 
@@ -495,36 +544,7 @@ fn stack_key(msg: &str) -> Option<Stack> {
     static JAVA_SPACES: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\n    at "));
     let bytes = msg.as_bytes();
     if let Some(head) = PYTHON.find(bytes) {
-        let mut frames = Vec::new();
-        let mut exception = None;
-        let lines = msg[head..].lines().skip(1);
-        for line in lines {
-            let t = line.trim_start();
-            if let Some(rest) = t.strip_prefix("File \"") {
-                // File "/path/x.py", line 161, in emit
-                let file = rest.split('"').next().unwrap_or("");
-                let file = file.rsplit('/').next().unwrap_or(file);
-                let func = rest
-                    .rsplit(", in ")
-                    .next()
-                    .filter(|_| rest.contains(", in "))
-                    .unwrap_or("?");
-                frames.push(format!("{file}:{}", func.trim()));
-            } else if !line.starts_with(' ') && !t.is_empty() && !frames.is_empty() {
-                let ty = t.split(':').next().unwrap_or(t).trim();
-                if !ty.contains(' ') || ty.starts_with("During handling") {
-                    exception = Some(ty.to_string());
-                    break;
-                }
-            }
-        }
-        let exception = exception.unwrap_or_else(|| "Exception".into());
-        frames.reverse();
-        frames.truncate(STACK_FRAMES);
-        return Some(Stack {
-            head: msg[..head].trim_end().len(),
-            key: format!("Python {exception} at {}", frames.join(" < ")),
-        });
+        return Some(python_stack(msg, head));
     }
     if memchr::memchr(b'\n', bytes).is_some()
         && (JAVA_TAB.find(bytes).is_some() || JAVA_SPACES.find(bytes).is_some())

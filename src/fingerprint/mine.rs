@@ -89,9 +89,10 @@ fn keeps_enough(tokens: &[String], p: usize) -> bool {
     words >= 2 && words * 2 >= tokens.len()
 }
 
-/// Request logs (`HTTP METHOD /route STATUS`) are grouped by their structure, never mined.
+/// Request logs (`HTTP METHOD /route STATUS`) are grouped by their structure, and a
+/// service's overflow cluster stands for many templates: neither is mined.
 fn minable(template: &str) -> bool {
-    !template.starts_with("HTTP ")
+    !template.starts_with("HTTP ") && template != crate::record::OVERFLOW_TEMPLATE
 }
 
 /// One distinct template before generalization.

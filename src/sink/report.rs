@@ -140,6 +140,13 @@ pub fn render(r: &Report, cfg: &WorklogConfig) -> String {
         thousands(t.clusters),
         thousands(r.problems.len() as u64)
     );
+    if t.clusters_folded > 0 {
+        let _ = writeln!(
+            o,
+            "**Cluster cap reached:** {} distinct messages past `aggregate.max_clusters` are counted together, one overflow cluster per service (the lowest severity and fewest entries went there; raise the cap to see them one by one)  ",
+            thousands(t.clusters_folded)
+        );
+    }
     if let Some(rt) = &r.reference_time {
         let _ = writeln!(o, "**Windows counted back from:** {}  ", short_time(rt));
     }

@@ -471,6 +471,7 @@ mod tests {
             latency_us: None,
             traces: Default::default(),
             recount: Default::default(),
+            folded: 0,
         }
     }
 

@@ -293,6 +293,7 @@ mod tests {
             severities: Default::default(),
             severity_from_text: 0,
             count,
+            folded: 0,
             windows: Default::default(),
             first_seen: Some(crate::time::format_rfc3339(
                 (last_s - count as i64 + 1) * 1_000_000_000,

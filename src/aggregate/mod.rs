@@ -24,6 +24,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc::Receiver;
 use xxhash_rust::xxh3::xxh3_64;
 
+pub mod overflow;
+
 use crate::fingerprint::IdMap;
 use crate::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample, TraceSketch};
 use crate::state::seen::{Lookup, entry_key};
@@ -32,6 +34,16 @@ use crate::stats::StageStats;
 const NANOS: i64 = 1_000_000_000;
 /// Bad entries listed one by one in the report (all are counted).
 const BAD_LISTED: usize = 100;
+
+/// When a shard holding `overflows` overflow clusters folds next: a quarter past its cap, so
+/// each fold handles many clusters (no cap: never).
+fn fold_threshold(max_clusters: usize, overflows: usize) -> usize {
+    if max_clusters == 0 {
+        usize::MAX
+    } else {
+        max_clusters + max_clusters / 4 + 1 + overflows
+    }
+}
 
 /// Settings a shard needs.
 #[derive(Clone, Debug)]
@@ -49,6 +61,9 @@ pub struct AggregateSettings {
     pub bucket: i64,
     /// Buckets kept back from the reference (`aggregate.max_buckets`).
     pub max_buckets: usize,
+    /// This shard's share of `aggregate.max_clusters` (0: no cap): past it (and a quarter
+    /// more), the clusters least worth reading fold into their service's overflow cluster.
+    pub max_clusters: usize,
     /// Entries dated after this (the run's clock plus `aggregate.future_margin`, Unix
     /// nanoseconds) are counted without their time (see [`Aggregate::future_dated`]).
     pub latest: i64,
@@ -79,12 +94,17 @@ pub struct Shard {
     seen: Vec<(i64, u64)>,
     /// The length of `seen` after it was last pruned.
     seen_kept: usize,
+    /// Folded fingerprint → its service's overflow cluster (see [`overflow`]).
+    folded: IdMap<u64>,
+    /// Clusters in `clusters` when folding runs next.
+    fold_at: usize,
     out: Aggregate,
 }
 
 impl Shard {
     pub fn new(set: AggregateSettings) -> Shard {
         Shard {
+            fold_at: fold_threshold(set.max_clusters, 0),
             set,
             clusters: IdMap::default(),
             templates: IdMap::default(),
@@ -93,6 +113,7 @@ impl Shard {
             batches: 0,
             seen: Vec::new(),
             seen_kept: 0,
+            folded: IdMap::default(),
             out: Aggregate::default(),
         }
     }
@@ -146,37 +167,43 @@ impl Shard {
 
     fn record(&mut self, batch: &Batch, r: &Record) {
         self.out.entries += 1;
+        // A folded fingerprint counts in its service's overflow cluster.
+        let id = match self.folded.get(&r.fingerprint) {
+            Some(&into) => into,
+            None => r.fingerprint,
+        };
+        if self.clusters.len() >= self.fold_at && !self.clusters.contains_key(&id) {
+            self.fold();
+        }
         let template = &self.templates;
-        let c = self
-            .clusters
-            .entry(r.fingerprint)
-            .or_insert_with(|| Cluster {
-                id: r.fingerprint,
-                template: template
-                    .get(&r.fingerprint)
-                    .map(|t| t.1.clone())
-                    .unwrap_or_default(),
-                scope: template
-                    .get(&r.fingerprint)
-                    .map(|t| t.0.clone())
-                    .unwrap_or_default(),
-                service: batch.str(r.service).to_string(),
-                count: 0,
-                first_seen: None,
-                last_seen: None,
-                severities: [0; 9],
-                severity_from_text: 0,
-                revisions: BTreeMap::new(),
-                locations: BTreeMap::new(),
-                per_second: BTreeMap::new(),
-                series: BTreeMap::new(),
-                windows: Vec::new(),
-                samples: Vec::new(),
-                http_statuses: BTreeMap::new(),
-                latency_us: None,
-                traces: TraceSketch::new(self.set.traces),
-                recount: Default::default(),
-            });
+        let c = self.clusters.entry(id).or_insert_with(|| Cluster {
+            id: r.fingerprint,
+            template: template
+                .get(&r.fingerprint)
+                .map(|t| t.1.clone())
+                .unwrap_or_default(),
+            scope: template
+                .get(&r.fingerprint)
+                .map(|t| t.0.clone())
+                .unwrap_or_default(),
+            service: batch.str(r.service).to_string(),
+            count: 0,
+            first_seen: None,
+            last_seen: None,
+            severities: [0; 9],
+            severity_from_text: 0,
+            revisions: BTreeMap::new(),
+            locations: BTreeMap::new(),
+            per_second: BTreeMap::new(),
+            series: BTreeMap::new(),
+            windows: Vec::new(),
+            samples: Vec::new(),
+            http_statuses: BTreeMap::new(),
+            latency_us: None,
+            traces: TraceSketch::new(self.set.traces),
+            recount: Default::default(),
+            folded: 0,
+        });
         c.count += 1;
         c.severities[r.severity.index()] += 1;
         c.severity_from_text += u64::from(r.severity_from_text);
@@ -270,6 +297,24 @@ impl Shard {
             }
         }
         keep_sample(&mut c.samples, self.set.samples, batch, r);
+    }
+
+    /// Folds the clusters past this shard's share of `aggregate.max_clusters` (see
+    /// [`overflow`]); their templates are no longer needed.
+    fn fold(&mut self) {
+        let keep = self.set.max_clusters;
+        for (id, into) in
+            overflow::fold(&mut self.clusters, keep, self.set.samples, self.set.traces)
+        {
+            self.templates.remove(&id);
+            self.folded.insert(id, into);
+        }
+        let overflows = self
+            .clusters
+            .values()
+            .filter(|c| overflow::is_overflow(c))
+            .count();
+        self.fold_at = fold_threshold(keep, overflows);
     }
 
     /// Drops per-second counts that no window can reach any more, and remembered entries
@@ -406,6 +451,7 @@ pub async fn run(
 /// result.
 pub fn merge_cluster(a: &mut Cluster, b: Cluster, max_samples: usize) {
     a.count += b.count;
+    a.folded += b.folded;
     a.recount.fresh += b.recount.fresh;
     a.recount.repeated += b.recount.repeated;
     a.first_seen = match (a.first_seen, b.first_seen) {
@@ -565,6 +611,7 @@ mod tests {
             now,
             bucket: 300,
             max_buckets,
+            max_clusters: 0,
             traces: 0,
             latest: i64::MAX,
             inputs: Arc::new(vec!["t".into()]),
@@ -591,6 +638,73 @@ mod tests {
         let mut all = finish((agg, newest), &HashMap::new(), vec![], now, 1);
         bound_series(&mut all, 300, max_buckets);
         all.clusters[0].series.clone()
+    }
+
+    #[test]
+    fn past_its_cap_a_shard_folds_clusters_and_their_later_entries_follow() {
+        let set = AggregateSettings {
+            shard: 0,
+            shards: 1,
+            samples: 1,
+            reach: 86_400,
+            now: None,
+            bucket: 300,
+            max_buckets: 10,
+            max_clusters: 4,
+            traces: 0,
+            latest: i64::MAX,
+            inputs: Arc::new(vec!["t".into()]),
+            remember: None,
+        };
+        let mut shard = Shard::new(set);
+        let batch = |fingerprints: &[u64]| Batch {
+            buf: Arc::new(b"{}".to_vec()),
+            records: fingerprints
+                .iter()
+                .map(|&f| Record {
+                    timestamp: Some(1_000 * NANOS),
+                    fingerprint: f,
+                    severity: if f == 7 {
+                        crate::record::Severity::Error
+                    } else {
+                        crate::record::Severity::Info
+                    },
+                    raw: crate::record::Str::raw(0..2),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        // Fingerprint 1 is frequent, 7 an error: both stay; the rest are single infos.
+        shard.add(&batch(&[1, 1, 1, 7]));
+        shard.add(&batch(&(100..140).collect::<Vec<u64>>()));
+        // A folded fingerprint's later entries count in the overflow cluster.
+        let folded = *shard.folded.keys().next().expect("something folded");
+        shard.add(&batch(&[folded, folded, 1]));
+        let (agg, _) = shard.end();
+        assert_eq!(agg.entries, 47);
+        assert_eq!(agg.clusters.iter().map(|c| c.count).sum::<u64>(), 47);
+        let ids: std::collections::BTreeSet<u64> = agg.clusters.iter().map(|c| c.id).collect();
+        assert!(ids.contains(&1) && ids.contains(&7), "{ids:?}");
+        assert!(!ids.contains(&folded));
+        let over: Vec<_> = agg
+            .clusters
+            .iter()
+            .filter(|c| overflow::is_overflow(c))
+            .collect();
+        assert_eq!(over.len(), 1, "one service, one overflow cluster");
+        // At most the cap and a quarter, plus the overflow cluster, are held at any time.
+        assert!(
+            agg.clusters.len() <= 4 + 1 + 1 + 1,
+            "{}",
+            agg.clusters.len()
+        );
+        let plain = agg.clusters.len() as u64 - 1;
+        assert_eq!(
+            over[0].folded + plain,
+            42,
+            "every distinct fingerprint is accounted for"
+        );
     }
 
     #[test]
