@@ -242,7 +242,7 @@ impl Default for AggregateConfig {
             bucket: "5m".into(),
             max_buckets: 576,
             future_margin: "1d".into(),
-            max_clusters: 20_000,
+            max_clusters: 10_000,
         }
     }
 }
