@@ -36,7 +36,7 @@ pub struct ParseOnly {
 pub fn parse_only(input: &std::fs::File, cfg: &Config) -> std::io::Result<ParseOnly> {
     let block = cfg.pipeline.read_block_kib * 1024;
     let batch_size = cfg.pipeline.batch_size;
-    let mut splitter = Splitter::new(cfg.source.format, cfg.limits());
+    let mut splitter = Splitter::new(cfg.source.format, crate::source::Limits::of(cfg));
     let mut buf: Vec<u8> = Vec::with_capacity(block * 2);
     let mut found: Vec<Found> = Vec::new();
     let mut out = ParseOnly::default();

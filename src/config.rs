@@ -739,6 +739,28 @@ fn yaml_error_in(origin: &str, text: &str, e: serde_saphyr::Error) -> ConfigErro
 }
 
 impl Config {
+    /// The settings a run's aggregates depend on, as recorded in the JSON report's
+    /// `mergeable` section (`gardener merge` refuses parts that differ).
+    pub fn merge_settings(
+        &self,
+        now: Option<i64>,
+    ) -> Result<crate::record::MergeSettings, ConfigError> {
+        let masks = serde_json::to_string(&self.masks()?).unwrap_or_default();
+        let grouping = format!(
+            "{:016x}",
+            xxhash_rust::xxh3::xxh3_64(
+                format!("{masks}\u{1f}{}", self.fingerprint.max_message_bytes).as_bytes()
+            )
+        );
+        Ok(crate::record::MergeSettings {
+            windows: self.windows(),
+            samples: self.aggregate.samples,
+            now,
+            grouping,
+            traces_per_cluster: self.related.traces_per_cluster,
+        })
+    }
+
     /// Parses a configuration text; `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if text.trim().is_empty() {
@@ -790,14 +812,6 @@ impl Config {
         };
         pack.patterns.extend(self.redact.extra.iter().cloned());
         Ok(pack)
-    }
-
-    /// The limits the source enforces on every entry.
-    pub fn limits(&self) -> crate::source::Limits {
-        crate::source::Limits {
-            max_entry_bytes: self.source.max_entry_kib.saturating_mul(1024),
-            max_depth: self.source.max_depth,
-        }
     }
 
     /// Time-series bucket size in seconds (at least 1).
@@ -961,8 +975,14 @@ impl Config {
         match self.redact_pack() {
             Err(e) => problems.push(e.0),
             Ok(pack) => {
-                if let Err(e) = crate::redact::Redactor::new(&pack) {
-                    problems.push(e.0);
+                // (The same check as the redact stage's when it compiles the pack.)
+                for p in &pack.patterns {
+                    if let Err(e) = regex::Regex::new(&p.regex) {
+                        problems.push(format!(
+                            "redact pattern '{}': bad regular expression: {e}",
+                            p.name
+                        ));
+                    }
                 }
             }
         }

@@ -29,7 +29,6 @@
 //! histogram is its recorded `[[value, count], ...]` pairs, re-recorded on reading into an
 //! identically configured histogram (exact: every value lands in the bucket it came from).
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -37,89 +36,15 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::aggregate::merge_cluster;
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::pipeline::{Finisher, Gathered, Outcome, RunError, RunOptions, conclude};
-use crate::record::{Aggregate, Cluster, MergeSettings, Mergeable};
+use crate::record::{Aggregate, MergeSettings, Mergeable};
 use crate::time::format_rfc3339;
 
 /// Version of the `mergeable` section; merge refuses any other.
-pub const FORMAT: u32 = 1;
+pub use crate::record::MERGE_FORMAT as FORMAT;
 
 const NANOS: i64 = 1_000_000_000;
-
-/// The settings a run's aggregates depend on, as recorded in its `mergeable` section.
-pub fn settings(cfg: &Config, now: Option<i64>) -> Result<MergeSettings, ConfigError> {
-    let masks = serde_json::to_string(&cfg.masks()?).unwrap_or_default();
-    let grouping = format!(
-        "{:016x}",
-        xxh3_64(format!("{masks}\u{1f}{}", cfg.fingerprint.max_message_bytes).as_bytes())
-    );
-    Ok(MergeSettings {
-        windows: cfg.windows(),
-        samples: cfg.aggregate.samples,
-        now,
-        grouping,
-        traces_per_cluster: cfg.related.traces_per_cluster,
-    })
-}
-
-/// Combines aggregates by raw fingerprint: the shards of one run, or the parts of a merge.
-/// Per-second counts are cut to the reach of the largest window back from `now`, else the
-/// newest entry, so the result does not depend on when a shard happened to prune.
-pub fn combine(
-    parts: Vec<(Aggregate, Option<i64>)>,
-    reach: i64,
-    now: Option<i64>,
-    samples: usize,
-) -> (Aggregate, Option<i64>) {
-    let mut all = Aggregate::default();
-    let mut newest: Option<i64> = None;
-    let mut by_id: BTreeMap<u64, Cluster> = BTreeMap::new();
-    // The insertId memory's entries, when every part collected them.
-    let mut seen = (!parts.is_empty()).then(Vec::new);
-    for (p, n) in parts {
-        match (seen.as_mut(), p.seen) {
-            (Some(all), Some(part)) => all.extend(part),
-            (_, None) => seen = None,
-            (None, Some(_)) => {}
-        }
-        all.entries += p.entries;
-        all.bad_count += p.bad_count;
-        all.bad.extend(p.bad);
-        all.repaired_utf8 += p.repaired_utf8;
-        all.without_timestamp += p.without_timestamp;
-        all.future_dated += p.future_dated;
-        all.ignored_fields += p.ignored_fields;
-        all.future_latest = all.future_latest.max(p.future_latest);
-        newest = match (newest, n) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        for c in p.clusters {
-            match by_id.get_mut(&c.id) {
-                Some(into) => merge_cluster(into, c, samples),
-                None => {
-                    by_id.insert(c.id, c);
-                }
-            }
-        }
-    }
-    if let Some(reference) = now.or(newest) {
-        let floor = reference.div_euclid(NANOS) - reach;
-        for c in by_id.values_mut() {
-            if c.per_second
-                .first_key_value()
-                .is_some_and(|(k, _)| *k <= floor)
-            {
-                c.per_second = c.per_second.split_off(&(floor + 1));
-            }
-        }
-    }
-    all.clusters = by_id.into_values().collect();
-    all.seen = seen;
-    (all, newest)
-}
 
 /// One report read for merging.
 struct Part {
@@ -273,7 +198,9 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
     crate::pipeline::check_outputs(&cfg, &opts)?;
     // Settings first (a bad configuration is reported before any file is read); `now` is
     // checked separately below.
-    let own = settings(&cfg, None).map_err(|e| RunError::Config(e.0))?;
+    let own = cfg
+        .merge_settings(None)
+        .map_err(|e| RunError::Config(e.0))?;
     let mut parts = Vec::new();
     let mut seen: std::collections::HashMap<u64, &str> = std::collections::HashMap::new();
     for f in &opts.files {
@@ -324,67 +251,16 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
     Ok(conclude(&cfg, &opts, finisher, gathered, None).await)
 }
 
-/// `BTreeMap<K, V>` as `[[key, value], ...]`: compact, and keys need not be strings.
-pub mod pairs {
-    use std::collections::BTreeMap;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
-        map: &BTreeMap<K, V>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.collect_seq(map.iter())
-    }
-
-    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
-    where
-        K: Deserialize<'de> + Ord,
-        V: Deserialize<'de>,
-        D: Deserializer<'de>,
-    {
-        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
-    }
-}
-
-/// A latency histogram as its recorded `[[value, count], ...]`, or `null`.
-pub mod histogram {
-    use hdrhistogram::Histogram;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(h: &Option<Histogram<u64>>, s: S) -> Result<S::Ok, S::Error> {
-        match h {
-            None => s.serialize_none(),
-            Some(h) => s.collect_seq(
-                h.iter_recorded()
-                    .map(|v| (v.value_iterated_to(), v.count_at_value())),
-            ),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Histogram<u64>>, D::Error> {
-        let Some(pairs) = Option::<Vec<(u64, u64)>>::deserialize(d)? else {
-            return Ok(None);
-        };
-        let mut h = crate::aggregate::latency_histogram();
-        for (value, count) in pairs {
-            h.record_n(value, count).map_err(|e| {
-                D::Error::custom(format!("latency value {value} out of range: {e:?}"))
-            })?;
-        }
-        Ok(Some(h))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::combine;
+    use crate::record::{Cluster, histogram, pairs};
+    use std::collections::BTreeMap;
 
     #[test]
     fn latency_histograms_round_trip_exactly() {
-        let mut h = crate::aggregate::latency_histogram();
+        let mut h = crate::record::latency_histogram();
         for v in [
             1u64,
             2,

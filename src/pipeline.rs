@@ -23,7 +23,6 @@ use crate::config::Config;
 use crate::correlate;
 use crate::fingerprint::mine::{self, Raw};
 use crate::fingerprint::{self, Masker};
-use crate::merge;
 use crate::parse;
 use crate::prioritize::Prioritizer;
 use crate::progress::Progress;
@@ -393,7 +392,9 @@ impl Finisher {
             github,
             store: Store::open(opts.state.as_deref().unwrap_or(&cfg.state.dir), cfg)
                 .map_err(RunError::Input)?,
-            merge_settings: merge::settings(cfg, opts.now).map_err(|e| RunError::Config(e.0))?,
+            merge_settings: cfg
+                .merge_settings(opts.now)
+                .map_err(|e| RunError::Config(e.0))?,
             _locks: locks,
         })
     }
@@ -513,7 +514,7 @@ pub async fn conclude(
 
     // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
     let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
-    let (mut combined, newest) = merge::combine(parts, reach, opts.now, cfg.aggregate.samples);
+    let (mut combined, newest) = aggregate::combine(parts, reach, opts.now, cfg.aggregate.samples);
     // Shards each keep their share of the cap; merged parts may hold more.
     combined.clusters = aggregate::overflow::fold_list(
         std::mem::take(&mut combined.clusters),
@@ -655,7 +656,7 @@ pub async fn conclude(
         mergeable: None,
     };
     report.mergeable = pre_mining.map(|clusters| Mergeable {
-        format: merge::FORMAT,
+        format: crate::record::MERGE_FORMAT,
         settings: finisher.merge_settings.clone(),
         newest,
         partial: report.partial,

@@ -372,12 +372,12 @@ pub struct Cluster {
     /// `module:function:line` (or `file:function:line`) with counts.
     pub locations: BTreeMap<String, u64>,
     /// Entries per second of event time (Unix seconds), within reach of the largest window.
-    #[serde(with = "crate::merge::pairs")]
+    #[serde(with = "crate::record::pairs")]
     pub per_second: BTreeMap<i64, u64>,
     /// The time series: entries per bucket of event time (`aggregate.bucket`), keyed by the
     /// bucket's start in Unix seconds (aligned to the epoch). Merged by sum; bounded to
     /// `aggregate.max_buckets` back from the reference when aggregation finishes.
-    #[serde(with = "crate::merge::pairs")]
+    #[serde(with = "crate::record::pairs")]
     pub series: BTreeMap<i64, u64>,
     /// Counts in the configured windows (filled when aggregation finishes).
     #[serde(skip)]
@@ -386,7 +386,7 @@ pub struct Cluster {
     pub samples: Vec<Sample>,
     pub http_statuses: BTreeMap<u16, u64>,
     /// Request latency in microseconds.
-    #[serde(with = "crate::merge::histogram")]
+    #[serde(with = "crate::record::histogram")]
     pub latency_us: Option<hdrhistogram::Histogram<u64>>,
     /// A sample of the cluster's trace ids, for related clusters.
     pub traces: TraceSketch,
@@ -465,6 +465,19 @@ pub struct Aggregate {
     /// `state::seen::entry_key`, for the state's insertId memory; `None` when not collected
     /// (no state, or `gardener merge`).
     pub seen: Option<Vec<(i64, u64)>>,
+}
+
+impl Aggregate {
+    /// The oldest bucket this run observed in full view: its oldest entry's bucket, but no
+    /// older than the series keeps (`aggregate.max_buckets`).
+    pub fn first_bucket(&self, bucket: i64, max_buckets: usize) -> Option<i64> {
+        let reference = self.reference?;
+        let first = self.clusters.iter().filter_map(|c| c.first_seen).min()?;
+        Some(
+            crate::time::bucket_start(first.div_euclid(1_000_000_000), bucket)
+                .max(crate::time::series_floor(reference, bucket, max_buckets)),
+        )
+    }
 }
 
 /// The report every sink renders: the JSON report is this, serialised.
@@ -628,7 +641,7 @@ pub struct TrendsReport {
 /// exactly the report one run over all their input gives (see `src/merge.rs`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Mergeable {
-    /// [`crate::merge::FORMAT`]; merge refuses any other.
+    /// [`MERGE_FORMAT`]; merge refuses any other.
     pub format: u32,
     /// Settings the parts must share to be merged.
     pub settings: MergeSettings,
@@ -914,4 +927,66 @@ pub struct ProblemReport {
     pub summary: String,
     /// Per member (other than the lead): how it is linked to the lead.
     pub evidence: Vec<Link>,
+}
+
+/// Version of the JSON report's `mergeable` section; `gardener merge` refuses any other.
+pub const MERGE_FORMAT: u32 = 1;
+
+/// An empty latency histogram: 1 µs to an hour, two significant digits.
+pub fn latency_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
+}
+
+/// `BTreeMap<K, V>` as `[[key, value], ...]`: compact, and keys need not be strings.
+pub mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+/// A latency histogram as its recorded `[[value, count], ...]`, or `null`.
+pub mod histogram {
+    use hdrhistogram::Histogram;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(h: &Option<Histogram<u64>>, s: S) -> Result<S::Ok, S::Error> {
+        match h {
+            None => s.serialize_none(),
+            Some(h) => s.collect_seq(
+                h.iter_recorded()
+                    .map(|v| (v.value_iterated_to(), v.count_at_value())),
+            ),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Histogram<u64>>, D::Error> {
+        let Some(pairs) = Option::<Vec<(u64, u64)>>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let mut h = super::latency_histogram();
+        for (value, count) in pairs {
+            h.record_n(value, count).map_err(|e| {
+                D::Error::custom(format!("latency value {value} out of range: {e:?}"))
+            })?;
+        }
+        Ok(Some(h))
+    }
 }

@@ -95,6 +95,16 @@ pub struct Limits {
     pub max_depth: u32,
 }
 
+impl Limits {
+    /// The limits `cfg` sets on every entry.
+    pub fn of(cfg: &Config) -> Limits {
+        Limits {
+            max_entry_bytes: cfg.source.max_entry_kib.saturating_mul(1024),
+            max_depth: cfg.source.max_depth,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -1167,7 +1177,7 @@ pub fn run(
                 String::from_utf8_lossy(&tail).into_owned()
             })
         });
-        let mut splitter = Splitter::new(cfg.source.format, cfg.limits());
+        let mut splitter = Splitter::new(cfg.source.format, Limits::of(&cfg));
         let mut buf: Vec<u8> = Vec::with_capacity(block * 2);
         let mut found: Vec<Found> = Vec::new();
         let mut interrupted = false;

@@ -188,6 +188,18 @@ pub fn parse_latency_us(s: &str) -> Option<u64> {
     whole.checked_mul(1_000_000)?.checked_add(us)
 }
 
+/// The start (Unix seconds, aligned to the epoch) of the bucket holding second `sec`.
+pub fn bucket_start(sec: i64, bucket: i64) -> i64 {
+    sec.div_euclid(bucket) * bucket
+}
+
+/// The oldest bucket start kept for a reference time (Unix nanoseconds): `max_buckets` buckets
+/// ending with the reference's own bucket.
+pub fn series_floor(reference: i64, bucket: i64, max_buckets: usize) -> i64 {
+    bucket_start(reference.div_euclid(NANOS_PER_SEC), bucket)
+        .saturating_sub((max_buckets as i64 - 1).max(0).saturating_mul(bucket))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

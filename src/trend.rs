@@ -30,13 +30,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::aggregate::bucket_start;
 use crate::config::Config;
 use crate::fingerprint::format_id;
 use crate::record::{
     Aggregate, Cluster, ClusterTrend, Escalation, History, Resolved, Status, TrendsReport,
 };
 use crate::state::Store;
+use crate::time::bucket_start;
 use crate::time::{format_rfc3339, parse_duration};
 
 const NANOS: i64 = 1_000_000_000;
@@ -184,7 +184,7 @@ pub fn judge(agg: &Aggregate, store: Option<&Store>, cfg: &Config) -> Judged {
     let max_buckets = cfg.aggregate.max_buckets;
     let observed = observed(agg, store, s.bucket, max_buckets);
     let top = bucket_start(reference, s.bucket);
-    let run_from = run_first_bucket(agg, s.bucket, max_buckets).unwrap_or(top);
+    let run_from = agg.first_bucket(s.bucket, max_buckets).unwrap_or(top);
     for c in &agg.clusters {
         let fp = format_id(c.id);
         let known = store.and_then(|st| st.clusters.get(&fp));
@@ -295,20 +295,6 @@ pub fn is_regressed(c: &Cluster, last_seen: Option<i64>, closed: bool, gap: i64)
     closed || first_new - mark.div_euclid(NANOS) > gap
 }
 
-/// The oldest bucket this run observed in full view: its oldest entry's bucket, but no older
-/// than the series keeps (`aggregate.max_buckets`).
-pub fn run_first_bucket(agg: &Aggregate, bucket: i64, max_buckets: usize) -> Option<i64> {
-    let reference = agg.reference?;
-    let first = agg.clusters.iter().filter_map(|c| c.first_seen).min()?;
-    Some(
-        bucket_start(first.div_euclid(NANOS), bucket).max(crate::aggregate::series_floor(
-            reference,
-            bucket,
-            max_buckets,
-        )),
-    )
-}
-
 /// The buckets observed by this run (its oldest entry's bucket to the reference's) and by the
 /// runs the store remembers.
 pub fn observed(
@@ -318,9 +304,7 @@ pub fn observed(
     max_buckets: usize,
 ) -> BTreeSet<i64> {
     let mut set: BTreeSet<i64> = store.map(|s| s.observed.clone()).unwrap_or_default();
-    if let (Some(reference), Some(from)) =
-        (agg.reference, run_first_bucket(agg, bucket, max_buckets))
-    {
+    if let (Some(reference), Some(from)) = (agg.reference, agg.first_bucket(bucket, max_buckets)) {
         let top = bucket_start(reference.div_euclid(NANOS), bucket);
         let mut b = from;
         while b <= top {

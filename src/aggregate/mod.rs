@@ -24,12 +24,16 @@ use std::sync::Arc;
 use tokio::sync::mpsc::Receiver;
 use xxhash_rust::xxh3::xxh3_64;
 
+mod combine;
 pub mod overflow;
+
+pub use combine::combine;
 
 use crate::fingerprint::IdMap;
 use crate::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample, TraceSketch};
 use crate::state::seen::{Lookup, entry_key};
 use crate::stats::StageStats;
+pub use crate::time::{bucket_start, series_floor};
 
 const NANOS: i64 = 1_000_000_000;
 /// Bad entries listed one by one in the report (all are counted).
@@ -376,10 +380,7 @@ impl Shard {
     }
 }
 
-/// An empty latency histogram: 1 µs to an hour, two significant digits.
-pub fn latency_histogram() -> hdrhistogram::Histogram<u64> {
-    hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
-}
+pub use crate::record::latency_histogram;
 
 /// Sample order: newest first; ties broken by insertId, then raw bytes, so the choice does not
 /// depend on input order.
@@ -539,18 +540,6 @@ pub fn finish(
         c.windows = window_counts(&c.per_second, all.reference, &all.windows);
     }
     all
-}
-
-/// The start (Unix seconds, aligned to the epoch) of the bucket holding second `sec`.
-pub fn bucket_start(sec: i64, bucket: i64) -> i64 {
-    sec.div_euclid(bucket) * bucket
-}
-
-/// The oldest bucket start kept for a reference time (Unix nanoseconds): `max_buckets` buckets
-/// ending with the reference's own bucket.
-pub fn series_floor(reference: i64, bucket: i64, max_buckets: usize) -> i64 {
-    bucket_start(reference.div_euclid(NANOS), bucket)
-        .saturating_sub((max_buckets as i64 - 1).max(0).saturating_mul(bucket))
 }
 
 /// Bounds every cluster's time series to the `max_buckets` buckets ending with the reference's

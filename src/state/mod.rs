@@ -33,11 +33,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::bucket_start;
 use crate::config::Config;
 use crate::fingerprint::format_id;
 use crate::fingerprint::mine::Known;
 use crate::record::{Aggregate, Cluster, Report};
+use crate::time::bucket_start;
 use crate::time::{format_rfc3339, parse_duration, parse_rfc3339};
 use seen::SeenIds;
 
@@ -266,9 +266,7 @@ impl Store {
         }
         if let Some(r) = agg.reference {
             let top = bucket_start(r.div_euclid(NANOS), bucket);
-            if let Some(from) =
-                crate::trend::run_first_bucket(agg, bucket, cfg.aggregate.max_buckets)
-            {
+            if let Some(from) = agg.first_bucket(bucket, cfg.aggregate.max_buckets) {
                 let mut b = from;
                 while b <= top {
                     self.observed.insert(b);
