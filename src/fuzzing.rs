@@ -1,6 +1,6 @@
 //! The bodies of the fuzz targets in `fuzz/` (`cargo +nightly fuzz run split|parse|mask`), kept
 //! in the library so that stable tests run the same checks on random and hand-made inputs
-//! (`tests/properties.rs`). Each takes arbitrary bytes, must never panic, and asserts the
+//! (`tests/it/properties.rs`). Each takes arbitrary bytes, must never panic, and asserts the
 //! invariants in its documentation.
 
 use std::sync::{Arc, OnceLock};

@@ -1,8 +1,6 @@
 //! Helpers for the end-to-end tests: run the real `gardener` binary (with a time limit, so a hung
 //! pipeline fails the test instead of hanging it), make inputs, read outputs.
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,9 +1,7 @@
 //! Related clusters: entries that share trace ids across clusters list them as related, the
 //! cluster whose entries came first as the likely cause (real binary, handmade input).
 
-mod common;
-
-use common::{find_cluster, gardener, read_json, s, text, write};
+use crate::common::{find_cluster, gardener, read_json, s, text, write};
 use serde_json::{Value, json};
 
 fn entry(id: &str, secs: u32, service: &str, severity: &str, msg: &str, trace: &str) -> String {

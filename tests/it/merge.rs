@@ -1,11 +1,9 @@
 //! `gardener merge`: the JSON reports of runs over parts of the input combine into exactly the
 //! report of one run over all of it (real binary, generated data).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{clusters, gardener, generate, read_json, s, write};
+use crate::common::{clusters, gardener, generate, read_json, s, write};
 use serde_json::Value;
 
 /// Removes what is genuinely per invocation: when it ran, how long it took, per-stage

@@ -2,9 +2,6 @@
 //! resolved-looking, no double counting) and a corrupt state file, with the real binary on
 //! data from `gardener gen`.
 
-mod common;
-mod fake_github;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,8 +11,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use common::{clusters, find_cluster, gardener, gardener_in, num, read_json, s, text, write};
-use fake_github::{FakeGithub, OWNER, REPO, TOKEN};
+use crate::common::{
+    clusters, find_cluster, gardener, gardener_in, num, read_json, s, text, write,
+};
+use crate::fake_github::{FakeGithub, OWNER, REPO, TOKEN};
 use log_gardener::time::parse_rfc3339;
 
 fn tempdir() -> TempDir {

@@ -1,15 +1,13 @@
 //! End-to-end tests of `gardener run` (and `validate`, `fingerprint`, `gen`): each runs the real
 //! binary on inputs the test makes itself and checks exact values in its outputs.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use common::{
+use crate::common::{
     Out, clusters, find_cluster, gardener, gardener_limited, gardener_stdin, generate, num,
     read_json, read_ndjson, s, text, write,
 };

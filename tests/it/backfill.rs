@@ -3,8 +3,6 @@
 //! depth in the JSON report, and that progress never reaches a standard error that is not a
 //! terminal. Each runs the real binary on generated input.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use common::{clusters, gardener, gardener_stdin, generate, num, read_json, s, text};
+use crate::common::{clusters, gardener, gardener_stdin, generate, num, read_json, s, text};
 
 fn tempdir() -> TempDir {
     tempfile::Builder::new()

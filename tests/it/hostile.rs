@@ -6,8 +6,6 @@
 //! `tests/run.rs` covers the basic bad-entry, truncation and empty-input cases; this file goes
 //! further.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use common::{gardener_limited, num, read_json, read_ndjson, s, text, write};
+use crate::common::{gardener_limited, num, read_json, read_ndjson, s, text, write};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -354,7 +352,7 @@ fn invalid_utf8_is_repaired_and_counted() {
         run.reasons()
     );
     assert!(run.reasons()[1].contains("EOF"), "{:?}", run.reasons());
-    let templates: Vec<&str> = common::clusters(&run.report)
+    let templates: Vec<&str> = crate::common::clusters(&run.report)
         .iter()
         .map(|c| text(c, "template"))
         .collect();
@@ -721,7 +719,7 @@ fn a_ten_megabyte_single_line_string_is_processed() {
     let run = run_file(dir.path(), "long.ndjson", ndjson(&es).as_bytes(), &[], 0);
     assert_eq!(run.totals(), (2, 2, 0));
     assert_eq!(run.ids(), ["long", "short"]);
-    let c = common::find_cluster(&run.report, "api", "Traceback");
+    let c = crate::common::find_cluster(&run.report, "api", "Traceback");
     // Only the first max_message_bytes shape the template.
     assert!(
         text(c, "template").len() < 5000,

@@ -9,8 +9,6 @@
 //! Plain std threads and blocking sockets: one thread accepts, one thread per connection
 //! (keep-alive), all sharing the state behind a mutex.
 
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -44,6 +42,13 @@ impl Request {
     }
     pub fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
+    }
+    /// A request header's value (names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 

@@ -3,11 +3,9 @@
 //! problem; steady unrelated clusters stay apart; problem ids hold across runs, input order,
 //! worker counts and `gardener merge`; the bundled example reads like the seeds' worklogs.
 
-mod common;
-
 use std::path::Path;
 
-use common::{find_cluster, gardener, read_json, read_ndjson, s, text, write};
+use crate::common::{find_cluster, gardener, read_json, read_ndjson, s, text, write};
 use serde_json::{Value, json};
 
 const AUTH: &str = "netra-auth-service";

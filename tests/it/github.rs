@@ -1,17 +1,14 @@
 //! End-to-end tests of the GitHub sink: the real binary against a stateful fake of GitHub's
 //! REST API on 127.0.0.1 (`fake_github`), checking what the server holds after each run.
 
-mod common;
-mod fake_github;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use common::{Out, find_cluster, gardener_in, read_json, s, text, write};
-use fake_github::{FakeGithub, Fault, OWNER, REPO, TOKEN};
+use crate::common::{Out, find_cluster, gardener_in, read_json, s, text, write};
+use crate::fake_github::{FakeGithub, Fault, OWNER, REPO, TOKEN};
 
 const SERVICE: &str = "netra-backend-staging";
 const LIMIT: Duration = Duration::from_secs(90);
@@ -226,7 +223,7 @@ fn labels(issue: &Value) -> Vec<String> {
 
 /// Writes to issues since request `before` (claim labels, made and deleted around each
 /// create, left out).
-fn writes_since(fake: &FakeGithub, before: usize) -> Vec<fake_github::Request> {
+fn writes_since(fake: &FakeGithub, before: usize) -> Vec<crate::fake_github::Request> {
     fake.requests()
         .into_iter()
         .skip(before)
@@ -235,7 +232,7 @@ fn writes_since(fake: &FakeGithub, before: usize) -> Vec<fake_github::Request> {
 }
 
 /// A request on a repository label (the claim a create holds).
-fn is_claim(r: &fake_github::Request) -> bool {
+fn is_claim(r: &crate::fake_github::Request) -> bool {
     r.path()
         .starts_with(&format!("/repos/{OWNER}/{REPO}/labels"))
 }
@@ -336,6 +333,17 @@ fn issue_lifecycle_create_rerun_comment_escalate_reopen() {
     let state = read_json(&d.join("state/github.json"));
     assert_eq!(state["repos"]["acme/shop"][&px]["issue"], nx);
     assert_eq!(state["repos"]["acme/shop"][&px]["clusters"], json!([x]));
+    // Every request is authenticated with the token and says who is calling.
+    for r in fake.requests() {
+        let auth = r.header("authorization").unwrap_or_default();
+        assert!(auth.ends_with(TOKEN), "{} {}: {auth:?}", r.method, r.target);
+        assert!(
+            r.header("user-agent").is_some(),
+            "{} {}",
+            r.method,
+            r.target
+        );
+    }
 
     // 2. The same logs again: nothing changes on GitHub.
     let before = fake.requests().len();
