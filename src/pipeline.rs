@@ -617,7 +617,7 @@ pub async fn conclude(
         };
     }
     for c in &clusters {
-        *priorities.entry(c.priority.clone()).or_insert(0) += 1;
+        *priorities.entry(c.priority.to_string()).or_insert(0) += 1;
     }
     let mut report = Report {
         tool: format!("log-gardener {}", env!("CARGO_PKG_VERSION")),

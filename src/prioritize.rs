@@ -704,7 +704,7 @@ fn render(
     ClusterReport {
         id: format_id(c.id),
         problem: String::new(),
-        priority: format!("P{p}"),
+        priority: Priority(p),
         title,
         rule,
         expected,

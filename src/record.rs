@@ -729,7 +729,7 @@ pub struct GithubAction {
     /// The problem's member clusters.
     pub clusters: Vec<String>,
     pub title: String,
-    pub priority: String,
+    pub priority: Priority,
     /// The issue number, when the cluster has one.
     pub issue: Option<u64>,
     pub url: Option<String>,
@@ -777,7 +777,7 @@ pub struct ClusterReport {
     pub id: String,
     /// The id of the problem the cluster belongs to (exactly one).
     pub problem: String,
-    pub priority: String,
+    pub priority: Priority,
     pub title: String,
     /// The rule that set the priority.
     pub rule: String,

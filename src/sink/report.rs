@@ -443,7 +443,7 @@ pub(crate) fn trend_line(c: &ClusterReport) -> Option<String> {
         }
         parts.push(format!("{} over all runs", entries(h.total)));
         if let Some(p) = &h.previous_priority
-            && *p != c.priority
+            && *p != c.priority.to_string()
         {
             parts.push(format!("{p} → {} since the last run", c.priority));
         }

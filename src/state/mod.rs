@@ -218,11 +218,11 @@ impl Store {
         let bucket = self.bucket_secs;
         let history = parse_duration(&cfg.state.history).unwrap_or(7 * 86_400);
         // Priority and (redacted, when reports are) template from the report.
-        let reported: BTreeMap<&str, (&str, &str, &str)> = report
+        let reported: BTreeMap<&str, (crate::record::Priority, &str, &str)> = report
             .clusters
             .iter()
             .map(|c| {
-                let row = (c.priority.as_str(), c.template.as_str(), c.problem.as_str());
+                let row = (c.priority, c.template.as_str(), c.problem.as_str());
                 (c.id.as_str(), row)
             })
             .collect();

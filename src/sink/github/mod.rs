@@ -317,7 +317,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
                         issue: k.number,
                         priority: plan::label_priority(&k.labels, prefix)
                             .map(|p| format!("P{p}"))
-                            .unwrap_or_else(|| i.cluster.priority.clone()),
+                            .unwrap_or_else(|| i.cluster.priority.to_string()),
                         count: i.prev.as_ref().map_or(0, |p| p.count),
                         last_seen: i.prev.as_ref().and_then(|p| p.last_seen.clone()),
                         clusters: i.ids.clone(),
@@ -723,7 +723,7 @@ async fn apply(
         item.issue = Some(issue.number);
         item.url = Some(issue.html_url.clone()).filter(|u| !u.is_empty());
         item.detail = format!("created; {}", plan.detail);
-        let ours = entry(issue.number, c.priority.clone());
+        let ours = entry(issue.number, c.priority.to_string());
         return match looks.keep_older(api, &issue, &c.id).await {
             Ok(None) => Ok(ours),
             Ok(Some(older)) => {
@@ -733,7 +733,7 @@ async fn apply(
                     "created #{}, then closed it as a duplicate of #{} that a concurrent run filed at the same moment",
                     issue.number, older.number
                 );
-                Ok(entry(older.number, c.priority.clone()))
+                Ok(entry(older.number, c.priority.to_string()))
             }
             // The issue exists; whether a concurrent run filed one too is for the next run's
             // listing (it keeps the oldest open issue).
@@ -760,7 +760,7 @@ async fn apply(
                 .and_then(|p| p.priority)
                 .map(|p| format!("P{p}"))
         })
-        .unwrap_or_else(|| c.priority.clone());
+        .unwrap_or_else(|| c.priority.to_string());
     let from = plan.from.map(|p| format!("P{p}"));
     // Label and state changes first, in one PATCH (labels replace the issue's whole set).
     let mut fields = serde_json::Map::new();
@@ -777,7 +777,7 @@ async fn apply(
             .collect();
         labels.push(format!("{prefix}{}", c.priority));
         fields.insert("labels".into(), json!(labels));
-        if let Some(t) = retitle(&k.title, from, &c.priority) {
+        if let Some(t) = retitle(&k.title, from, &c.priority.to_string()) {
             fields.insert("title".into(), json!(t));
         }
     }
@@ -790,7 +790,7 @@ async fn apply(
         api.update_issue(k.number, &serde_json::Value::Object(fields))
             .await
             .map_err(|e| (e, None))?;
-        priority_now = c.priority.clone();
+        priority_now = c.priority.to_string();
     }
     let joined: Vec<&ClusterReport> = item
         .members
@@ -847,7 +847,7 @@ fn action(i: &Item<'_>) -> GithubAction {
         fingerprint: c.id.clone(),
         clusters: i.ids.clone(),
         title: body::title(c),
-        priority: c.priority.clone(),
+        priority: c.priority,
         issue: i.issue,
         url: i.url.clone(),
         action: if i.unknown {

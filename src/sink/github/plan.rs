@@ -162,7 +162,7 @@ pub fn decide(
         joined: joined.clone(),
         detail,
     };
-    let p = parse_priority(&c.priority).unwrap_or(5);
+    let p = c.priority.0;
     if c.expected {
         return plan(
             Kind::Skip,
@@ -282,7 +282,9 @@ mod tests {
         ClusterReport {
             id: "00000000000000ab".into(),
             problem: String::new(),
-            priority: priority.into(),
+            priority: parse_priority(priority)
+                .map(crate::record::Priority)
+                .expect("a priority"),
             title: "svc | P1 | boom".into(),
             rule: "errors".into(),
             expected: false,

@@ -50,7 +50,7 @@ fn unit(p: &ProblemReport, members: &[&ClusterReport]) -> Option<ClusterReport> 
     let mut u = lead.clone();
     u.id = p.id.clone();
     u.problem = p.id.clone();
-    u.priority = p.priority.to_string();
+    u.priority = p.priority;
     u.title = p.issue_title.clone();
     u.rule = p.rule.clone();
     u.expected = p.expected;
