@@ -8,16 +8,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tempfile::TempDir;
 
-use crate::common::{clusters, gardener, gardener_stdin, generate, num, read_json, s, text};
-
-fn tempdir() -> TempDir {
-    tempfile::Builder::new()
-        .prefix("gardener-backfill-")
-        .tempdir()
-        .expect("temp dir")
-}
+use crate::common::{
+    clusters, gardener, gardener_stdin, generate, num, read_json, s, tempdir, text,
+};
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

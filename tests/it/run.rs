@@ -5,19 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
 use crate::common::{
     Out, clusters, find_cluster, gardener, gardener_limited, gardener_stdin, generate, num,
-    read_json, read_ndjson, s, text, write,
+    read_json, read_ndjson, s, tempdir, text, write,
 };
-
-fn tempdir() -> TempDir {
-    tempfile::Builder::new()
-        .prefix("gardener-e2e-")
-        .tempdir()
-        .expect("temp dir")
-}
 
 /// A gcloud-shaped entry of a Cloud Run service, message in `jsonPayload.message`.
 fn entry(id: &str, ts: Option<&str>, severity: &str, service: &str, message: &str) -> Value {

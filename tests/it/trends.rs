@@ -9,20 +9,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tempfile::TempDir;
 
 use crate::common::{
-    clusters, find_cluster, gardener, gardener_in, num, read_json, s, text, write,
+    clusters, find_cluster, gardener, gardener_in, num, read_json, s, tempdir, text, write,
 };
 use crate::fake_github::{FakeGithub, OWNER, REPO, TOKEN};
 use log_gardener::time::parse_rfc3339;
-
-fn tempdir() -> TempDir {
-    tempfile::Builder::new()
-        .prefix("gardener-trends-")
-        .tempdir()
-        .expect("temp dir")
-}
 
 /// `gardener gen` with extra flags (a gcloud array unless they say `--format`), to `dir/name`.
 fn gen_file(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
