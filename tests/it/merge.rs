@@ -296,3 +296,42 @@ fn merge_refuses_what_it_cannot_merge() {
         serde_json::json!(["5m", "1h"])
     );
 }
+
+#[test]
+fn a_merge_keeps_to_the_cluster_cap_and_loses_no_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = generate(dir.path(), "all.ndjson", 3000, 5, "ndjson", "1d");
+    let even = split(&all, dir.path(), "even.ndjson", |i| i % 2 == 0);
+    let odd = split(&all, dir.path(), "odd.ndjson", |i| i % 2 == 1);
+    // Each part is under the default cap; together they are over a cap of 20.
+    let (je, jo) = (
+        run_json(dir.path(), &even, "even", &[]),
+        run_json(dir.path(), &odd, "odd", &[]),
+    );
+    let cap = write(dir.path(), "cap.yaml", "aggregate:\n  max_clusters: 20\n");
+    let merged = read_json(&merge(dir.path(), &[&je, &jo], "capped", &["-c", s(&cap)]));
+    let uncapped = read_json(&merge(dir.path(), &[&je, &jo], "uncapped", &[]));
+    let sum = |r: &Value| {
+        clusters(r)
+            .iter()
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(sum(&merged), sum(&uncapped));
+    assert_eq!(sum(&merged), 3000);
+    assert!(uncapped["totals"].get("clusters_folded").is_none());
+    let folded = merged["totals"]["clusters_folded"].as_u64().unwrap_or(0);
+    assert!(folded > 0, "{}", merged["totals"]);
+    let overflow = clusters(&merged)
+        .iter()
+        .filter(|c| c.get("folded").is_some())
+        .count();
+    assert!(overflow >= 1);
+    // At most the cap in detail (mining may merge some of them further), plus one overflow
+    // cluster per service.
+    assert!(
+        clusters(&merged).len() <= 20 + overflow,
+        "{}",
+        clusters(&merged).len()
+    );
+}
