@@ -42,7 +42,7 @@ use crate::config::CorrelateConfig;
 use crate::record::{Cluster, Evidence, Severity, TraceSketch};
 use crate::related::{SharedTraces, shared_pairs_of};
 
-const NANOS: i64 = 1_000_000_000;
+use crate::time::NANOS;
 /// Bins the burst test looks at, at most (the bin widens for longer inputs).
 const MAX_BINS: i64 = 4096;
 

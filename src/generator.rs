@@ -458,7 +458,7 @@ fn mix64(mut z: u64) -> u64 {
 // ---------------------------------------------------------------------------
 // Time: civil dates without a date crate.
 
-const NANOS: i64 = 1_000_000_000;
+use crate::time::NANOS;
 
 /// Days since 1970-01-01 to (year, month, day); Howard Hinnant's `civil_from_days`.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {

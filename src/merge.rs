@@ -44,7 +44,7 @@ use crate::time::format_rfc3339;
 /// Version of the `mergeable` section; merge refuses any other.
 pub use crate::record::MERGE_FORMAT as FORMAT;
 
-const NANOS: i64 = 1_000_000_000;
+use crate::time::NANOS;
 
 /// One report read for merging.
 struct Part {

@@ -474,7 +474,7 @@ impl Aggregate {
         let reference = self.reference?;
         let first = self.clusters.iter().filter_map(|c| c.first_seen).min()?;
         Some(
-            crate::time::bucket_start(first.div_euclid(1_000_000_000), bucket)
+            crate::time::bucket_start(first.div_euclid(crate::time::NANOS), bucket)
                 .max(crate::time::series_floor(reference, bucket, max_buckets)),
         )
     }

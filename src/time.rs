@@ -3,7 +3,10 @@
 //! hot path (one call per entry) and needs no time-zone database: Cloud Logging always writes UTC
 //! (`Z`), and numeric offsets are handled too.
 
-const NANOS_PER_SEC: i64 = 1_000_000_000;
+/// Nanoseconds per second: times in the pipeline are Unix nanoseconds (one definition for
+/// every module).
+pub const NANOS: i64 = 1_000_000_000;
+const NANOS_PER_SEC: i64 = NANOS;
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's days_from_civil).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {

@@ -39,7 +39,7 @@ use crate::state::Store;
 use crate::time::bucket_start;
 use crate::time::{format_rfc3339, parse_duration};
 
-const NANOS: i64 = 1_000_000_000;
+use crate::time::NANOS;
 /// Characters of a sparkline, lowest first.
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// Widest sparkline, in characters.

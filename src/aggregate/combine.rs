@@ -7,7 +7,7 @@ use crate::record::{Aggregate, Cluster};
 
 use super::merge_cluster;
 
-const NANOS: i64 = 1_000_000_000;
+use crate::time::NANOS;
 
 /// Combines aggregates by raw fingerprint: the shards of one run, or the parts of a merge.
 /// Per-second counts are cut to the reach of the largest window back from `now`, else the

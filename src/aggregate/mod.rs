@@ -35,7 +35,7 @@ use crate::state::seen::{Lookup, entry_key};
 use crate::stats::StageStats;
 pub use crate::time::{bucket_start, series_floor};
 
-const NANOS: i64 = 1_000_000_000;
+use crate::time::NANOS;
 /// Bad entries listed one by one in the report (all are counted).
 const BAD_LISTED: usize = 100;
 
@@ -172,9 +172,13 @@ impl Shard {
     fn record(&mut self, batch: &Batch, r: &Record) {
         self.out.entries += 1;
         // A folded fingerprint counts in its service's overflow cluster.
-        let id = match self.folded.get(&r.fingerprint) {
-            Some(&into) => into,
-            None => r.fingerprint,
+        let id = if self.folded.is_empty() {
+            r.fingerprint
+        } else {
+            self.folded
+                .get(&r.fingerprint)
+                .copied()
+                .unwrap_or(r.fingerprint)
         };
         if self.clusters.len() >= self.fold_at && !self.clusters.contains_key(&id) {
             self.fold();

@@ -41,7 +41,7 @@ use crate::time::bucket_start;
 use crate::time::{format_rfc3339, parse_duration, parse_rfc3339};
 use seen::SeenIds;
 
-const NANOS: i64 = 1_000_000_000;
+use crate::time::NANOS;
 /// The file format's version; a newer one is refused rather than misread.
 pub const VERSION: u32 = 1;
 /// Templates the memory keeps at most.
