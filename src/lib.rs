@@ -8,6 +8,7 @@ pub mod aggregate;
 pub mod bench;
 pub mod config;
 pub mod correlate;
+pub mod epoch;
 pub mod eval;
 pub mod fingerprint;
 pub mod fuzzing;
@@ -27,6 +28,7 @@ pub mod state;
 pub mod stats;
 pub mod time;
 pub mod trend;
+pub mod watch;
 
 /// Process exit codes (documented in `gardener run --help` and the README).
 pub mod exit {

@@ -54,6 +54,10 @@ enum Command {
     /// Read log entries and write the prioritized worklog (and optionally JSON and NDJSON).
     #[command(long_about = RUN_ABOUT, after_long_help = RUN_AFTER)]
     Run(RunArgs),
+    /// Follow a stream that may never end (`gcloud beta logging tail`, a FIFO, NDJSON on a
+    /// pipe) and rewrite the reports, the state and GitHub every interval.
+    #[command(long_about = WATCH_ABOUT, after_long_help = WATCH_AFTER)]
+    Watch(WatchArgs),
     /// Combine the JSON reports of runs over parts of the input into the report of one run
     /// over all of it (backfills).
     #[command(long_about = MERGE_ABOUT, after_long_help = MERGE_AFTER)]
@@ -115,6 +119,36 @@ the run lasts more than half a second, then names the step the end of the run is
 templates, prioritizing, GitHub, writing the reports). With --report FILE, a summary of at most
 40 lines follows on standard error: the top problems, what changed since the last run, and
 every file written. --quiet turns both off.";
+
+const WATCH_ABOUT: &str = "\
+Follow a stream of log entries that may never end and keep the reports up to date.
+
+Reads what `gardener run` reads (a JSON array that may never close, as `gcloud beta logging
+tail --format=json` prints it; NDJSON; files, FIFOs, standard input, `source.kind: gcloud`).
+Every --every (default 1m) the pipeline is cut between two batches and the report of
+everything read so far is made while reading goes on: the worklog (--report) and JSON report
+(--json) are replaced whole (readers never see half a file; totals.entries_read counts all
+entries read so far), the state is saved, and GitHub acts at most once. Windows count back
+from the clock at each report. Clusters with no entry within the longest window are dropped
+from memory (their entries stay in the totals), and aggregate.max_clusters bounds the rest,
+so memory stays flat however long it runs. A worklog to standard output is written once, at
+the end.
+
+Examples:
+    gcloud beta logging tail 'severity>=WARNING' --format=json \\
+        | gardener watch --every 1m --report worklog.md --json report.json
+    gardener watch --every 30s --json /srv/report.json /run/logs.fifo";
+
+const WATCH_AFTER: &str = "\
+EXIT CODES:
+    0    the input ended or SIGTERM (a service stop): the last report was written, state saved
+    1    a sink failed in the last report (failures of earlier reports are said on stderr,
+         and the next interval tries again)
+    2    bad command line or configuration
+    3    the input could not be read
+    4    --strict and some entries were skipped as bad
+    5    another run holds this state
+    130  interrupted (Ctrl-C): the last report was written and marked partial";
 
 const RUN_AFTER: &str = "\
 EXIT CODES:
@@ -335,6 +369,15 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct WatchArgs {
+    /// Write the reports every DURATION (30s, 1m, 5m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    every: String,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args)]
 struct BenchArgs {
     #[command(flatten)]
     config: ConfigArg,
@@ -429,6 +472,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => cmd_run(args),
+        Command::Watch(args) => cmd_watch(args),
         Command::Merge(args) => cmd_merge(args),
         Command::Validate(args) => match load_config(&args) {
             Ok(cfg) => {
@@ -515,7 +559,9 @@ fn before_run_warnings(cfg: &log_gardener::config::Config, args: &RunArgs) {
             "warning: source.kind is gcloud, but files were given: the files are read and gcloud is not run (drop the files to run gcloud)",
         );
     }
-    for f in args.files.iter().filter(|f| *f != "-") {
+    // Only regular files are peeked at: a FIFO's bytes, once read, are gone.
+    let regular = |f: &str| std::fs::metadata(f).is_ok_and(|m| m.is_file());
+    for f in args.files.iter().filter(|f| regular(f)) {
         let mut head = [0u8; 256];
         let n = std::fs::File::open(f)
             .and_then(|mut h| std::io::Read::read(&mut h, &mut head))
@@ -596,10 +642,12 @@ fn after_run_warnings(r: &log_gardener::record::Report, now: Option<i64>, forced
     }
 }
 
-fn cmd_run(args: RunArgs) -> ExitCode {
+/// The configuration and options a run or a watch is asked for, with the command line folded
+/// into them.
+fn prepare(args: &mut RunArgs) -> Result<(log_gardener::config::Config, RunOptions), ExitCode> {
     let mut cfg = match load_config(&args.config) {
         Ok(c) => c,
-        Err(e) => return fail(exit::BAD_CONFIG, &e),
+        Err(e) => return Err(fail(exit::BAD_CONFIG, &e)),
     };
     if let Some(f) = &args.format {
         cfg.source.format = match f.as_str() {
@@ -607,41 +655,47 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             "array" => InputFormat::Array,
             "ndjson" => InputFormat::Ndjson,
             other => {
-                return fail(
+                return Err(fail(
                     exit::BAD_CONFIG,
                     &format!("--format {other}: use auto, array or ndjson"),
-                );
+                ));
             }
         };
     }
-    let now = match parse_now(&args.now) {
-        Ok(n) => n,
-        Err(code) => return code,
-    };
-    let forced_ndjson = args.format.as_deref() == Some("ndjson");
-    before_run_warnings(&cfg, &args);
-    if let Err(e) = check_terminal_input(&cfg, &args) {
-        return fail(exit::BAD_INPUT, &e);
+    let now = parse_now(&args.now)?;
+    before_run_warnings(&cfg, args);
+    if let Err(e) = check_terminal_input(&cfg, args) {
+        return Err(fail(exit::BAD_INPUT, &e));
     }
     let opts = RunOptions {
-        files: args.files,
-        report: args.report,
-        json: args.json,
-        entries: args.entries,
-        dead_letter: args.dead_letter,
+        files: std::mem::take(&mut args.files),
+        report: args.report.take(),
+        json: args.json.take(),
+        entries: args.entries.take(),
+        dead_letter: args.dead_letter.take(),
         now,
         stats: args.stats,
         progress: !args.quiet && std::io::stderr().is_terminal(),
-        github_repo: args.github,
-        github_api: args.github_api,
+        github_repo: args.github.take(),
+        github_api: args.github_api.take(),
         dry_run: args.dry_run,
         github_token: std::env::var("GITHUB_TOKEN")
             .ok()
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .map(log_gardener::sink::github::Token),
-        state: state_dir(args.state),
+        state: state_dir(args.state.take()),
     };
+    Ok((cfg, opts))
+}
+
+fn cmd_run(mut args: RunArgs) -> ExitCode {
+    let (cfg, opts) = match prepare(&mut args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let now = opts.now;
+    let forced_ndjson = args.format.as_deref() == Some("ndjson");
     match execute(pipeline::run(cfg, opts)) {
         Err(code) => code,
         Ok(out) => {
@@ -674,6 +728,48 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             if out.report.partial {
                 code = exit::INTERRUPTED;
             } else if code == exit::OK && args.strict && t.entries_skipped > 0 {
+                code = exit::SKIPPED_STRICT;
+            }
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn cmd_watch(mut args: WatchArgs) -> ExitCode {
+    if args.run.now.is_some() {
+        return fail(
+            exit::BAD_CONFIG,
+            "--now: watch counts its windows back from the clock at each report; --now is for `gardener run` over past logs",
+        );
+    }
+    let every = match log_gardener::time::parse_duration(&args.every) {
+        Some(s) if s > 0 => std::time::Duration::from_secs(s as u64),
+        _ => {
+            return fail(
+                exit::BAD_CONFIG,
+                &format!(
+                    "--every {}: not a duration of a second or more (e.g. 30s, 1m, 5m)",
+                    args.every
+                ),
+            );
+        }
+    };
+    let (cfg, mut opts) = match prepare(&mut args.run) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    opts.progress = false;
+    let watch = log_gardener::watch::WatchOptions {
+        every,
+        announce: !args.run.quiet,
+    };
+    match execute(log_gardener::watch::run(cfg, opts, watch)) {
+        Err(code) => code,
+        Ok(out) => {
+            let mut code = sink_code(&out);
+            if out.report.partial {
+                code = exit::INTERRUPTED;
+            } else if code == exit::OK && args.run.strict && out.report.totals.entries_skipped > 0 {
                 code = exit::SKIPPED_STRICT;
             }
             ExitCode::from(code as u8)

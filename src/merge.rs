@@ -215,7 +215,7 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
     }
     opts.now = merged_now(&parts, opts.now)?;
     parts.sort_by(|a, b| (&a.m.inputs, a.hash).cmp(&(&b.m.inputs, b.hash)));
-    let finisher = Finisher::new(&cfg, &opts)?;
+    let mut finisher = Finisher::new(&cfg, &opts)?;
     let mut gathered = Gathered {
         parts: Vec::new(),
         inputs: Vec::new(),
@@ -225,6 +225,7 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
         notes: Vec::new(),
         stages: Vec::new(),
         started,
+        last: true,
     };
     for p in parts {
         let m = p.m;
@@ -248,7 +249,7 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
             m.newest,
         ));
     }
-    Ok(conclude(&cfg, &opts, finisher, gathered, None).await)
+    Ok(conclude(&cfg, &opts, &mut finisher, gathered, None).await)
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use crate::sink::{self, SinkError};
 use crate::source::{self, Input};
 use crate::state::Store;
 use crate::stats::StageStats;
-use crate::time::format_rfc3339;
+use crate::time::{format_rfc3339, now_nanos};
 use crate::trend;
 
 /// What a run is asked to do, beyond the config.
@@ -84,8 +84,54 @@ pub struct Outcome {
 
 /// Runs the pipeline to the end of the input (or a signal) and writes every sink.
 pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
+    let mut running = start(cfg, &opts, None).await?;
+    let gathered = running.drain().await?;
+    let cfg = Arc::clone(&running.cfg);
+    let entries = running.entries_task.take();
+    Ok(conclude(&cfg, &opts, &mut running.finisher, gathered, entries).await)
+}
+
+/// What `gardener watch` adds to a pipeline: the epoch gate at the source, the epoch number
+/// for the fingerprint workers, and a control line to each aggregate shard.
+pub struct Watching {
+    pub gate: Arc<crate::epoch::Gate>,
+    pub number: Arc<crate::epoch::Number>,
+    pub shards: Vec<ShardLine>,
+}
+
+/// `gardener watch`'s line to one running shard.
+pub struct ShardLine {
+    pub done: Arc<crate::epoch::Counted>,
+    pub snapshots: mpsc::Sender<aggregate::SnapshotRequest>,
+}
+
+/// A pipeline whose stages are running (see [`start`]).
+pub struct Running {
+    pub cfg: Arc<Config>,
+    pub finisher: Finisher,
+    pub input_names: Arc<Vec<String>>,
+    /// Set by the first signal: the source stops reading.
+    pub stop: Arc<AtomicBool>,
+    /// The first signal was SIGTERM (a service stop), not Ctrl-C.
+    pub terminated: Arc<AtomicBool>,
+    signals: tokio::task::JoinHandle<()>,
+    pub source_task: tokio::task::JoinHandle<Result<source::SourceSummary, source::SourceError>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    shards: Vec<tokio::task::JoinHandle<(Aggregate, Option<i64>)>>,
+    pub entries_task: Option<EntriesTask>,
+    pub stats: [Arc<StageStats>; 4],
+    pub started: Instant,
+}
+
+/// Starts every stage: the source reads, batches flow to the aggregate shards. `watch` (for
+/// `gardener watch`) receives the lines to cut epochs with.
+pub async fn start(
+    cfg: Config,
+    opts: &RunOptions,
+    watch: Option<&mut Option<Watching>>,
+) -> Result<Running, RunError> {
     let started = Instant::now();
-    check_outputs(&cfg, &opts)?;
+    check_outputs(&cfg, opts)?;
     let cfg = Arc::new(cfg);
     let masker = Arc::new(
         Masker::new(
@@ -94,7 +140,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         )
         .map_err(RunError::Config)?,
     );
-    let finisher = Finisher::new(&cfg, &opts)?;
+    let finisher = Finisher::new(&cfg, opts)?;
     let inputs = source::inputs(&cfg, &opts.files);
     // Fail early and clearly on a file that cannot be opened.
     for i in &inputs {
@@ -106,43 +152,19 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     }
     let input_names = Arc::new(inputs.iter().map(Input::name).collect::<Vec<_>>());
     let cap = cfg.pipeline.channel_capacity;
-
-    // Signals: the first stops reading, a second one exits at once.
     let stop = Arc::new(AtomicBool::new(false));
-    let signals = {
-        let stop = Arc::clone(&stop);
-        tokio::spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            for round in 0..2 {
-                let term_recv = async {
-                    match term.as_mut() {
-                        Some(t) => {
-                            t.recv().await;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term_recv => {}
-                }
-                if round == 0 {
-                    warn(
-                        "interrupted; finishing what was read (press Ctrl-C again to quit at once)",
-                    );
-                    stop.store(true, Ordering::SeqCst);
-                } else {
-                    std::process::exit(crate::exit::INTERRUPTED);
-                }
-            }
-        })
-    };
+    let terminated = Arc::new(AtomicBool::new(false));
+    let signals = tokio::spawn(on_signals(Arc::clone(&stop), Arc::clone(&terminated)));
+    let watching = watch.is_some();
+    let gate = watching.then(|| Arc::new(crate::epoch::Gate::default()));
+    let number = watching.then(|| Arc::new(crate::epoch::Number::default()));
 
-    let source_stats = Arc::new(StageStats::new("source", 1, 0));
-    let parse_stats = Arc::new(StageStats::new("parse", cfg.parse.workers, cap));
-    let fp_stats = Arc::new(StageStats::new("fingerprint", cfg.fingerprint.workers, cap));
-    let agg_stats = Arc::new(StageStats::new("aggregate", cfg.aggregate.shards, cap));
+    let stats = [
+        Arc::new(StageStats::new("source", 1, 0)),
+        Arc::new(StageStats::new("parse", cfg.parse.workers, cap)),
+        Arc::new(StageStats::new("fingerprint", cfg.fingerprint.workers, cap)),
+        Arc::new(StageStats::new("aggregate", cfg.aggregate.shards, cap)),
+    ];
 
     // source → parse
     let (src_tx, src_rx) = mpsc::channel::<Batch>(cap);
@@ -150,13 +172,16 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         let cfg = Arc::clone(&cfg);
         let stop = Arc::clone(&stop);
         let inputs = inputs.clone();
-        let stats = Arc::clone(&source_stats);
+        let stats = Arc::clone(&stats[0]);
         let progress = if opts.progress {
             Progress::on(input_size(&inputs))
         } else {
             Progress::off()
         };
-        tokio::task::spawn_blocking(move || source::run(inputs, cfg, src_tx, stop, stats, progress))
+        let gate = gate.clone();
+        tokio::task::spawn_blocking(move || {
+            source::run(inputs, cfg, src_tx, stop, stats, progress, gate)
+        })
     };
 
     // parse ×N → fingerprint
@@ -167,7 +192,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
         workers.push(tokio::spawn(parse::run(
             Arc::clone(&src_rx),
             parse_tx.clone(),
-            Arc::clone(&parse_stats),
+            Arc::clone(&stats[1]),
         )));
     }
     // Only the workers hold the receivers: when they have all ended, senders learn at once.
@@ -177,7 +202,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     // fingerprint ×N → aggregate shards and the entries sink
     let mut shard_txs = Vec::new();
     let mut shards = Vec::new();
-    let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
+    let mut lines = Vec::new();
     let remember = finisher.store.as_ref().map(|st| {
         let overlap = crate::time::parse_duration(&cfg.state.overlap).unwrap_or(2 * 86_400);
         Arc::new(aggregate::Remember {
@@ -188,94 +213,209 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     for shard in 0..cfg.aggregate.shards {
         let (tx, rx) = mpsc::channel::<Arc<Batch>>(cap);
         shard_txs.push(tx);
-        let set = AggregateSettings {
-            shard,
-            shards: cfg.aggregate.shards,
-            samples: cfg.aggregate.samples,
-            reach,
-            traces: cfg.related.traces_per_cluster,
-            now: opts.now,
-            bucket: cfg.bucket_secs(),
-            max_buckets: cfg.aggregate.max_buckets,
-            max_clusters: cfg
-                .aggregate
-                .max_clusters
-                .div_ceil(cfg.aggregate.shards.max(1)),
-            latest: now_nanos().saturating_add(cfg.future_margin_nanos()),
-            inputs: Arc::clone(&input_names),
-            remember: remember.clone(),
-        };
+        let set = shard_settings(&cfg, opts, shard, &input_names, remember.clone(), watching);
+        let control = watching.then(|| {
+            let (snap_tx, snap_rx) = mpsc::channel(1);
+            let done = Arc::new(crate::epoch::Counted::default());
+            lines.push(ShardLine {
+                done: Arc::clone(&done),
+                snapshots: snap_tx,
+            });
+            aggregate::Control {
+                done,
+                snapshots: snap_rx,
+            }
+        });
         shards.push(tokio::spawn(aggregate::run(
             rx,
             set,
-            Arc::clone(&agg_stats),
+            Arc::clone(&stats[3]),
+            control,
         )));
     }
-    let entries_path = opts.entries.clone().or_else(|| cfg.sinks.entries.clone());
-    let dead_path = opts
-        .dead_letter
-        .clone()
-        .or_else(|| cfg.sinks.dead_letter.clone());
-    let mut entries_task = None;
-    if entries_path.is_some() || dead_path.is_some() {
-        let (tx, rx) = mpsc::channel::<Arc<Batch>>(cap);
-        shard_txs.push(tx);
-        let s = sink::entries::EntriesSink {
-            entries: entries_path,
-            dead_letter: dead_path,
-            inputs: Arc::clone(&input_names),
-        };
-        let (ids_tx, ids_rx) = tokio::sync::oneshot::channel();
-        entries_task = Some((
-            tokio::task::spawn_blocking(move || s.run(rx, ids_rx)),
-            ids_tx,
-        ));
-    }
+    let entries_task = entries_sink(&cfg, opts, &input_names, cap, &mut shard_txs);
     let parse_rx = Arc::new(Mutex::new(parse_rx));
     for _ in 0..cfg.fingerprint.workers {
         workers.push(tokio::spawn(fingerprint::run(
             Arc::clone(&masker),
             Arc::clone(&parse_rx),
             shard_txs.clone(),
-            Arc::clone(&fp_stats),
+            Arc::clone(&stats[2]),
+            number.clone(),
         )));
     }
     drop(parse_rx);
     drop(shard_txs);
+    if let (Some(w), Some(gate), Some(number)) = (watch, gate, number) {
+        *w = Some(Watching {
+            gate,
+            number,
+            shards: lines,
+        });
+    }
+    Ok(Running {
+        cfg,
+        finisher,
+        input_names,
+        stop,
+        terminated,
+        signals,
+        source_task,
+        workers,
+        shards,
+        entries_task,
+        stats,
+        started,
+    })
+}
 
-    // Drain: aggregation ends when every fingerprint worker has ended.
-    let mut parts = Vec::new();
-    for s in shards {
-        parts.push(s.await.expect("aggregate shard panicked"));
+/// Signals: the first stops reading (and notes whether it was SIGTERM), a second one exits at
+/// once.
+async fn on_signals(stop: Arc<AtomicBool>, terminated: Arc<AtomicBool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    for round in 0..2 {
+        let term_recv = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let by_term = tokio::select! {
+            _ = tokio::signal::ctrl_c() => false,
+            _ = term_recv => true,
+        };
+        if round == 0 {
+            warn("interrupted; finishing what was read (press Ctrl-C again to quit at once)");
+            terminated.store(by_term, Ordering::SeqCst);
+            stop.store(true, Ordering::SeqCst);
+        } else {
+            std::process::exit(crate::exit::INTERRUPTED);
+        }
     }
-    for w in workers {
-        let _ = w.await;
+}
+
+/// One aggregate shard's settings.
+fn shard_settings(
+    cfg: &Config,
+    opts: &RunOptions,
+    shard: usize,
+    input_names: &Arc<Vec<String>>,
+    remember: Option<Arc<aggregate::Remember>>,
+    watching: bool,
+) -> AggregateSettings {
+    AggregateSettings {
+        shard,
+        shards: cfg.aggregate.shards,
+        samples: cfg.aggregate.samples,
+        reach: cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400),
+        traces: cfg.related.traces_per_cluster,
+        now: opts.now,
+        bucket: cfg.bucket_secs(),
+        max_buckets: cfg.aggregate.max_buckets,
+        max_clusters: cfg
+            .aggregate
+            .max_clusters
+            .div_ceil(cfg.aggregate.shards.max(1)),
+        latest: now_nanos().saturating_add(cfg.future_margin_nanos()),
+        rolling_margin: watching.then(|| cfg.future_margin_nanos()),
+        inputs: Arc::clone(input_names),
+        remember,
     }
-    // The source always ends: at the end of the input, or (on a signal) after sending what it
-    // had; it never waits on a silent pipe for long (see `source::Feed`).
-    let summary = match source_task.await.expect("source panicked") {
-        Ok(s) => s,
-        Err(e) => return Err(RunError::Input(e.0)),
+}
+
+/// The entries and dead-letter sink, when either file is asked for: one more receiver of
+/// every batch.
+fn entries_sink(
+    cfg: &Config,
+    opts: &RunOptions,
+    input_names: &Arc<Vec<String>>,
+    cap: usize,
+    shard_txs: &mut Vec<mpsc::Sender<Arc<Batch>>>,
+) -> Option<EntriesTask> {
+    let entries_path = opts.entries.clone().or_else(|| cfg.sinks.entries.clone());
+    let dead_path = opts
+        .dead_letter
+        .clone()
+        .or_else(|| cfg.sinks.dead_letter.clone());
+    if entries_path.is_none() && dead_path.is_none() {
+        return None;
+    }
+    let (tx, rx) = mpsc::channel::<Arc<Batch>>(cap);
+    shard_txs.push(tx);
+    let s = sink::entries::EntriesSink {
+        entries: entries_path,
+        dead_letter: dead_path,
+        inputs: Arc::clone(input_names),
     };
-    let interrupted = stop.load(Ordering::SeqCst);
-    signals.abort();
+    let (ids_tx, ids_rx) = tokio::sync::oneshot::channel();
+    Some((
+        tokio::task::spawn_blocking(move || s.run(rx, ids_rx)),
+        ids_tx,
+    ))
+}
 
-    let parsed = parse_stats.report();
-    let mut notes: Vec<String> = summary
-        .notes
-        .iter()
-        .map(|n| format!("{} (byte {}): {}", n.input, n.offset, n.text))
-        .collect();
-    // Entries read are those that entered processing; every one of them is processed or
-    // skipped. The check below guards that promise.
-    let entries_read = parsed.entries_in;
-    let processed_or_skipped: u64 = parts.iter().map(|(a, _)| a.entries + a.bad_count).sum();
-    if entries_read != processed_or_skipped || entries_read != summary.entries {
-        notes.push(format!(
-            "internal accounting error: {} entries split, {entries_read} read, {processed_or_skipped} processed or skipped; please report this",
-            summary.entries
-        ));
+impl Running {
+    /// Waits for every stage to end (end of input, or a signal) and gathers what the shards
+    /// counted, with the notes and checks of the whole run.
+    pub async fn drain(&mut self) -> Result<Gathered, RunError> {
+        let mut parts = Vec::new();
+        for s in self.shards.drain(..) {
+            parts.push(s.await.expect("aggregate shard panicked"));
+        }
+        for w in self.workers.drain(..) {
+            let _ = w.await;
+        }
+        // The source always ends: at the end of the input, or (on a signal) after sending what
+        // it had; it never waits on a silent pipe for long (see `source::Feed`).
+        let summary = match (&mut self.source_task).await.expect("source panicked") {
+            Ok(s) => s,
+            Err(e) => return Err(RunError::Input(e.0)),
+        };
+        let interrupted = self.stop.load(Ordering::SeqCst);
+        self.signals.abort();
+        let parsed = self.stats[1].report();
+        let mut notes: Vec<String> = summary
+            .notes
+            .iter()
+            .map(|n| format!("{} (byte {}): {}", n.input, n.offset, n.text))
+            .collect();
+        // Entries read are those that entered processing; every one of them is processed or
+        // skipped. The check below guards that promise.
+        let entries_read = parsed.entries_in;
+        let processed_or_skipped: u64 = parts.iter().map(|(a, _)| a.entries + a.bad_count).sum();
+        if entries_read != processed_or_skipped || entries_read != summary.entries {
+            notes.push(format!(
+                "internal accounting error: {} entries split, {entries_read} read, {processed_or_skipped} processed or skipped; please report this",
+                summary.entries
+            ));
+        }
+        notes.extend(part_notes(&self.cfg, &parts, true));
+        if interrupted {
+            notes.push(format!(
+                "interrupted: {entries_read} entries were read and {processed_or_skipped} processed or skipped before the run stopped"
+            ));
+        }
+        Ok(Gathered {
+            parts,
+            inputs: self.input_names.to_vec(),
+            partial: interrupted,
+            bytes_read: summary.bytes,
+            entries_read,
+            notes,
+            stages: self.stats.iter().map(|s| s.report()).collect(),
+            started: self.started,
+            last: true,
+        })
     }
+}
+
+/// Notes on what the shards counted: fields ignored, entries dated in the future (also said
+/// on stderr with `say`).
+pub fn part_notes(cfg: &Config, parts: &[(Aggregate, Option<i64>)], say: bool) -> Vec<String> {
+    let mut notes = Vec::new();
     let ignored: u64 = parts.iter().map(|(a, _)| a.ignored_fields).sum();
     if ignored > 0 {
         notes.push(format!(
@@ -299,30 +439,12 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
             if future == 1 { "its" } else { "their" },
             if future == 1 { "it" } else { "them" },
         );
-        warn(&format!("warning: {note}"));
+        if say {
+            warn(&format!("warning: {note}"));
+        }
         notes.push(note);
     }
-    if interrupted {
-        notes.push(format!(
-            "interrupted: {entries_read} entries were read and {processed_or_skipped} processed or skipped before the run stopped"
-        ));
-    }
-    let gathered = Gathered {
-        parts,
-        inputs: input_names.to_vec(),
-        partial: interrupted,
-        bytes_read: summary.bytes,
-        entries_read,
-        notes,
-        stages: vec![
-            source_stats.report(),
-            parsed,
-            fp_stats.report(),
-            agg_stats.report(),
-        ],
-        started,
-    };
-    Ok(conclude(&cfg, &opts, finisher, gathered, entries_task).await)
+    notes
 }
 
 /// Refuses, before anything is read, an output that would overwrite an input or another
@@ -480,6 +602,9 @@ pub struct Gathered {
     pub notes: Vec<String>,
     pub stages: Vec<crate::stats::StageReport>,
     pub started: Instant,
+    /// The last report of the run (`gardener watch` writes one per interval): only the last
+    /// goes to standard output.
+    pub last: bool,
 }
 
 /// The entries sink still waiting for the final fingerprint ids, with its task.
@@ -494,7 +619,7 @@ pub type EntriesTask = (
 pub async fn conclude(
     cfg: &Config,
     opts: &RunOptions,
-    finisher: Finisher,
+    finisher: &mut Finisher,
     gathered: Gathered,
     entries_task: Option<EntriesTask>,
 ) -> Outcome {
@@ -507,6 +632,7 @@ pub async fn conclude(
         notes,
         stages,
         started,
+        last: last_report,
     } = gathered;
     let mut sink_errors = Vec::new();
     let mut steps = crate::progress::Steps::new(opts.progress, started);
@@ -561,9 +687,9 @@ pub async fn conclude(
         cfg.aggregate.samples,
     );
     aggregate::bound_series(&mut agg, cfg.bucket_secs(), cfg.aggregate.max_buckets);
-    let mut store = finisher.store;
+    let mut store = finisher.store.as_mut();
     steps.step("trends and priorities");
-    let judged = trend::judge(&agg, store.as_ref(), cfg);
+    let judged = trend::judge(&agg, store.as_deref(), cfg);
     let mut clusters = finisher.prioritizer.run_with(&agg, &judged.clusters);
     if finisher.github.is_some() {
         // The GitHub sink counts entries newer than its last comment from these.
@@ -578,7 +704,7 @@ pub async fn conclude(
     // Problems: clusters grouped by evidence, each keeping the id the state remembers.
     steps.step("grouping problems");
     let mut problems = correlate::problems(&agg.clusters, agg.reference, &cfg.correlate);
-    if let Some(st) = store.as_ref() {
+    if let Some(st) = store.as_deref() {
         correlate::keep_ids(&mut problems, &agg.clusters, &st.known_problems());
     }
     let problem_reports =
@@ -651,7 +777,7 @@ pub async fn conclude(
         bad_entries: std::mem::take(&mut agg.bad),
         stages,
         github: None,
-        trends: trend::report(cfg, store.as_ref(), judged.resolved),
+        trends: trend::report(cfg, store.as_deref(), judged.resolved),
         related,
         mergeable: None,
     };
@@ -750,7 +876,6 @@ pub async fn conclude(
 
     // What the report was made from is not needed any more: freed before the sinks write.
     drop(agg);
-    drop(store);
 
     // Sinks that need the finished report, each on its own task.
     steps.step("writing the reports");
@@ -765,14 +890,15 @@ pub async fn conclude(
         // The worklog goes to the terminal the spinner is on.
         steps.finish();
     }
+    let report_path = (last_report || report_path != "-").then_some(report_path);
     let outputs = outputs(
         cfg,
         opts,
-        &report_path,
+        report_path.as_deref(),
         json_path.as_deref(),
         had_entries_sink,
     );
-    {
+    if let Some(report_path) = report_path {
         let r = Arc::clone(&report);
         let caps = cfg.sinks.worklog.clone();
         sink_tasks.push(tokio::task::spawn_blocking(move || {
@@ -805,11 +931,14 @@ pub async fn conclude(
 fn outputs(
     cfg: &Config,
     opts: &RunOptions,
-    report: &str,
+    report: Option<&str>,
     json: Option<&str>,
     entries_sink: bool,
 ) -> Vec<(&'static str, String)> {
-    let mut out = vec![("worklog", report.to_string())];
+    let mut out: Vec<(&'static str, String)> = report
+        .map(|r| ("worklog", r.to_string()))
+        .into_iter()
+        .collect();
     if let Some(j) = json {
         out.push(("JSON report", j.to_string()));
     }
@@ -940,13 +1069,6 @@ fn print_github_summary(
     {
         eprintln!("gardener: GitHub: {s}");
     }
-}
-
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }
 
 /// The planned GitHub actions as a table on stderr (writing ones first, skips counted).

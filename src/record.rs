@@ -442,7 +442,7 @@ impl Cluster {
 }
 
 /// The result of aggregation, handed to the prioritize stage.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Aggregate {
     pub clusters: Vec<Cluster>,
     /// (name, seconds) of each window, in configured order.
@@ -465,6 +465,9 @@ pub struct Aggregate {
     /// `state::seen::entry_key`, for the state's insertId memory; `None` when not collected
     /// (no state, or `gardener merge`).
     pub seen: Option<Vec<(i64, u64)>>,
+    /// Clusters dropped from memory by `gardener watch` because no entry of theirs was seen
+    /// within the longest window (their entries stay in the totals).
+    pub evicted: u64,
 }
 
 impl Aggregate {

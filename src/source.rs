@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::mpsc::Sender;
 
 use crate::config::{Config, InputFormat, SourceKind};
+use crate::epoch::Gate;
 use crate::progress::Progress;
 use crate::record::{Batch, EntrySpan, Flaw};
 use crate::stats::StageStats;
@@ -891,6 +892,10 @@ impl Feed {
     fn file(f: std::fs::File, block: usize) -> Result<Feed, SourceError> {
         use std::io::Seek;
         use std::os::unix::fs::FileExt;
+        // A FIFO or a device may stay silent for ever: read like a pipe, on a thread.
+        if f.metadata().is_ok_and(|m| !m.is_file()) {
+            return Feed::pipe(Box::new(f), block, None);
+        }
         // Peek at the two bytes where reading starts (standard input may already be past 0).
         let at = (&f).stream_position().unwrap_or(0);
         let mut head = [0u8; 2];
@@ -1138,7 +1143,10 @@ pub fn run(
     stop: Arc<AtomicBool>,
     stats: Arc<StageStats>,
     mut progress: Progress,
+    gate: Option<Arc<Gate>>,
 ) -> Result<SourceSummary, SourceError> {
+    // However reading ends, a cut waiting on the source is told it will not come.
+    let _ended = Ended(gate.clone());
     let mut summary = SourceSummary {
         inputs: inputs.iter().map(Input::name).collect(),
         ..Default::default()
@@ -1186,6 +1194,9 @@ pub fn run(
             if stop.load(Ordering::Relaxed) {
                 interrupted = true;
                 break;
+            }
+            if let Some(g) = gate.as_deref().filter(|g| g.wanted()) {
+                g.hold(out.seq);
             }
             let got = feed.next(&mut buf, block);
             let timer = stats.start(0);
@@ -1317,6 +1328,17 @@ pub fn run(
     }
     progress.finish();
     Ok(summary)
+}
+
+/// Tells the epoch gate, when dropped, that the source has ended.
+struct Ended(Option<Arc<Gate>>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        if let Some(g) = &self.0 {
+            g.end();
+        }
+    }
 }
 
 /// What [`split_pieces`] found.

@@ -203,6 +203,14 @@ pub fn series_floor(reference: i64, bucket: i64, max_buckets: usize) -> i64 {
         .saturating_sub((max_buckets as i64 - 1).max(0).saturating_mul(bucket))
 }
 
+/// The clock, in Unix nanoseconds.
+pub fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

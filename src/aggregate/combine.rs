@@ -36,6 +36,7 @@ pub fn combine(
         all.without_timestamp += p.without_timestamp;
         all.future_dated += p.future_dated;
         all.ignored_fields += p.ignored_fields;
+        all.evicted += p.evicted;
         all.future_latest = all.future_latest.max(p.future_latest);
         newest = match (newest, n) {
             (Some(a), Some(b)) => Some(a.max(b)),

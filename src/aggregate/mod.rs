@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::mpsc::Receiver;
+use tokio::sync::oneshot;
 use xxhash_rust::xxh3::xxh3_64;
 
 mod combine;
@@ -29,6 +30,7 @@ pub mod overflow;
 
 pub use combine::combine;
 
+use crate::epoch::Counted;
 use crate::fingerprint::IdMap;
 use crate::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample, TraceSketch};
 use crate::state::seen::{Lookup, entry_key};
@@ -71,6 +73,8 @@ pub struct AggregateSettings {
     /// Entries dated after this (the run's clock plus `aggregate.future_margin`, Unix
     /// nanoseconds) are counted without their time (see [`Aggregate::future_dated`]).
     pub latest: i64,
+    /// `gardener watch`: `latest` follows the clock, this far ahead of it (nanoseconds).
+    pub rolling_margin: Option<i64>,
     pub inputs: Arc<Vec<String>>,
     /// The state's insertId memory, when the run has a state (see `state::seen`).
     pub remember: Option<Arc<Remember>>,
@@ -128,6 +132,9 @@ impl Shard {
 
     /// Adds a batch; returns how many of its entries were this shard's.
     pub fn add(&mut self, batch: &Batch) -> usize {
+        if let Some(margin) = self.set.rolling_margin {
+            self.set.latest = crate::time::now_nanos().saturating_add(margin);
+        }
         for t in &batch.new_templates {
             if self.mine(t.id) {
                 self.templates
@@ -364,6 +371,44 @@ impl Shard {
         self.seen_kept = self.seen.len();
     }
 
+    /// A copy of what the shard has counted so far, for an epoch of `gardener watch`; first
+    /// evicts the clusters (and their templates) whose newest entry is more than `lateness`
+    /// (nanoseconds) older than the newest entry seen, so that memory is bounded by the longest
+    /// window whatever the clock says (a replay of old logs keeps its clusters).
+    pub fn snapshot(&mut self, lateness: Option<i64>) -> (Aggregate, Option<i64>) {
+        if let (Some(lateness), Some(newest)) = (lateness, self.newest) {
+            self.evict(newest.saturating_sub(lateness));
+        }
+        self.prune();
+        let mut out = self.out.clone();
+        if self.set.remember.is_some() {
+            out.seen = Some(self.seen.clone());
+        }
+        out.clusters = self.clusters.values().cloned().collect();
+        (out, self.newest)
+    }
+
+    /// Drops the clusters last seen before `floor` (overflow clusters stay: one per service).
+    /// A fingerprint seen again starts a new cluster; the fingerprint workers announce its
+    /// template again (see `epoch::Number`).
+    fn evict(&mut self, floor: i64) {
+        let before = self.clusters.len();
+        let templates = &mut self.templates;
+        self.clusters.retain(|id, c| {
+            let keep = overflow::is_overflow(c) || c.last_seen.is_none_or(|l| l >= floor);
+            if !keep {
+                templates.remove(id);
+            }
+            keep
+        });
+        self.out.evicted += (before - self.clusters.len()) as u64;
+        // Redirects to overflow clusters are bounded too: past four times the cap, a folded
+        // fingerprint seen again competes for a place anew.
+        if self.folded.len() > 4 * self.set.max_clusters.max(1024) {
+            self.folded = IdMap::default();
+        }
+    }
+
     /// Ends the shard and returns its clusters (windows are filled in by [`finish`]).
     pub fn end(mut self) -> (Aggregate, Option<i64>) {
         self.seen_kept = 0;
@@ -434,21 +479,63 @@ fn keep_sample(samples: &mut Vec<Sample>, max: usize, batch: &Batch, r: &Record)
     samples.insert(at, s);
 }
 
-/// Runs one shard until its input closes.
+/// A request for a shard's [`Shard::snapshot`] (an epoch of `gardener watch`).
+pub struct SnapshotRequest {
+    /// Clusters last seen this long (nanoseconds) before the newest entry are evicted first.
+    pub lateness: Option<i64>,
+    pub reply: oneshot::Sender<(Aggregate, Option<i64>)>,
+}
+
+/// How `gardener watch` reaches a running shard: the batches it has finished with (for the
+/// cut, see `epoch`) and its snapshot requests.
+pub struct Control {
+    pub done: Arc<Counted>,
+    pub snapshots: Receiver<SnapshotRequest>,
+}
+
+/// Runs one shard until its input closes, answering snapshot requests meanwhile.
 pub async fn run(
     mut rx: Receiver<Arc<Batch>>,
     set: AggregateSettings,
     stats: Arc<StageStats>,
+    control: Option<Control>,
 ) -> (Aggregate, Option<i64>) {
     let mut shard = Shard::new(set);
+    let Some(Control {
+        done,
+        mut snapshots,
+    }) = control
+    else {
+        while let Some(batch) = next(&mut rx, &stats).await {
+            add(&mut shard, &batch, &stats);
+        }
+        return shard.end();
+    };
     loop {
-        stats.queued(rx.len());
-        let Some(batch) = rx.recv().await else { break };
-        let t = stats.start(0);
-        let own = shard.add(&batch);
-        stats.finish_own(t, own);
+        tokio::select! {
+            biased;
+            batch = next(&mut rx, &stats) => {
+                let Some(batch) = batch else { break };
+                add(&mut shard, &batch, &stats);
+                done.add();
+            }
+            Some(req) = snapshots.recv() => {
+                let _ = req.reply.send(shard.snapshot(req.lateness));
+            }
+        }
     }
     shard.end()
+}
+
+async fn next(rx: &mut Receiver<Arc<Batch>>, stats: &StageStats) -> Option<Arc<Batch>> {
+    stats.queued(rx.len());
+    rx.recv().await
+}
+
+fn add(shard: &mut Shard, batch: &Batch, stats: &StageStats) {
+    let t = stats.start(0);
+    let own = shard.add(batch);
+    stats.finish_own(t, own);
 }
 
 /// Adds everything counted in `b` to `a` (the cluster keeps `a`'s id and template). Every
@@ -607,6 +694,7 @@ mod tests {
             max_clusters: 0,
             traces: 0,
             latest: i64::MAX,
+            rolling_margin: None,
             inputs: Arc::new(vec!["t".into()]),
             remember: None,
         };
@@ -646,6 +734,7 @@ mod tests {
             max_clusters: 4,
             traces: 0,
             latest: i64::MAX,
+            rolling_margin: None,
             inputs: Arc::new(vec!["t".into()]),
             remember: None,
         };

@@ -18,6 +18,7 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_64_with_seed};
 
 pub use mask::{Masker, VAR};
 
+use crate::epoch::Number;
 use crate::record::{Batch, NewTemplate};
 use crate::stats::StageStats;
 
@@ -109,6 +110,8 @@ pub struct Fingerprinter {
     cache: IdMap<u64>,
     scratch: String,
     id_bytes: Vec<u8>,
+    /// `gardener watch`'s epoch number (see `epoch::Number`) and the one last seen.
+    epoch: Option<(Arc<Number>, u64)>,
 }
 
 const CACHE_LIMIT: usize = 200_000;
@@ -121,12 +124,31 @@ impl Fingerprinter {
             cache: IdMap::default(),
             scratch: String::new(),
             id_bytes: Vec::new(),
+            epoch: None,
         }
+    }
+
+    /// Announces every template again in each new epoch of `number` (the shards may have
+    /// evicted them).
+    pub fn with_epochs(mut self, number: Option<Arc<Number>>) -> Fingerprinter {
+        self.epoch = number.map(|n| {
+            let now = n.get();
+            (n, now)
+        });
+        self
     }
 
     /// Sets `fingerprint` on every record of the batch and lists templates this worker has not
     /// announced before in `batch.new_templates`.
     pub fn batch(&mut self, batch: &mut Batch) {
+        if let Some((number, seen)) = &mut self.epoch
+            && number.get() != *seen
+        {
+            *seen = number.get();
+            // A cached message is not announced: the cache goes too.
+            self.announced.clear();
+            self.cache.clear();
+        }
         let mut records = std::mem::take(&mut batch.records);
         for r in &mut records {
             let location = if r.module.is_empty() {
@@ -197,8 +219,9 @@ pub async fn run(
     rx: Arc<Mutex<Receiver<Batch>>>,
     mut outs: Vec<Sender<Arc<Batch>>>,
     stats: Arc<StageStats>,
+    epochs: Option<Arc<Number>>,
 ) {
-    let mut fp = Fingerprinter::new(masker);
+    let mut fp = Fingerprinter::new(masker).with_epochs(epochs);
     loop {
         let next = {
             let mut rx = rx.lock().await;

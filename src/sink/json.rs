@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde_json::ser::{CompactFormatter, Formatter};
 
 use crate::record::Report;
-use crate::sink::{SinkError, open};
+use crate::sink::{SinkError, replace};
 
 /// Nesting levels written indented (the report object is level 1).
 const INDENTED_LEVELS: usize = 3;
@@ -19,11 +19,12 @@ pub fn write(report: &Report, path: &str) -> Result<(), SinkError> {
         path: path.to_string(),
         error,
     };
-    let mut w = open(path).map_err(err)?;
-    let mut ser = serde_json::Serializer::with_formatter(&mut w, Outline::default());
-    serde::Serialize::serialize(report, &mut ser).map_err(|e| err(e.into()))?;
-    w.write_all(b"\n").map_err(err)?;
-    w.flush().map_err(err)
+    replace(path, false, |w| {
+        let mut ser = serde_json::Serializer::with_formatter(&mut *w, Outline::default());
+        serde::Serialize::serialize(report, &mut ser)?;
+        w.write_all(b"\n")
+    })
+    .map_err(err)
 }
 
 /// Indents (two spaces) the first [`INDENTED_LEVELS`] levels of nesting and writes the rest

@@ -31,6 +31,51 @@ pub fn open(path: &str) -> std::io::Result<Box<dyn Write + Send>> {
     }
 }
 
+/// Writes a whole output at once: `write` fills it, and readers of `path` see the old file or
+/// the new one, never half of one. A regular file (or a new one) is written to a temporary file
+/// beside it and renamed over it (`sync`: synced first, for files a restart reads back); a
+/// symbolic link is followed; standard output (`-`), devices and FIFOs are written in place.
+pub fn replace(
+    path: &str,
+    sync: bool,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let target = std::path::Path::new(path);
+    let in_place = path == "-"
+        || std::fs::metadata(target).is_ok_and(|m| !m.is_file())
+        || std::fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink())
+            && std::fs::canonicalize(target).is_err();
+    if in_place {
+        let mut w = open(path)?;
+        write(&mut w)?;
+        return w.flush();
+    }
+    let target = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
+        write(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        if sync {
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &target)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// A sink failure, phrased for people.
 #[derive(Debug)]
 pub struct SinkError {

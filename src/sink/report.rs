@@ -4,14 +4,13 @@
 //! `sinks.worklog` settings; the JSON report has everything.
 
 use std::fmt::Write as _;
-use std::io::Write;
 
 use crate::config::WorklogConfig;
 use crate::record::{
     ClusterReport, GithubAction, GithubReport, HttpReport, LatencyReport, ProblemReport, Report,
     Status,
 };
-use crate::sink::{SinkError, open};
+use crate::sink::{SinkError, replace};
 
 /// Problems at this priority or more urgent get a section (up to `sinks.worklog.sections`);
 /// the rest are listed in a table.
@@ -956,9 +955,8 @@ pub fn write(report: &Report, path: &str, cfg: &WorklogConfig) -> Result<(), Sin
         path: path.to_string(),
         error,
     };
-    let mut w = open(path).map_err(err)?;
-    w.write_all(render(report, cfg).as_bytes()).map_err(err)?;
-    w.flush().map_err(err)
+    let text = render(report, cfg);
+    replace(path, false, |w| w.write_all(text.as_bytes())).map_err(err)
 }
 
 #[cfg(test)]

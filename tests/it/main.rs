@@ -18,3 +18,4 @@ mod properties;
 mod related;
 mod run;
 mod trends;
+mod watch;
