@@ -80,6 +80,9 @@ pub enum SourceKind {
     Files,
     /// Runs `gcloud logging read` with the settings in `source.gcloud`.
     Gcloud,
+    /// Pulls LogEntry messages from the Pub/Sub subscription `source.pubsub.subscription`
+    /// (`gardener watch` only).
+    Pubsub,
 }
 
 /// Input format; `auto` looks at the first non-blank byte: `[` is a JSON array, `{` is NDJSON.
@@ -109,6 +112,27 @@ pub struct SourceConfig {
     pub max_depth: u32,
     /// Settings for `kind: gcloud`.
     pub gcloud: GcloudConfig,
+    /// Settings for `kind: pubsub`.
+    pub pubsub: PubsubConfig,
+}
+
+/// A Pub/Sub subscription fed by a Cloud Logging sink (Log Router): one LogEntry per message.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PubsubConfig {
+    /// `projects/PROJECT/subscriptions/NAME`.
+    pub subscription: String,
+    /// Messages asked for per pull (1..=1000).
+    pub max_messages: u32,
+}
+
+impl Default for PubsubConfig {
+    fn default() -> Self {
+        PubsubConfig {
+            subscription: String::new(),
+            max_messages: 1000,
+        }
+    }
 }
 
 /// Largest `source.max_entry_kib`: 1 GiB (entries are addressed with 32-bit offsets).
@@ -125,6 +149,7 @@ impl Default for SourceConfig {
             max_entry_kib: 16 * 1024,
             max_depth: 100,
             gcloud: GcloudConfig::default(),
+            pubsub: PubsubConfig::default(),
         }
     }
 }
@@ -962,6 +987,16 @@ impl Config {
         if self.source.kind == SourceKind::Gcloud && self.source.gcloud.binary.trim().is_empty() {
             problems.push("source.gcloud.binary must name a program".into());
         }
+        let sub = &self.source.pubsub;
+        if self.source.kind == SourceKind::Pubsub && !pubsub_name(&sub.subscription) {
+            problems.push(format!(
+                "source.pubsub.subscription must be projects/PROJECT/subscriptions/NAME (it is {:?})",
+                sub.subscription
+            ));
+        }
+        if !(1..=1000).contains(&sub.max_messages) {
+            problems.push("source.pubsub.max_messages must be 1 to 1000".into());
+        }
         match self.masks() {
             Err(e) => problems.push(e.0),
             Ok(m) => {
@@ -1036,6 +1071,16 @@ pub fn parse_repo(s: &str) -> Option<(String, String)> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     (ok(owner) && ok(repo)).then(|| (owner.to_string(), repo.to_string()))
+}
+
+/// Whether `s` is a full subscription name: `projects/P/subscriptions/S`.
+fn pubsub_name(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('/').collect();
+    parts.len() == 4
+        && parts[0] == "projects"
+        && parts[2] == "subscriptions"
+        && !parts[1].is_empty()
+        && parts[3].len() >= 3
 }
 
 fn check_github(g: &GithubConfig) -> Vec<String> {

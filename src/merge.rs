@@ -54,6 +54,30 @@ struct Part {
     hash: u64,
 }
 
+/// A mergeable section as the aggregate it was made from (inputs and notes left out).
+pub fn part_of(m: Mergeable) -> (Aggregate, Option<i64>) {
+    (
+        Aggregate {
+            clusters: m.clusters,
+            entries: m.entries_processed,
+            bad_count: m.entries_skipped,
+            bad: m.bad,
+            repaired_utf8: m.utf8_repaired,
+            without_timestamp: m.without_timestamp,
+            future_dated: m.future_dated,
+            ignored_fields: m.ignored_fields,
+            ..Default::default()
+        },
+        m.newest,
+    )
+}
+
+/// Reads and checks the mergeable section of a JSON report (or of `gardener watch`'s
+/// checkpoint) made with settings that merge with `own`.
+pub fn read_mergeable(path: &str, own: &MergeSettings) -> Result<Mergeable, RunError> {
+    read_part(path, own).map(|p| p.m)
+}
+
 /// Reads and checks one JSON report.
 fn read_part(path: &str, own: &MergeSettings) -> Result<Part, RunError> {
     let bytes = std::fs::read(path)
@@ -226,28 +250,16 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
         stages: Vec::new(),
         started,
         last: true,
+        keep_mergeable: false,
     };
     for p in parts {
-        let m = p.m;
-        gathered.inputs.extend(m.inputs);
+        let mut m = p.m;
+        gathered.inputs.extend(std::mem::take(&mut m.inputs));
         gathered.partial |= m.partial;
         gathered.bytes_read += m.bytes_read;
         gathered.entries_read += m.entries_read;
-        gathered.notes.extend(m.notes);
-        gathered.parts.push((
-            Aggregate {
-                clusters: m.clusters,
-                entries: m.entries_processed,
-                bad_count: m.entries_skipped,
-                bad: m.bad,
-                repaired_utf8: m.utf8_repaired,
-                without_timestamp: m.without_timestamp,
-                future_dated: m.future_dated,
-                ignored_fields: m.ignored_fields,
-                ..Default::default()
-            },
-            m.newest,
-        ));
+        gathered.notes.extend(std::mem::take(&mut m.notes));
+        gathered.parts.push(part_of(m));
     }
     Ok(conclude(&cfg, &opts, &mut finisher, gathered, None).await)
 }

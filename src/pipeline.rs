@@ -95,6 +95,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
 /// for the fingerprint workers, and a control line to each aggregate shard.
 pub struct Watching {
     pub gate: Arc<crate::epoch::Gate>,
+    /// Pub/Sub messages to acknowledge once a checkpoint counts them.
+    pub ledger: Arc<source::pubsub::Ledger>,
     pub number: Arc<crate::epoch::Number>,
     pub shards: Vec<ShardLine>,
 }
@@ -124,11 +126,11 @@ pub struct Running {
 }
 
 /// Starts every stage: the source reads, batches flow to the aggregate shards. `watch` (for
-/// `gardener watch`) receives the lines to cut epochs with.
+/// `gardener watch`: its interval) receives the lines to cut epochs with.
 pub async fn start(
     cfg: Config,
     opts: &RunOptions,
-    watch: Option<&mut Option<Watching>>,
+    watch: Option<(std::time::Duration, &mut Option<Watching>)>,
 ) -> Result<Running, RunError> {
     let started = Instant::now();
     check_outputs(&cfg, opts)?;
@@ -158,6 +160,7 @@ pub async fn start(
     let watching = watch.is_some();
     let gate = watching.then(|| Arc::new(crate::epoch::Gate::default()));
     let number = watching.then(|| Arc::new(crate::epoch::Number::default()));
+    let ledger = Arc::new(source::pubsub::Ledger::default());
 
     let stats = [
         Arc::new(StageStats::new("source", 1, 0)),
@@ -178,9 +181,14 @@ pub async fn start(
         } else {
             Progress::off()
         };
-        let gate = gate.clone();
+        let every = watch.as_ref().map(|w| w.0).unwrap_or_default();
+        let cuts = gate.clone().map(|gate| source::Cuts {
+            gate,
+            ledger: Arc::clone(&ledger),
+            every,
+        });
         tokio::task::spawn_blocking(move || {
-            source::run(inputs, cfg, src_tx, stop, stats, progress, gate)
+            source::run(inputs, cfg, src_tx, stop, stats, progress, cuts)
         })
     };
 
@@ -246,9 +254,10 @@ pub async fn start(
     }
     drop(parse_rx);
     drop(shard_txs);
-    if let (Some(w), Some(gate), Some(number)) = (watch, gate, number) {
+    if let (Some((_, w)), Some(gate), Some(number)) = (watch, gate, number) {
         *w = Some(Watching {
             gate,
+            ledger,
             number,
             shards: lines,
         });
@@ -408,6 +417,7 @@ impl Running {
             stages: self.stats.iter().map(|s| s.report()).collect(),
             started: self.started,
             last: true,
+            keep_mergeable: false,
         })
     }
 }
@@ -505,6 +515,11 @@ pub struct Finisher {
 }
 
 impl Finisher {
+    /// The settings a mergeable section of this run records.
+    pub fn merge_settings(&self) -> &crate::record::MergeSettings {
+        &self.merge_settings
+    }
+
     pub fn new(cfg: &Config, opts: &RunOptions) -> Result<Finisher, RunError> {
         let github = github_settings(cfg, opts)?;
         let locks = lock_states(cfg, opts, github.as_ref())?;
@@ -605,6 +620,9 @@ pub struct Gathered {
     /// The last report of the run (`gardener watch` writes one per interval): only the last
     /// goes to standard output.
     pub last: bool,
+    /// Fill the report's mergeable section even without a JSON report (`gardener watch`'s
+    /// checkpoint).
+    pub keep_mergeable: bool,
 }
 
 /// The entries sink still waiting for the final fingerprint ids, with its task.
@@ -633,6 +651,7 @@ pub async fn conclude(
         stages,
         started,
         last: last_report,
+        keep_mergeable,
     } = gathered;
     let mut sink_errors = Vec::new();
     let mut steps = crate::progress::Steps::new(opts.progress, started);
@@ -655,7 +674,7 @@ pub async fn conclude(
         .templates
         .templates(&mut combined.clusters);
     let json_path = opts.json.clone().or_else(|| cfg.sinks.json.clone());
-    let pre_mining = json_path.is_some().then(|| combined.clusters.clone());
+    let pre_mining = (json_path.is_some() || keep_mergeable).then(|| combined.clusters.clone());
 
     // Generalize templates over the whole run, then finish aggregation with the final ids.
     steps.step("mining templates");
@@ -988,7 +1007,7 @@ fn written(
 fn input_size(inputs: &[Input]) -> Option<u64> {
     inputs.iter().try_fold(0u64, |sum, i| match i {
         Input::File(p) => std::fs::metadata(p).ok().map(|m| sum + m.len()),
-        Input::Stdin | Input::Gcloud => None,
+        Input::Stdin | Input::Gcloud | Input::Pubsub => None,
     })
 }
 

@@ -25,9 +25,9 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::aggregate::SnapshotRequest;
-use crate::config::Config;
+use crate::config::{Config, SourceKind};
 use crate::pipeline::{self, Gathered, Outcome, RunError, RunOptions, Running, Watching};
-use crate::record::Aggregate;
+use crate::record::{Aggregate, Mergeable};
 use crate::time::{NANOS, format_rfc3339, now_nanos};
 
 /// How often the interval wait looks whether the source has ended.
@@ -44,9 +44,28 @@ pub struct WatchOptions {
 
 /// Runs until the input ends or a signal comes, writing the reports every interval.
 pub async fn run(cfg: Config, opts: RunOptions, watch: WatchOptions) -> Result<Outcome, RunError> {
+    let pubsub = opts.files.is_empty() && cfg.source.kind == SourceKind::Pubsub;
+    let state_dir = opts.state.clone().unwrap_or_else(|| cfg.state.dir.clone());
     let mut lines = None;
-    let mut running = pipeline::start(cfg, &opts, Some(&mut lines)).await?;
+    let mut running = pipeline::start(cfg, &opts, Some((watch.every, &mut lines))).await?;
     let lines = lines.expect("a watching pipeline has its lines");
+    let lease = crate::source::pubsub::lease(watch.every);
+    if pubsub && lease < watch.every * 2 + Duration::from_secs(10) {
+        return Err(RunError::Config(format!(
+            "--every {}s: with source.kind pubsub a message is acknowledged by the report after it arrives, and Pub/Sub redelivers after at most 10 minutes; use --every 4m55s or less",
+            watch.every.as_secs()
+        )));
+    }
+    let mut resume = if pubsub {
+        Checkpoint::open(
+            &state_dir,
+            running.finisher.merge_settings(),
+            &lines.ledger,
+            watch.every,
+        )?
+    } else {
+        None
+    };
     let reach = running
         .cfg
         .windows()
@@ -64,12 +83,18 @@ pub async fn run(cfg: Config, opts: RunOptions, watch: WatchOptions) -> Result<O
             _ = source_ended(&lines) => break,
         }
         let now = now_nanos();
-        let Some(parts) = cut(&lines, reach.saturating_mul(NANOS)).await else {
+        let Some((sent, parts)) = cut(&lines, reach.saturating_mul(NANOS)).await else {
             break;
         };
         reports += 1;
-        let gathered = epoch(&running, parts);
+        let mut gathered = epoch(&running, parts);
+        if let Some(c) = &resume {
+            c.add_to(&mut gathered);
+        }
         let out = report(&mut running, &opts, gathered, now).await;
+        if let Some(c) = resume.as_mut() {
+            c.save(&out, &lines.ledger, sent).await;
+        }
         if watch.announce {
             announce(reports, &out, now);
         }
@@ -81,11 +106,128 @@ pub async fn run(cfg: Config, opts: RunOptions, watch: WatchOptions) -> Result<O
         // A service stop is how a watch ends: the report is complete for what was read.
         gathered.partial = false;
     }
+    if let Some(c) = &resume {
+        c.add_to(&mut gathered);
+    }
     let cfg = Arc::clone(&running.cfg);
     let entries = running.entries_task.take();
     let mut last = opts.clone();
     last.now = Some(now_nanos());
-    Ok(pipeline::conclude(&cfg, &last, &mut running.finisher, gathered, entries).await)
+    let out = pipeline::conclude(&cfg, &last, &mut running.finisher, gathered, entries).await;
+    if let Some(c) = resume.as_mut()
+        && !out.report.partial
+    {
+        c.save(&out, &lines.ledger, u64::MAX).await;
+    }
+    Ok(out)
+}
+
+/// `gardener watch`'s checkpoint for a Pub/Sub subscription (`state.dir/watch-checkpoint.json`):
+/// everything counted so far as a mergeable section, and the ids of the messages it counts
+/// that may still be delivered again. Written (synced, renamed) after each report, before the
+/// messages it covers are acknowledged; read back at start, so a restart goes on from it.
+struct Checkpoint {
+    path: std::path::PathBuf,
+    /// What earlier processes counted (from the checkpoint read at start).
+    base: Option<Mergeable>,
+    /// Message ids of the last reports (newest last): a message may be delivered again until
+    /// its acknowledgement is through, so ids are kept for [`REDELIVERY`].
+    recent: std::collections::VecDeque<Vec<String>>,
+    keep: usize,
+}
+
+/// How long message ids are remembered after their report: Pub/Sub's longest ack deadline.
+const REDELIVERY: Duration = Duration::from_secs(600);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CheckpointFile {
+    tool: String,
+    delivered: Vec<String>,
+    mergeable: Mergeable,
+}
+
+impl Checkpoint {
+    /// Reads the checkpoint of an earlier watch, if any; `None` (with a warning) when there is
+    /// no state directory to keep one in.
+    fn open(
+        dir: &str,
+        own: &crate::record::MergeSettings,
+        ledger: &crate::source::pubsub::Ledger,
+        every: Duration,
+    ) -> Result<Option<Checkpoint>, RunError> {
+        if dir.trim() == "none" {
+            pipeline::warn(
+                "warning: Pub/Sub without a state directory (--state none): messages are acknowledged after each report, and a restart starts counting from zero",
+            );
+            return Ok(None);
+        }
+        let path = std::path::Path::new(dir).join("watch-checkpoint.json");
+        let keep = (REDELIVERY.as_secs() / every.as_secs().max(1)).max(2) as usize;
+        let mut c = Checkpoint {
+            path,
+            base: None,
+            recent: Default::default(),
+            keep,
+        };
+        if c.path.exists() {
+            let p = c.path.display().to_string();
+            let m = crate::merge::read_mergeable(&p, own)?;
+            #[derive(serde::Deserialize)]
+            struct Ids {
+                delivered: Vec<String>,
+            }
+            let ids: Ids = std::fs::read(&c.path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(|| RunError::Input(format!("{p}: the checkpoint is damaged")))?;
+            ledger.counted(ids.delivered.iter().cloned());
+            c.recent.push_back(ids.delivered);
+            c.base = Some(m);
+        }
+        Ok(Some(c))
+    }
+
+    /// Adds what earlier processes counted to a report's parts.
+    fn add_to(&self, g: &mut Gathered) {
+        g.keep_mergeable = true;
+        if let Some(m) = &self.base {
+            g.entries_read += m.entries_read;
+            g.bytes_read += m.bytes_read;
+            g.parts.push(crate::merge::part_of(m.clone()));
+        }
+    }
+
+    /// Writes the checkpoint of a report that counts the batches up to `through`, then
+    /// acknowledges their messages. A failure is said; the messages then come again, and the
+    /// ids in the previous checkpoint keep them from counting twice.
+    async fn save(&mut self, out: &Outcome, ledger: &crate::source::pubsub::Ledger, through: u64) {
+        let Some(m) = &out.report.mergeable else {
+            return;
+        };
+        self.recent.push_back(ledger.ids_through(through));
+        while self.recent.len() > self.keep {
+            self.recent.pop_front();
+        }
+        let file = CheckpointFile {
+            tool: out.report.tool.clone(),
+            delivered: self.recent.iter().flatten().cloned().collect(),
+            mergeable: m.clone(),
+        };
+        let path = self.path.display().to_string();
+        let written = crate::sink::replace(&path, true, |w| {
+            serde_json::to_writer(&mut *w, &file)?;
+            Ok(())
+        });
+        if let Err(e) = written {
+            pipeline::warn(&format!(
+                "watch: cannot write the checkpoint {path}: {e}; the messages stay unacknowledged and come again"
+            ));
+            return;
+        }
+        if let Err(e) = ledger.ack_through(through).await {
+            pipeline::warn(&format!("watch: {e}"));
+        }
+    }
 }
 
 /// Resolves when the source has ended (end of input, a signal, an error).
@@ -98,7 +240,7 @@ async fn source_ended(lines: &Watching) {
 /// Cuts the pipeline: stops the source between batches, waits until every shard has counted
 /// every batch sent, and takes each shard's snapshot (evicting clusters last seen `lateness`
 /// before the newest entry). `None` when the source has ended meanwhile.
-async fn cut(lines: &Watching, lateness: i64) -> Option<Vec<(Aggregate, Option<i64>)>> {
+async fn cut(lines: &Watching, lateness: i64) -> Option<(u64, Vec<(Aggregate, Option<i64>)>)> {
     let sent = lines.gate.pause().await?;
     for l in &lines.shards {
         l.done.reach(sent).await;
@@ -126,7 +268,7 @@ async fn cut(lines: &Watching, lateness: i64) -> Option<Vec<(Aggregate, Option<i
     // announced again (evicted clusters may come back).
     lines.number.next();
     lines.gate.release();
-    Some(parts)
+    Some((sent, parts))
 }
 
 /// What one interval's report is made from: the snapshots, counted exactly at the cut.
@@ -145,6 +287,7 @@ fn epoch(running: &Running, parts: Vec<(Aggregate, Option<i64>)>) -> Gathered {
         stages,
         started: running.started,
         last: false,
+        keep_mergeable: false,
     }
 }
 

@@ -209,3 +209,225 @@ fn signal(child: &Child, name: &str) {
         .unwrap();
     assert!(ok.success());
 }
+
+/// The Pub/Sub emulator that ships with the Google Cloud CLI, started for one test on a port
+/// of its own; killed when dropped.
+struct Emulator {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Emulator {
+    /// `None` (the test says why and passes) where the CLI, the emulator or Java is missing.
+    fn start() -> Option<Emulator> {
+        let root = Command::new("gcloud")
+            .args(["info", "--format=value(installation.sdk_root)"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        let Some(root) = root else {
+            eprintln!("SKIPPED: the Google Cloud CLI (gcloud) is not installed");
+            return None;
+        };
+        let bin = Path::new(&root).join("platform/pubsub-emulator/bin/cloud-pubsub-emulator");
+        if !bin.exists() || Command::new("java").arg("-version").output().is_err() {
+            eprintln!(
+                "SKIPPED: the Pub/Sub emulator ({}) or Java is missing: `gcloud components install pubsub-emulator`",
+                bin.display()
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .args(["--host=127.0.0.1", &format!("--port={port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let e = Emulator { child, port };
+        let t = Instant::now();
+        while e.call("GET", "/", "").0 != 200 {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the emulator did not start"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Some(e)
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// One HTTP/1.1 request to the emulator's REST interface: (status, body); status 0 when
+    /// nothing answers yet.
+    fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        use std::io::Read;
+        let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return (0, String::new());
+        };
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.host(),
+            body.len()
+        );
+        if c.write_all(req.as_bytes()).is_err() {
+            return (0, String::new());
+        }
+        // The emulator keeps the connection open: read the head, then Content-Length bytes.
+        let _ = c.set_read_timeout(Some(Duration::from_secs(30)));
+        let mut resp: Vec<u8> = Vec::new();
+        let mut chunk = [0u8; 8192];
+        let head_end = loop {
+            if let Some(at) = resp.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            match c.read(&mut chunk) {
+                Ok(0) | Err(_) => return (0, String::new()),
+                Ok(n) => resp.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&resp[..head_end]).to_lowercase();
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while resp.len() < head_end + length {
+            match c.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => resp.extend_from_slice(&chunk[..n]),
+            }
+        }
+        (
+            status,
+            String::from_utf8_lossy(&resp[head_end..]).into_owned(),
+        )
+    }
+
+    fn publish(&self, topic: &str, from: usize, to: usize) {
+        use base64::Engine;
+        for chunk in (from..to).collect::<Vec<_>>().chunks(500) {
+            let messages: Vec<Value> = chunk
+                .iter()
+                .map(|&i| {
+                    let message = ["payment gateway timed out", "inventory lookup failed"][i % 2];
+                    let e = entry(i, message).replace("\n  ", "\n");
+                    serde_json::json!({
+                        "data": base64::engine::general_purpose::STANDARD.encode(e)
+                    })
+                })
+                .collect();
+            let body = serde_json::json!({ "messages": messages }).to_string();
+            let (status, resp) = self.call("POST", &format!("/v1/{topic}:publish"), &body);
+            assert_eq!(status, 200, "publish failed: {resp}");
+        }
+    }
+}
+
+#[test]
+fn pubsub_messages_are_counted_once_across_a_sigkill_and_acknowledged() {
+    let t0 = Instant::now();
+    let Some(emu) = Emulator::start() else { return };
+    eprintln!("emulator up after {:?}", t0.elapsed());
+    let topic = "projects/gardener-test/topics/logs";
+    let sub = "projects/gardener-test/subscriptions/gardener-watch";
+    assert_eq!(emu.call("PUT", &format!("/v1/{topic}"), "{}").0, 200);
+    let body = format!(r#"{{"topic":"{topic}","ackDeadlineSeconds":10}}"#);
+    assert_eq!(emu.call("PUT", &format!("/v1/{sub}"), &body).0, 200);
+
+    let dir = tempdir();
+    let cfg = crate::common::write(
+        dir.path(),
+        "pipeline.yaml",
+        format!("source:\n  kind: pubsub\n  pubsub:\n    subscription: {sub}\n"),
+    );
+    let json = dir.path().join("report.json");
+    let state = dir.path().join("state");
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_gardener"))
+            .args(["watch", "--every", "1s", "--config", s(&cfg)])
+            .args([
+                "--state",
+                s(&state),
+                "--json",
+                s(&json),
+                "--report",
+                "/dev/null",
+            ])
+            .env("PUBSUB_EMULATOR_HOST", emu.host())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let limit = Duration::from_secs(90);
+
+    // A first part, counted (and so checkpointed and acknowledged).
+    emu.publish(topic, 0, 1000);
+    let mut watch = start();
+    until_counted(&json, 1000, &mut watch, limit);
+    eprintln!("first 1000 counted after {:?}", t0.elapsed());
+    // The rest, with the watch killed while it reads them.
+    emu.publish(topic, 1000, 3000);
+    std::thread::sleep(Duration::from_millis(300));
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    eprintln!(
+        "killed after {:?} with {:?} counted",
+        t0.elapsed(),
+        entries_read(&json)
+    );
+
+    // Restarted: it goes on from its checkpoint; what was not checkpointed comes again.
+    let mut watch = start();
+    until_counted(&json, 3000, &mut watch, limit);
+    eprintln!("all 3000 counted after {:?}", t0.elapsed());
+    // Nothing more arrives (an entry counted twice would show here).
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(entries_read(&json), Some(3000));
+    signal(&watch, "TERM");
+    let (code, stderr) = wait_limited(watch, Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["totals"]["entries_read"], 3000, "{stderr}");
+    let counted: u64 = report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 3000, "every entry counted once");
+
+    // Every message was acknowledged: after the ack deadline nothing is delivered again.
+    std::thread::sleep(Duration::from_secs(11));
+    let (status, left) = emu.call(
+        "POST",
+        &format!("/v1/{sub}:pull"),
+        r#"{"maxMessages":100,"returnImmediately":true}"#,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        !left.contains("receivedMessages"),
+        "left in the subscription: {left}"
+    );
+}

@@ -17,6 +17,8 @@ use tokio::sync::mpsc::Sender;
 
 use crate::config::{Config, InputFormat, SourceKind};
 use crate::epoch::Gate;
+
+pub mod pubsub;
 use crate::progress::Progress;
 use crate::record::{Batch, EntrySpan, Flaw};
 use crate::stats::StageStats;
@@ -28,6 +30,8 @@ pub enum Input {
     File(String),
     /// `gcloud logging read` with the configured settings.
     Gcloud,
+    /// The Pub/Sub subscription `source.pubsub.subscription` (`gardener watch` only).
+    Pubsub,
 }
 
 impl Input {
@@ -36,6 +40,7 @@ impl Input {
             Input::Stdin => "<stdin>".into(),
             Input::File(p) => p.clone(),
             Input::Gcloud => "gcloud logging read".into(),
+            Input::Pubsub => "pubsub".into(),
         }
     }
 }
@@ -62,6 +67,7 @@ pub fn inputs(cfg: &Config, files: &[String]) -> Vec<Input> {
         SourceKind::Files if !cfg.source.paths.is_empty() => from_paths(&cfg.source.paths),
         SourceKind::Files => vec![Input::Stdin],
         SourceKind::Gcloud => vec![Input::Gcloud],
+        SourceKind::Pubsub => vec![Input::Pubsub],
     }
 }
 
@@ -996,6 +1002,9 @@ fn open(
     block: usize,
 ) -> Result<(Feed, Option<std::process::Child>), SourceError> {
     match input {
+        Input::Pubsub => Err(SourceError(
+            "a Pub/Sub subscription cannot be read with other inputs (source.kind: pubsub, and no files)".into(),
+        )),
         Input::Stdin => {
             // Standard input redirected from a file (`< file`) is read in place like a file.
             use std::os::fd::AsFd;
@@ -1143,8 +1152,17 @@ pub fn run(
     stop: Arc<AtomicBool>,
     stats: Arc<StageStats>,
     mut progress: Progress,
-    gate: Option<Arc<Gate>>,
+    cuts: Option<Cuts>,
 ) -> Result<SourceSummary, SourceError> {
+    let gate = cuts.as_ref().map(|c| Arc::clone(&c.gate));
+    if inputs == [Input::Pubsub] {
+        let Some(cuts) = cuts else {
+            return Err(SourceError(
+                "source.kind pubsub is read by `gardener watch`, which acknowledges messages once they are counted; `gardener run` reads files, standard input or gcloud".into(),
+            ));
+        };
+        return pubsub::run(cfg, tx, stop, stats, cuts);
+    }
     // However reading ends, a cut waiting on the source is told it will not come.
     let _ended = Ended(gate.clone());
     let mut summary = SourceSummary {
@@ -1328,6 +1346,15 @@ pub fn run(
     }
     progress.finish();
     Ok(summary)
+}
+
+/// What `gardener watch` gives the source: the epoch gate, and the Pub/Sub ledger of messages
+/// to acknowledge once a checkpoint counts them.
+pub struct Cuts {
+    pub gate: Arc<Gate>,
+    pub ledger: Arc<pubsub::Ledger>,
+    /// The interval between reports (a Pub/Sub message is acknowledged by the next one).
+    pub every: std::time::Duration,
 }
 
 /// Tells the epoch gate, when dropped, that the source has ended.
