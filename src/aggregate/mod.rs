@@ -335,7 +335,9 @@ impl Shard {
     /// Drops per-second counts that no window can reach any more, and remembered entries
     /// older than `state.overlap` before the newest.
     fn prune(&mut self) {
-        let Some(reference) = self.set.now.or(self.newest) else {
+        // `gardener watch` counts windows back from the clock: what is older cannot count.
+        let clock = self.set.rolling_margin.map(|_| crate::time::now_nanos());
+        let Some(reference) = self.set.now.or(self.newest).max(clock) else {
             return;
         };
         self.prune_seen();
@@ -680,6 +682,57 @@ mod tests {
         let w = vec![("5m".to_string(), 300), ("1h".to_string(), 3600)];
         assert_eq!(window_counts(&ps, Some(top * NANOS + 999), &w), vec![3, 4]);
         assert_eq!(window_counts(&ps, None, &w), vec![0, 0]);
+    }
+
+    #[test]
+    fn a_snapshot_leaves_the_shard_counting_and_evicts_what_the_watermark_left_behind() {
+        let set = AggregateSettings {
+            shard: 0,
+            shards: 1,
+            samples: 1,
+            reach: 3600,
+            now: None,
+            bucket: 300,
+            max_buckets: 12,
+            max_clusters: 0,
+            traces: 0,
+            latest: i64::MAX,
+            rolling_margin: None,
+            inputs: Arc::new(vec!["t".into()]),
+            remember: None,
+        };
+        let mut shard = Shard::new(set);
+        let at = |fingerprint: u64, secs: i64| Batch {
+            buf: Arc::new(b"{}".to_vec()),
+            records: vec![Record {
+                timestamp: Some(secs * NANOS),
+                fingerprint,
+                raw: crate::record::Str::raw(0..2),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        shard.add(&at(1, 1_000_000));
+        shard.add(&at(2, 1_000_000));
+        let (first, _) = shard.snapshot(Some(3600 * NANOS));
+        assert_eq!(
+            (first.entries, first.clusters.len(), first.evicted),
+            (2, 2, 0)
+        );
+        // Two hours later by event time: cluster 1 is seen again, cluster 2 is not.
+        shard.add(&at(1, 1_007_200));
+        let (second, newest) = shard.snapshot(Some(3600 * NANOS));
+        assert_eq!(newest, Some(1_007_200 * NANOS));
+        assert_eq!(second.entries, 3, "evicted clusters stay in the totals");
+        assert_eq!(second.evicted, 1);
+        let ids: Vec<(u64, u64)> = second.clusters.iter().map(|c| (c.id, c.count)).collect();
+        assert_eq!(ids, vec![(1, 2)]);
+        // A snapshot does not end the shard: it goes on counting.
+        shard.add(&at(2, 1_007_201));
+        let (end, _) = shard.end();
+        let mut ids: Vec<(u64, u64)> = end.clusters.iter().map(|c| (c.id, c.count)).collect();
+        ids.sort();
+        assert_eq!(ids, vec![(1, 2), (2, 1)], "an evicted cluster starts anew");
     }
 
     fn series_record(ts: &[i64], now: Option<i64>, max_buckets: usize) -> BTreeMap<i64, u64> {
