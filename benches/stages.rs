@@ -252,6 +252,7 @@ fn aggregate(c: &mut Criterion) {
         traces: cfg.related.traces_per_cluster,
         latest: i64::MAX,
         rolling_margin: None,
+        coarse_after: None,
         inputs: Arc::new(vec!["bench".into()]),
         // As in a run with the default state: every entry keyed for the insertId memory.
         remember: Some(Arc::new(log_gardener::aggregate::Remember {

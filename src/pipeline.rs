@@ -330,6 +330,9 @@ fn shard_settings(
             .div_ceil(cfg.aggregate.shards.max(1)),
         latest: now_nanos().saturating_add(cfg.future_margin_nanos()),
         rolling_margin: watching.then(|| cfg.future_margin_nanos()),
+        coarse_after: watching
+            .then(|| cfg.windows().iter().map(|w| w.1).min())
+            .flatten(),
         inputs: Arc::clone(input_names),
         remember,
     }

@@ -75,6 +75,10 @@ pub struct AggregateSettings {
     pub latest: i64,
     /// `gardener watch`: `latest` follows the clock, this far ahead of it (nanoseconds).
     pub rolling_margin: Option<i64>,
+    /// `gardener watch`: per-second counts older than this many seconds before the reference
+    /// are kept per minute instead (the smallest window stays exact; the far edge of a longer
+    /// window is off by less than a minute), so memory does not grow with the longest window.
+    pub coarse_after: Option<i64>,
     pub inputs: Arc<Vec<String>>,
     /// The state's insertId memory, when the run has a state (see `state::seen`).
     pub remember: Option<Arc<Remember>>,
@@ -106,6 +110,9 @@ pub struct Shard {
     folded: IdMap<u64>,
     /// Clusters in `clusters` when folding runs next.
     fold_at: usize,
+    /// Per-second counts before this second are kept per minute (see
+    /// [`AggregateSettings::coarse_after`]).
+    coarsened_to: i64,
     out: Aggregate,
 }
 
@@ -122,6 +129,7 @@ impl Shard {
             seen: Vec::new(),
             seen_kept: 0,
             folded: IdMap::default(),
+            coarsened_to: i64::MIN,
             out: Aggregate::default(),
         }
     }
@@ -240,7 +248,13 @@ impl Shard {
                 let reference = self.set.now.or(self.newest).unwrap_or(ts);
                 let sec = ts.div_euclid(NANOS);
                 if sec > reference.div_euclid(NANOS) - self.set.reach {
-                    *c.per_second.entry(sec).or_insert(0) += 1;
+                    // A late entry in what is already kept per minute counts in its minute.
+                    let key = if sec < self.coarsened_to {
+                        sec - sec.rem_euclid(60)
+                    } else {
+                        sec
+                    };
+                    *c.per_second.entry(key).or_insert(0) += 1;
                 }
                 let bucket = bucket_start(sec, self.set.bucket);
                 if bucket >= series_floor(reference, self.set.bucket, self.set.max_buckets) {
@@ -343,6 +357,11 @@ impl Shard {
         self.prune_seen();
         let floor = reference.div_euclid(NANOS) - self.set.reach;
         let series_floor = series_floor(reference, self.set.bucket, self.set.max_buckets);
+        // Minute-aligned, so that every minute is folded whole, once.
+        let coarse = self.set.coarse_after.map(|after| {
+            let to = reference.div_euclid(NANOS) - after;
+            (self.coarsened_to, to - to.rem_euclid(60))
+        });
         for c in self.clusters.values_mut() {
             if c.series
                 .first_key_value()
@@ -356,6 +375,12 @@ impl Shard {
             {
                 c.per_second = c.per_second.split_off(&(floor + 1));
             }
+            if let Some((from, to)) = coarse {
+                per_minute(&mut c.per_second, from, to);
+            }
+        }
+        if let Some((_, to)) = coarse {
+            self.coarsened_to = self.coarsened_to.max(to);
         }
     }
 
@@ -432,6 +457,24 @@ impl Shard {
 }
 
 pub use crate::record::latency_histogram;
+
+/// Folds the per-second counts of seconds `from..to` (minute-aligned) into one count per
+/// minute, keyed by the minute's first second.
+fn per_minute(per_second: &mut BTreeMap<i64, u64>, from: i64, to: i64) {
+    if from >= to
+        || per_second
+            .range(from.max(i64::MIN + 1)..to)
+            .all(|(k, _)| k.rem_euclid(60) == 0)
+    {
+        return;
+    }
+    let mut span = per_second.split_off(&from);
+    let mut after = span.split_off(&to);
+    for (k, n) in span {
+        *per_second.entry(k - k.rem_euclid(60)).or_insert(0) += n;
+    }
+    per_second.append(&mut after);
+}
 
 /// Sample order: newest first; ties broken by insertId, then raw bytes, so the choice does not
 /// depend on input order.
@@ -685,6 +728,23 @@ mod tests {
     }
 
     #[test]
+    fn per_minute_folds_the_aged_seconds_and_keeps_the_rest_exact() {
+        let mut ps: BTreeMap<i64, u64> = [(59, 1), (60, 2), (61, 3), (119, 4), (120, 5), (185, 6)]
+            .into_iter()
+            .collect();
+        per_minute(&mut ps, i64::MIN, 120);
+        let want: BTreeMap<i64, u64> = [(0, 1), (60, 9), (120, 5), (185, 6)].into_iter().collect();
+        assert_eq!(ps, want);
+        // Folding again, or an empty span, changes nothing; the total never changes.
+        per_minute(&mut ps, 60, 120);
+        per_minute(&mut ps, 120, 120);
+        assert_eq!(ps, want);
+        per_minute(&mut ps, 120, 180);
+        assert_eq!(ps.values().sum::<u64>(), 21);
+        assert_eq!(ps.get(&185), Some(&6), "seconds after the span stay");
+    }
+
+    #[test]
     fn a_snapshot_leaves_the_shard_counting_and_evicts_what_the_watermark_left_behind() {
         let set = AggregateSettings {
             shard: 0,
@@ -698,6 +758,7 @@ mod tests {
             traces: 0,
             latest: i64::MAX,
             rolling_margin: None,
+            coarse_after: None,
             inputs: Arc::new(vec!["t".into()]),
             remember: None,
         };
@@ -748,6 +809,7 @@ mod tests {
             traces: 0,
             latest: i64::MAX,
             rolling_margin: None,
+            coarse_after: None,
             inputs: Arc::new(vec!["t".into()]),
             remember: None,
         };
@@ -788,6 +850,7 @@ mod tests {
             traces: 0,
             latest: i64::MAX,
             rolling_margin: None,
+            coarse_after: None,
             inputs: Arc::new(vec!["t".into()]),
             remember: None,
         };
