@@ -727,6 +727,26 @@ mod tests {
         assert_eq!(window_counts(&ps, None, &w), vec![0, 0]);
     }
 
+    /// One shard of one, no cap, no clock: what a test changes is spelled out.
+    fn settings() -> AggregateSettings {
+        AggregateSettings {
+            shard: 0,
+            shards: 1,
+            samples: 1,
+            reach: 86_400,
+            now: None,
+            bucket: 300,
+            max_buckets: 12,
+            max_clusters: 0,
+            traces: 0,
+            latest: i64::MAX,
+            rolling_margin: None,
+            coarse_after: None,
+            inputs: Arc::new(vec!["t".into()]),
+            remember: None,
+        }
+    }
+
     #[test]
     fn per_minute_folds_the_aged_seconds_and_keeps_the_rest_exact() {
         let mut ps: BTreeMap<i64, u64> = [(59, 1), (60, 2), (61, 3), (119, 4), (120, 5), (185, 6)]
@@ -747,20 +767,8 @@ mod tests {
     #[test]
     fn a_snapshot_leaves_the_shard_counting_and_evicts_what_the_watermark_left_behind() {
         let set = AggregateSettings {
-            shard: 0,
-            shards: 1,
-            samples: 1,
             reach: 3600,
-            now: None,
-            bucket: 300,
-            max_buckets: 12,
-            max_clusters: 0,
-            traces: 0,
-            latest: i64::MAX,
-            rolling_margin: None,
-            coarse_after: None,
-            inputs: Arc::new(vec!["t".into()]),
-            remember: None,
+            ..settings()
         };
         let mut shard = Shard::new(set);
         let at = |fingerprint: u64, secs: i64| Batch {
@@ -798,20 +806,9 @@ mod tests {
 
     fn series_record(ts: &[i64], now: Option<i64>, max_buckets: usize) -> BTreeMap<i64, u64> {
         let set = AggregateSettings {
-            shard: 0,
-            shards: 1,
-            samples: 1,
-            reach: 86_400,
             now,
-            bucket: 300,
             max_buckets,
-            max_clusters: 0,
-            traces: 0,
-            latest: i64::MAX,
-            rolling_margin: None,
-            coarse_after: None,
-            inputs: Arc::new(vec!["t".into()]),
-            remember: None,
+            ..settings()
         };
         let mut shard = Shard::new(set);
         for (i, t) in ts.iter().enumerate() {
@@ -839,20 +836,9 @@ mod tests {
     #[test]
     fn past_its_cap_a_shard_folds_clusters_and_their_later_entries_follow() {
         let set = AggregateSettings {
-            shard: 0,
-            shards: 1,
-            samples: 1,
-            reach: 86_400,
-            now: None,
-            bucket: 300,
             max_buckets: 10,
             max_clusters: 4,
-            traces: 0,
-            latest: i64::MAX,
-            rolling_margin: None,
-            coarse_after: None,
-            inputs: Arc::new(vec!["t".into()]),
-            remember: None,
+            ..settings()
         };
         let mut shard = Shard::new(set);
         let batch = |fingerprints: &[u64]| Batch {
