@@ -124,13 +124,17 @@ const WATCH_ABOUT: &str = "\
 Follow a stream of log entries that may never end and keep the reports up to date.
 
 Reads what `gardener run` reads (a JSON array that may never close, as `gcloud beta logging
-tail --format=json` prints it; NDJSON; files, FIFOs, standard input, `source.kind: gcloud`).
+tail --format=json` prints it; NDJSON; files, FIFOs, standard input, `source.kind: gcloud`),
+or a Pub/Sub subscription a Cloud Logging sink feeds (`source.kind: pubsub`: a message is
+acknowledged only once a report counts it and the checkpoint in the state directory holds it,
+so a restart goes on without losing or double-counting).
 Every --every (default 1m) the pipeline is cut between two batches and the report of
 everything read so far is made while reading goes on: the worklog (--report) and JSON report
 (--json) are replaced whole (readers never see half a file; totals.entries_read counts all
 entries read so far), the state is saved, and GitHub acts at most once. Windows count back
-from the clock at each report. Clusters with no entry within the longest window are dropped
-from memory (their entries stay in the totals), and aggregate.max_clusters bounds the rest,
+from the clock at each report. Clusters with no entry within the longest window of the newest
+entry are dropped from memory (their entries stay in the totals); counts older than the
+smallest window are kept per minute; aggregate.max_clusters bounds the rest,
 so memory stays flat however long it runs. A worklog to standard output is written once, at
 the end.
 
