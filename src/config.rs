@@ -167,6 +167,9 @@ pub struct GcloudConfig {
     pub freshness: String,
     /// `--limit`; no limit when 0.
     pub limit: u64,
+    /// `gardener watch` only: run `gcloud beta logging tail FILTER` instead (a JSON array that
+    /// never closes), and start it again whenever it exits.
+    pub tail: bool,
 }
 
 impl Default for GcloudConfig {
@@ -177,6 +180,7 @@ impl Default for GcloudConfig {
             filter: "severity>=WARNING".into(),
             freshness: "1d".into(),
             limit: 0,
+            tail: false,
         }
     }
 }

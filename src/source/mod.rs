@@ -1024,17 +1024,21 @@ fn open(
         Input::Gcloud => {
             let g = &cfg.source.gcloud;
             let mut cmd = std::process::Command::new(&g.binary);
-            cmd.args(["logging", "read"]);
+            if g.tail {
+                cmd.args(["beta", "logging", "tail"]);
+            } else {
+                cmd.args(["logging", "read"]);
+            }
             if !g.filter.is_empty() {
                 cmd.arg(&g.filter);
             }
             if !g.project.is_empty() {
                 cmd.arg(format!("--project={}", g.project));
             }
-            if !g.freshness.is_empty() {
+            if !g.freshness.is_empty() && !g.tail {
                 cmd.arg(format!("--freshness={}", g.freshness));
             }
-            if g.limit > 0 {
+            if g.limit > 0 && !g.tail {
                 cmd.arg(format!("--limit={}", g.limit));
             }
             cmd.arg("--format=json");
@@ -1180,7 +1184,17 @@ pub fn run(
     };
     // Input bytes consumed by the inputs already read (compressed bytes for gzip files).
     let mut consumed_before = 0u64;
-    for (input_idx, input) in inputs.iter().enumerate() {
+    let tailing = cfg.source.gcloud.tail;
+    if tailing && gate.is_none() && inputs.contains(&Input::Gcloud) {
+        return Err(SourceError(
+            "source.gcloud.tail never ends: it is for `gardener watch`; `gardener run` reads with `gcloud logging read` (tail: false)".into(),
+        ));
+    }
+    // Quick exits of `gcloud beta logging tail` in a row (see `restart_tail`).
+    let mut quick_exits = 0u32;
+    let mut input_idx = 0usize;
+    while let Some(input) = inputs.get(input_idx) {
+        let opened = std::time::Instant::now();
         let input_no = input_idx as u32;
         let mut entry_no = 0u64;
         let mut input_bytes = 0u64;
@@ -1333,7 +1347,19 @@ pub fn run(
                 .wait()
                 .map_err(|e| SourceError(format!("waiting for gcloud failed: {e}")))?;
             let err = stderr_tail.and_then(|t| t.join().ok()).unwrap_or_default();
-            if !status.success() && !interrupted && !gone {
+            if tailing && !interrupted && !gone && !stop.load(Ordering::SeqCst) {
+                let at = splitter.base + buf.len() as u64;
+                let note = restart_tail(status, err.trim(), opened, &mut quick_exits, &stop)?;
+                summary.notes.push(Note {
+                    input: input.name(),
+                    offset: at,
+                    text: note,
+                });
+                continue;
+            }
+            // A tail ends when the watch stops (the signal reached gcloud too).
+            let stopping = tailing && stop.load(Ordering::SeqCst);
+            if !status.success() && !interrupted && !gone && !stopping {
                 return Err(SourceError(format!(
                     "gcloud logging read failed ({status}):\n{}",
                     err.trim()
@@ -1343,9 +1369,40 @@ pub fn run(
         if interrupted || gone {
             break;
         }
+        input_idx += 1;
     }
     progress.finish();
     Ok(summary)
+}
+
+/// After `gcloud beta logging tail` exited: waits a second (or less, on a signal) and says so,
+/// so that the same input is opened again; an error when it ended within 10 s of starting
+/// three times in a row (no credentials, a bad filter: starting again would not help).
+fn restart_tail(
+    status: std::process::ExitStatus,
+    err: &str,
+    opened: std::time::Instant,
+    quick_exits: &mut u32,
+    stop: &AtomicBool,
+) -> Result<String, SourceError> {
+    let quick = opened.elapsed() < std::time::Duration::from_secs(10);
+    *quick_exits = if quick { *quick_exits + 1 } else { 0 };
+    if *quick_exits >= 3 {
+        return Err(SourceError(format!(
+            "gcloud beta logging tail ended within 10 s of starting three times in a row ({status}):\n{err}"
+        )));
+    }
+    for _ in 0..10 {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let why = err.lines().last().unwrap_or("").trim();
+    Ok(format!(
+        "gcloud beta logging tail ended ({status}{}{why}); started again (entries logged while it restarted may be missed)",
+        if why.is_empty() { "" } else { ": " }
+    ))
 }
 
 /// What `gardener watch` gives the source: the epoch gate, and the Pub/Sub ledger of messages

@@ -431,3 +431,68 @@ fn pubsub_messages_are_counted_once_across_a_sigkill_and_acknowledged() {
         "left in the subscription: {left}"
     );
 }
+
+#[test]
+fn a_gcloud_tail_that_exits_is_started_again() {
+    let dir = tempdir();
+    // A stand-in for gcloud: each session prints two entries of a never-closing array and
+    // exits, as gcloud does at the end of a tail session; the third one stays open.
+    let sessions = dir.path().join("sessions");
+    let mut entries = String::new();
+    for (n, from) in [(1, 0), (2, 2), (3, 4)] {
+        let file = dir.path().join(format!("session{n}.json"));
+        // Each session is an array of its own: `[` first, the comma before each later entry.
+        let session = burst(0, 2, "queue consumer crashed")
+            .replace("w000000", &format!("w{from:06}"))
+            .replace("w000001", &format!("w{:06}", from + 1));
+        std::fs::write(&file, session).unwrap();
+        entries.push_str(&format!("{n}) cat '{}';;\n", file.display()));
+    }
+    let script = crate::common::write(
+        dir.path(),
+        "gcloud",
+        format!(
+            "#!/bin/sh\n[ \"$1 $2 $3\" = \"beta logging tail\" ] || exit 9\necho x >> '{s}'\nn=$(wc -l < '{s}')\ncase $n in\n{entries}esac\n[ $n -ge 3 ] && exec sleep 600\nexit 0\n",
+            s = sessions.display()
+        ),
+    );
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    let cfg = crate::common::write(
+        dir.path(),
+        "pipeline.yaml",
+        format!(
+            "source:\n  kind: gcloud\n  gcloud:\n    binary: {}\n    tail: true\n",
+            script.display()
+        ),
+    );
+    let json = dir.path().join("r.json");
+    let mut child = spawn_watch(&[
+        "--every",
+        "1s",
+        "--config",
+        s(&cfg),
+        "--state",
+        "none",
+        "--json",
+        s(&json),
+        "--report",
+        "/dev/null",
+    ]);
+    until_counted(&json, 6, &mut child, Duration::from_secs(60));
+    signal(&child, "TERM");
+    let (code, stderr) = wait_limited(child, Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["totals"]["entries_read"], 6);
+    let notes = report["notes"].to_string();
+    assert_eq!(notes.matches("started again").count(), 2, "{notes}");
+
+    // `gardener run` refuses a tail, which would never end.
+    let out = gardener(&["run", "--config", s(&cfg), "--state", "none"]);
+    out.expect_code(3);
+    assert!(out.stderr.contains("gardener watch"), "{}", out.stderr);
+}
