@@ -7,7 +7,7 @@
 //! returns how many batches it had sent; once every shard has counted that many (each shard
 //! sees every batch, see [`Counted`]), the shards' snapshots together are exact. The source
 //! then goes on ([`Gate::release`]). The pause lasts as long as the pipeline takes to drain
-//! (milliseconds); the input waits in its pipe or subscription meanwhile.
+//! (not measured separately yet); the input waits in its pipe or subscription meanwhile.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
