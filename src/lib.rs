@@ -22,6 +22,7 @@ pub mod progress;
 pub mod record;
 pub mod redact;
 pub mod related;
+pub mod shard;
 pub mod sink;
 pub mod source;
 pub mod state;

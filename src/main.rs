@@ -53,7 +53,7 @@ struct Cli {
 enum Command {
     /// Read log entries and write the prioritized worklog (and optionally JSON and NDJSON).
     #[command(long_about = RUN_ABOUT, after_long_help = RUN_AFTER)]
-    Run(RunArgs),
+    Run(RunCmd),
     /// Follow a stream that may never end (`gcloud beta logging tail`, a FIFO, NDJSON on a
     /// pipe) and rewrite the reports, the state and GitHub every interval.
     #[command(long_about = WATCH_ABOUT, after_long_help = WATCH_AFTER)]
@@ -304,8 +304,36 @@ struct MergeArgs {
     /// Default: $GARDENER_STATE, else state.dir (.log-gardener).
     #[arg(long, value_name = "DIR|none")]
     state: Option<String>,
-    /// JSON reports written by `gardener run --json` (or `gardener merge --json`).
-    #[arg(value_name = "REPORT.json", required = true)]
+    /// Coordinator mode: every --every, merge the partials that workers (`gardener watch
+    /// --partials DIR`) wrote to DIR within the longest window, and write the reports, the
+    /// state and GitHub from them (one writer for all workers). Runs until SIGTERM.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "files",
+        conflicts_with = "now"
+    )]
+    watch: Option<PathBuf>,
+    /// With --watch: the interval between reports (30s, 1m, 5m).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1m",
+        requires = "watch"
+    )]
+    every: String,
+    /// GitHub, as for `run` (with --watch: the coordinator is the single writer).
+    #[arg(long, value_name = "OWNER/REPO")]
+    github: Option<String>,
+    /// Plan the GitHub actions without writing anything to GitHub.
+    #[arg(long)]
+    dry_run: bool,
+    /// No line on stderr per report (--watch).
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// JSON reports written by `gardener run --json` (or `gardener merge --json`), or worker
+    /// partials (`gardener watch --partials`).
+    #[arg(value_name = "REPORT.json", required_unless_present = "watch")]
     files: Vec<String>,
 }
 
@@ -373,10 +401,34 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct RunCmd {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Read only the K-th of N shares of the FILEs (K from 0), for a backfill split across N
+    /// tasks whose JSON reports `gardener merge` combines. `auto`: K and N from
+    /// CLOUD_RUN_TASK_INDEX and CLOUD_RUN_TASK_COUNT (Cloud Run Jobs); `auto/N`: K from
+    /// CLOUD_RUN_TASK_INDEX or JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs). Every task must
+    /// be given the same files; `{shard}` in --report, --json, --entries or --dead-letter
+    /// becomes K.
+    #[arg(long, value_name = "K/N|auto|auto/N")]
+    shard: Option<String>,
+}
+
+#[derive(Args)]
 struct WatchArgs {
     /// Write the reports every DURATION (30s, 1m, 5m, 1h).
     #[arg(long, value_name = "DURATION", default_value = "1m")]
     every: String,
+    /// Worker mode: every interval, write this worker's mergeable partial to DIR/ID.json
+    /// (replaced whole) instead of reports; `gardener merge --watch DIR` reports on all the
+    /// workers. With Pub/Sub, a message is acknowledged once the partial counts it, and a
+    /// worker restarted with the same --worker-id goes on from its partial.
+    #[arg(long, value_name = "DIR")]
+    partials: Option<PathBuf>,
+    /// This worker's name in --partials (letters, digits, '.', '_', '-'). Default: the host
+    /// name (on Cloud Run and Kubernetes, the instance or pod).
+    #[arg(long, value_name = "ID", requires = "partials")]
+    worker_id: Option<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -683,27 +735,31 @@ fn prepare(args: &mut RunArgs) -> Result<(log_gardener::config::Config, RunOptio
         github_repo: args.github.take(),
         github_api: args.github_api.take(),
         dry_run: args.dry_run,
-        github_token: std::env::var("GITHUB_TOKEN")
-            .ok()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .map(log_gardener::sink::github::Token),
+        github_token: github_token(),
         state: state_dir(args.state.take()),
+        no_input: false,
     };
     Ok((cfg, opts))
 }
 
-fn cmd_run(mut args: RunArgs) -> ExitCode {
-    let (cfg, opts) = match prepare(&mut args) {
+fn cmd_run(cmd: RunCmd) -> ExitCode {
+    let RunCmd { mut run, shard } = cmd;
+    let args = &mut run;
+    let (cfg, mut opts) = match prepare(args) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Some(spec) = shard
+        && let Err(code) = take_share(&spec, &cfg, &mut opts, args.quiet)
+    {
+        return code;
+    }
     let now = opts.now;
     let forced_ndjson = args.format.as_deref() == Some("ndjson");
     match execute(pipeline::run(cfg, opts)) {
         Err(code) => code,
         Ok(out) => {
-            let mut code = sink_code(&out);
+            let mut code = sink_code(&out.sink_errors);
             let t = &out.report.totals;
             after_run_warnings(&out.report, now, forced_ndjson);
             if t.entries_skipped > 0 {
@@ -739,6 +795,76 @@ fn cmd_run(mut args: RunArgs) -> ExitCode {
     }
 }
 
+/// `--shard`: keeps this shard's share of the input files, and puts K in the output paths'
+/// `{shard}`.
+fn take_share(
+    spec: &str,
+    cfg: &log_gardener::config::Config,
+    opts: &mut RunOptions,
+    quiet: bool,
+) -> Result<(), ExitCode> {
+    let shard = log_gardener::shard::Shard::parse(spec, |v| std::env::var(v).ok())
+        .map_err(|e| fail(exit::BAD_CONFIG, &e))?;
+    let files =
+        if opts.files.is_empty() && cfg.source.kind == log_gardener::config::SourceKind::Files {
+            cfg.source.paths.clone()
+        } else {
+            std::mem::take(&mut opts.files)
+        };
+    if files.is_empty() || files.iter().any(|f| f == "-") {
+        return Err(fail(
+            exit::BAD_CONFIG,
+            "--shard splits input files among tasks: name the files (the same list in every task), not standard input",
+        ));
+    }
+    let mut sized = Vec::with_capacity(files.len());
+    for f in files {
+        match std::fs::metadata(&f) {
+            Ok(m) => sized.push((f, m.len())),
+            Err(e) => {
+                return Err(fail(
+                    exit::BAD_INPUT,
+                    &format!("cannot read input file {f}: {e}"),
+                ));
+            }
+        }
+    }
+    let mine: Vec<String> = shard
+        .share(&sized)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let size = |names: &mut dyn Iterator<Item = &String>| -> u64 {
+        names
+            .map(|n| sized.iter().find(|f| &f.0 == n).map_or(0, |f| f.1))
+            .sum()
+    };
+    if !quiet {
+        pipeline::warn(&format!(
+            "shard {shard}: {} of {} files, {:.1} MB of {:.1} MB",
+            mine.len(),
+            sized.len(),
+            size(&mut mine.iter()) as f64 / 1e6,
+            size(&mut sized.iter().map(|f| &f.0)) as f64 / 1e6
+        ));
+    }
+    opts.no_input = mine.is_empty();
+    opts.files = mine;
+    let k = shard.index.to_string();
+    for path in [
+        &mut opts.report,
+        &mut opts.json,
+        &mut opts.entries,
+        &mut opts.dead_letter,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *path = path.replace("{shard}", &k);
+    }
+    Ok(())
+}
+
 fn cmd_watch(mut args: WatchArgs) -> ExitCode {
     if args.run.now.is_some() {
         return fail(
@@ -746,39 +872,83 @@ fn cmd_watch(mut args: WatchArgs) -> ExitCode {
             "--now: watch counts its windows back from the clock at each report; --now is for `gardener run` over past logs",
         );
     }
-    let every = match log_gardener::time::parse_duration(&args.every) {
-        Some(s) if s > 0 => std::time::Duration::from_secs(s as u64),
-        _ => {
-            return fail(
-                exit::BAD_CONFIG,
-                &format!(
-                    "--every {}: not a duration of a second or more (e.g. 30s, 1m, 5m)",
-                    args.every
-                ),
-            );
-        }
+    let every = match every_of(&args.every) {
+        Ok(e) => e,
+        Err(code) => return code,
     };
     let (cfg, mut opts) = match prepare(&mut args.run) {
         Ok(p) => p,
         Err(code) => return code,
     };
     opts.progress = false;
+    let partials = match args.partials.take() {
+        None => None,
+        Some(dir) => match worker_id(args.worker_id.take()) {
+            Ok(worker) => Some(log_gardener::watch::Partials { dir, worker }),
+            Err(e) => return fail(exit::BAD_CONFIG, &e),
+        },
+    };
     let watch = log_gardener::watch::WatchOptions {
         every,
         announce: !args.run.quiet,
+        partials,
     };
-    match execute(log_gardener::watch::run(cfg, opts, watch)) {
-        Err(code) => code,
-        Ok(out) => {
-            let mut code = sink_code(&out);
-            if out.report.partial {
-                code = exit::INTERRUPTED;
-            } else if code == exit::OK && args.run.strict && out.report.totals.entries_skipped > 0 {
-                code = exit::SKIPPED_STRICT;
-            }
-            ExitCode::from(code as u8)
-        }
+    let (partial, skipped, errors) = match run_blocking(log_gardener::watch::run(cfg, opts, watch))
+    {
+        Err(code) => return code,
+        Ok(log_gardener::watch::Finished::Report(out)) => (
+            out.report.partial,
+            out.report.totals.entries_skipped,
+            out.sink_errors,
+        ),
+        Ok(log_gardener::watch::Finished::Partial {
+            partial,
+            skipped,
+            errors,
+        }) => (partial, skipped, errors),
+    };
+    let mut code = sink_code(&errors);
+    if partial {
+        code = exit::INTERRUPTED;
+    } else if code == exit::OK && args.run.strict && skipped > 0 {
+        code = exit::SKIPPED_STRICT;
     }
+    ExitCode::from(code as u8)
+}
+
+/// `--worker-id`, else the host name; a name that is safe as a file name.
+fn worker_id(given: Option<String>) -> Result<String, String> {
+    let id = match given {
+        Some(id) => id,
+        None => host_name()
+            .ok_or("--partials: the host name is unknown; name this worker with --worker-id ID")?,
+    };
+    let ok = !id.is_empty()
+        && !id.starts_with('.')
+        && id.len() <= 200
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(id)
+    } else {
+        Err(format!(
+            "--worker-id {id:?}: use letters, digits, '.', '_' and '-' (it names the worker's partial file, ID.json), not starting with '.'"
+        ))
+    }
+}
+
+/// The machine's host name (a Cloud Run instance's or a pod's name).
+fn host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+    (!name.is_empty()).then_some(name)
 }
 
 fn parse_now(now: &Option<String>) -> Result<Option<i64>, ExitCode> {
@@ -815,11 +985,50 @@ fn cmd_merge(args: MergeArgs) -> ExitCode {
         json: args.json,
         now,
         state: state_dir(args.state),
+        github_repo: args.github,
+        dry_run: args.dry_run,
+        github_token: github_token(),
         ..Default::default()
     };
-    match execute(log_gardener::merge::run(cfg, opts)) {
+    let Some(dir) = args.watch else {
+        return match execute(log_gardener::merge::run(cfg, opts)) {
+            Err(code) => code,
+            Ok(out) => ExitCode::from(sink_code(&out.sink_errors) as u8),
+        };
+    };
+    let every = match every_of(&args.every) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let co = log_gardener::merge::Coordinate {
+        dir,
+        every,
+        announce: !args.quiet,
+    };
+    match execute(log_gardener::merge::watch(cfg, opts, co)) {
         Err(code) => code,
-        Ok(out) => ExitCode::from(sink_code(&out) as u8),
+        Ok(out) if out.report.partial => ExitCode::from(exit::INTERRUPTED as u8),
+        Ok(out) => ExitCode::from(sink_code(&out.sink_errors) as u8),
+    }
+}
+
+/// The GitHub token from `GITHUB_TOKEN`.
+fn github_token() -> Option<log_gardener::sink::github::Token> {
+    std::env::var("GITHUB_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .map(log_gardener::sink::github::Token)
+}
+
+/// `--every`: a duration of a second or more.
+fn every_of(every: &str) -> Result<std::time::Duration, ExitCode> {
+    match log_gardener::time::parse_duration(every) {
+        Some(s) if s > 0 => Ok(std::time::Duration::from_secs(s as u64)),
+        _ => Err(fail(
+            exit::BAD_CONFIG,
+            &format!("--every {every}: not a duration of a second or more (e.g. 30s, 1m, 5m)"),
+        )),
     }
 }
 
@@ -828,6 +1037,14 @@ fn cmd_merge(args: MergeArgs) -> ExitCode {
 fn execute(
     job: impl std::future::Future<Output = Result<pipeline::Outcome, RunError>>,
 ) -> Result<pipeline::Outcome, ExitCode> {
+    run_blocking(job)
+}
+
+/// Runs a job on a multi-threaded runtime; errors become their exit codes, with the message
+/// on stderr.
+fn run_blocking<T>(
+    job: impl std::future::Future<Output = Result<T, RunError>>,
+) -> Result<T, ExitCode> {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -853,9 +1070,9 @@ fn execute(
 
 /// Says every failed sink on stderr (a closed stdout is not a failure: `| head`); the exit code
 /// is `SINK_FAILED` when one failed.
-fn sink_code(out: &pipeline::Outcome) -> i32 {
+fn sink_code(errors: &[log_gardener::sink::SinkError]) -> i32 {
     let mut code = exit::OK;
-    for e in &out.sink_errors {
+    for e in errors {
         if e.is_closed_pipe() {
             continue;
         }

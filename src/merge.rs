@@ -29,7 +29,7 @@
 //! histogram is its recorded `[[value, count], ...]` pairs, re-recorded on reading into an
 //! identically configured histogram (exact: every value lands in the bucket it came from).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -238,30 +238,178 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
         parts.push(p);
     }
     opts.now = merged_now(&parts, opts.now)?;
-    parts.sort_by(|a, b| (&a.m.inputs, a.hash).cmp(&(&b.m.inputs, b.hash)));
     let mut finisher = Finisher::new(&cfg, &opts)?;
+    let gathered = gathered_of(parts, started, Vec::new());
+    Ok(conclude(&cfg, &opts, &mut finisher, gathered, None).await)
+}
+
+/// The parts as what a run gathers: in a canonical order (by their input names, then
+/// content), inputs listed once each, counts summed.
+fn gathered_of(mut parts: Vec<Part>, started: Instant, notes: Vec<String>) -> Gathered {
+    parts.sort_by(|a, b| (&a.m.inputs, a.hash).cmp(&(&b.m.inputs, b.hash)));
     let mut gathered = Gathered {
         parts: Vec::new(),
         inputs: Vec::new(),
         partial: false,
         bytes_read: 0,
         entries_read: 0,
-        notes: Vec::new(),
+        notes,
         stages: Vec::new(),
         started,
         last: true,
         keep_mergeable: false,
     };
+    let mut named = std::collections::HashSet::new();
     for p in parts {
         let mut m = p.m;
-        gathered.inputs.extend(std::mem::take(&mut m.inputs));
+        // Workers on one subscription each name it: the merged report names it once.
+        for i in std::mem::take(&mut m.inputs) {
+            if named.insert(i.clone()) {
+                gathered.inputs.push(i);
+            }
+        }
         gathered.partial |= m.partial;
         gathered.bytes_read += m.bytes_read;
         gathered.entries_read += m.entries_read;
         gathered.notes.extend(std::mem::take(&mut m.notes));
         gathered.parts.push(part_of(m));
     }
-    Ok(conclude(&cfg, &opts, &mut finisher, gathered, None).await)
+    gathered
+}
+
+/// Whether a file of a partials directory is a partial: `*.json`, not hidden (the temporary
+/// files of [`crate::sink::replace`] start with a dot).
+pub fn is_partial_name(name: &str) -> bool {
+    name.ends_with(".json") && !name.starts_with('.')
+}
+
+/// What `gardener merge --watch DIR` is asked to do beyond a merge's options.
+#[derive(Clone, Debug)]
+pub struct Coordinate {
+    /// The workers' partials directory (`gardener watch --partials DIR`).
+    pub dir: std::path::PathBuf,
+    /// The interval between reports.
+    pub every: Duration,
+    /// One line per report on standard error.
+    pub announce: bool,
+}
+
+/// `gardener merge --watch DIR --every 1m`: the coordinator of workers that write partials
+/// (`gardener watch --partials DIR`). Every interval it merges the partials written within the
+/// longest window and writes the reports, the state and GitHub (the single writer for all the
+/// workers), windows counted back from the clock. SIGTERM ends it after one last report (exit
+/// 0); Ctrl-C too, with the report marked partial.
+pub async fn watch(cfg: Config, opts: RunOptions, co: Coordinate) -> Result<Outcome, RunError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    crate::pipeline::check_outputs(&cfg, &opts)?;
+    let own = cfg
+        .merge_settings(None)
+        .map_err(|e| RunError::Config(e.0))?;
+    if !co.dir.is_dir() {
+        return Err(RunError::Input(format!(
+            "merge --watch {}: not a directory; give the directory the workers write to (gardener watch --partials DIR)",
+            co.dir.display()
+        )));
+    }
+    let mut finisher = Finisher::new(&cfg, &opts)?;
+    let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| RunError::Input(format!("cannot watch for SIGTERM: {e}")))?;
+    let mut ticks = tokio::time::interval(co.every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n = 0u64;
+    loop {
+        let mut stop = None;
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = term.recv() => stop = Some(false),
+            _ = tokio::signal::ctrl_c() => stop = Some(true),
+        }
+        n += 1;
+        let started = Instant::now();
+        let now = crate::time::now_nanos();
+        let (parts, notes) = read_dir(&co.dir, &own, reach, now);
+        let count = parts.len();
+        let newest = parts.iter().filter_map(|p| p.m.newest).max();
+        let mut gathered = gathered_of(parts, started, notes);
+        gathered.last = stop.is_some();
+        gathered.partial |= stop == Some(true);
+        let mut at = opts.clone();
+        at.now = Some(newest.map_or(now, |t| t.max(now)));
+        let out = conclude(&cfg, &at, &mut finisher, gathered, None).await;
+        if stop.is_some() {
+            return Ok(out);
+        }
+        for e in &out.sink_errors {
+            crate::pipeline::warn(&format!(
+                "merge --watch: {e} (trying again at the next interval)"
+            ));
+        }
+        if co.announce {
+            crate::pipeline::warn(&format!(
+                "merge --watch: report {n} at {}: {count} partials, {} entries read, {} problems ({} ms)",
+                format_rfc3339(now),
+                out.report.totals.entries_read,
+                out.report.problems.len(),
+                started.elapsed().as_millis()
+            ));
+        }
+    }
+}
+
+/// Reads the partials of `dir` written within `reach` seconds of `now`. A partial that cannot
+/// be read or merged is left out with a warning (the coordinator goes on; the worker's next
+/// partial may be fine); what was left out is said in the report's notes too.
+fn read_dir(
+    dir: &std::path::Path,
+    own: &MergeSettings,
+    reach: i64,
+    now: i64,
+) -> (Vec<Part>, Vec<String>) {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .map(|l| {
+            l.flatten()
+                .filter(|e| is_partial_name(&e.file_name().to_string_lossy()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let oldest = std::time::UNIX_EPOCH
+        + Duration::from_nanos(now.max(0) as u64).saturating_sub(Duration::from_secs(reach as u64));
+    let (mut parts, mut notes, mut stale) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seen = std::collections::HashSet::new();
+    for path in names {
+        let shown = path.display().to_string();
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified());
+        if modified.is_ok_and(|t| t < oldest) {
+            stale.push(shown);
+            continue;
+        }
+        match read_part(&shown, own) {
+            Ok(p) if seen.insert(p.hash) => parts.push(p),
+            Ok(_) => notes.push(format!(
+                "{shown} is the same as another partial: left out (counting it twice would double its entries)"
+            )),
+            Err(e) => {
+                let why = match e {
+                    RunError::Input(m) | RunError::Config(m) | RunError::Locked(m) => m,
+                };
+                crate::pipeline::warn(&format!("merge --watch: left out: {why}"));
+                notes.push(format!("left out: {why}"));
+            }
+        }
+    }
+    if !stale.is_empty() {
+        notes.push(format!(
+            "{} {} not written within the longest window ({}s) left out (a worker that stopped): {}",
+            stale.len(),
+            if stale.len() == 1 { "partial" } else { "partials" },
+            reach,
+            stale.join(", ")
+        ));
+    }
+    (parts, notes)
 }
 
 #[cfg(test)]

@@ -61,6 +61,8 @@ pub struct RunOptions {
     pub github_token: Option<sink::github::Token>,
     /// Overrides `state.dir`: the state store's directory, or `none`.
     pub state: Option<String>,
+    /// Read nothing, not even standard input (a `--shard` whose share of the files is empty).
+    pub no_input: bool,
 }
 
 /// How a run ended.
@@ -143,7 +145,11 @@ pub async fn start(
         .map_err(RunError::Config)?,
     );
     let finisher = Finisher::new(&cfg, opts)?;
-    let inputs = source::inputs(&cfg, &opts.files);
+    let inputs = if opts.no_input {
+        Vec::new()
+    } else {
+        source::inputs(&cfg, &opts.files)
+    };
     // Fail early and clearly on a file that cannot be opened.
     for i in &inputs {
         if let Input::File(p) = i
@@ -634,6 +640,67 @@ pub type EntriesTask = (
     tokio::sync::oneshot::Sender<HashMap<u64, (u64, u64)>>,
 );
 
+/// The shards' (or parts') aggregates as one per raw fingerprint, cut to the cluster cap, with
+/// templates redacted: what mining starts from, and what a mergeable section holds.
+fn combine_parts(
+    cfg: &Config,
+    finisher: &Finisher,
+    parts: Vec<(Aggregate, Option<i64>)>,
+    now: Option<i64>,
+) -> (Aggregate, Option<i64>) {
+    let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
+    let (mut combined, newest) = aggregate::combine(parts, reach, now, cfg.aggregate.samples);
+    // Shards each keep their share of the cap; merged parts may hold more.
+    combined.clusters = aggregate::overflow::fold_list(
+        std::mem::take(&mut combined.clusters),
+        cfg.aggregate.max_clusters,
+        cfg.aggregate.samples,
+        cfg.related.traces_per_cluster,
+    );
+    // Templates are redacted before mining: every title is then cut from redacted text, and
+    // the mergeable section holds redacted templates that `gardener merge` mines alike.
+    finisher
+        .redactors
+        .templates
+        .templates(&mut combined.clusters);
+    (combined, newest)
+}
+
+/// A worker's partial (`gardener watch --partials`): the mergeable section of what `gathered`
+/// holds, made without mining, priorities or a report. It is exactly the `mergeable` section
+/// a report of the same parts would carry, so `gardener merge` combines it like a JSON report.
+pub fn partial(
+    cfg: &Config,
+    finisher: &Finisher,
+    gathered: Gathered,
+    now: Option<i64>,
+) -> Mergeable {
+    let (mut combined, newest) = combine_parts(cfg, finisher, gathered.parts, now);
+    aggregate::list_bad(&mut combined.bad);
+    let mut m = Mergeable {
+        format: crate::record::MERGE_FORMAT,
+        settings: finisher.merge_settings.clone(),
+        newest,
+        partial: gathered.partial,
+        inputs: gathered.inputs,
+        bytes_read: gathered.bytes_read,
+        entries_read: gathered.entries_read,
+        entries_processed: combined.entries,
+        entries_skipped: combined.bad_count,
+        utf8_repaired: combined.repaired_utf8,
+        without_timestamp: combined.without_timestamp,
+        future_dated: combined.future_dated,
+        ignored_fields: combined.ignored_fields,
+        bad: combined.bad,
+        notes: gathered.notes,
+        clusters: combined.clusters,
+    };
+    if cfg.redact.reports {
+        finisher.redactors.reports.mergeable(&mut m);
+    }
+    m
+}
+
 /// The tail shared by `run` and `merge`, so the two cannot drift: mines templates over the
 /// whole set of raw templates, finishes aggregation with the final ids, prioritizes, assembles
 /// and redacts the report, runs the GitHub sink and writes the report and JSON sinks.
@@ -661,21 +728,7 @@ pub async fn conclude(
     steps.step("combining the shards");
 
     // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
-    let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
-    let (mut combined, newest) = aggregate::combine(parts, reach, opts.now, cfg.aggregate.samples);
-    // Shards each keep their share of the cap; merged parts may hold more.
-    combined.clusters = aggregate::overflow::fold_list(
-        std::mem::take(&mut combined.clusters),
-        cfg.aggregate.max_clusters,
-        cfg.aggregate.samples,
-        cfg.related.traces_per_cluster,
-    );
-    // Templates are redacted before mining: every title is then cut from redacted text, and
-    // the mergeable section holds redacted templates that `gardener merge` mines alike.
-    finisher
-        .redactors
-        .templates
-        .templates(&mut combined.clusters);
+    let (combined, newest) = combine_parts(cfg, finisher, parts, opts.now);
     let json_path = opts.json.clone().or_else(|| cfg.sinks.json.clone());
     let pre_mining = (json_path.is_some() || keep_mergeable).then(|| combined.clusters.clone());
 
@@ -1010,7 +1063,7 @@ fn written(
 fn input_size(inputs: &[Input]) -> Option<u64> {
     inputs.iter().try_fold(0u64, |sum, i| match i {
         Input::File(p) => std::fs::metadata(p).ok().map(|m| sum + m.len()),
-        Input::Stdin | Input::Gcloud | Input::Pubsub => None,
+        Input::Stdin | Input::Gcloud | Input::Pubsub(_) => None,
     })
 }
 

@@ -18,6 +18,7 @@
 //! End of input and SIGTERM (a service stop) end with a final report, the state saved, exit 0;
 //! Ctrl-C (SIGINT) as in `gardener run`: a final report marked partial, exit 130.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use crate::aggregate::SnapshotRequest;
 use crate::config::{Config, SourceKind};
 use crate::pipeline::{self, Gathered, Outcome, RunError, RunOptions, Running, Watching};
 use crate::record::{Aggregate, Mergeable};
+use crate::sink::SinkError;
 use crate::time::{NANOS, format_rfc3339, now_nanos};
 
 /// How often the interval wait looks whether the source has ended.
@@ -40,11 +42,71 @@ pub struct WatchOptions {
     pub every: Duration,
     /// One line per report on standard error.
     pub announce: bool,
+    /// Worker mode (`--partials DIR --worker-id ID`): a mergeable partial every interval
+    /// instead of reports.
+    pub partials: Option<Partials>,
 }
 
-/// Runs until the input ends or a signal comes, writing the reports every interval.
-pub async fn run(cfg: Config, opts: RunOptions, watch: WatchOptions) -> Result<Outcome, RunError> {
+/// Where a worker writes its partial: `dir/worker.json`.
+#[derive(Clone, Debug)]
+pub struct Partials {
+    pub dir: PathBuf,
+    pub worker: String,
+}
+
+impl Partials {
+    /// The worker's partial file.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(format!("{}.json", self.worker))
+    }
+}
+
+/// How a watch ended.
+pub enum Finished {
+    /// Its last report.
+    Report(Box<Outcome>),
+    /// A worker's end: its last partial written, or the errors that kept it from being written.
+    Partial {
+        /// The input was not read to its end (Ctrl-C on a file or pipe).
+        partial: bool,
+        /// Entries skipped as bad.
+        skipped: u64,
+        errors: Vec<SinkError>,
+    },
+}
+
+/// Checks a worker's command line: a worker writes its partial, and the coordinator (`gardener
+/// merge --watch DIR`) writes the reports, the state and GitHub.
+pub fn check_worker(opts: &RunOptions) -> Result<(), RunError> {
+    let refused = [
+        ("--report", opts.report.is_some()),
+        ("--json", opts.json.is_some()),
+        ("--entries", opts.entries.is_some()),
+        ("--github", opts.github_repo.is_some()),
+    ];
+    if let Some((flag, _)) = refused.iter().find(|(_, given)| *given) {
+        return Err(RunError::Config(format!(
+            "{flag} with --partials: a worker writes only its partial; the coordinator, `gardener merge --watch DIR`, writes the reports, the state and GitHub (one writer for all workers)"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs until the input ends or a signal comes, writing the reports (or, as a worker, the
+/// partial) every interval.
+pub async fn run(
+    cfg: Config,
+    mut opts: RunOptions,
+    watch: WatchOptions,
+) -> Result<Finished, RunError> {
     let pubsub = opts.files.is_empty() && cfg.source.kind == SourceKind::Pubsub;
+    if watch.partials.is_some() {
+        check_worker(&opts)?;
+        // The coordinator keeps the state; workers neither read nor lock it (--state and
+        // GARDENER_STATE are not theirs).
+        opts.state = Some("none".into());
+        opts.report = Some("/dev/null".into());
+    }
     let state_dir = opts.state.clone().unwrap_or_else(|| cfg.state.dir.clone());
     let mut lines = None;
     let mut running = pipeline::start(cfg, &opts, Some((watch.every, &mut lines))).await?;
@@ -56,15 +118,17 @@ pub async fn run(cfg: Config, opts: RunOptions, watch: WatchOptions) -> Result<O
             watch.every.as_secs()
         )));
     }
-    let mut resume = if pubsub {
-        Checkpoint::open(
-            &state_dir,
-            running.finisher.merge_settings(),
+    let own = running.finisher.merge_settings().clone();
+    let mut keeper = match &watch.partials {
+        Some(p) => Some(Checkpoint::worker(
+            p,
+            &own,
             &lines.ledger,
             watch.every,
-        )?
-    } else {
-        None
+            pubsub,
+        )?),
+        None if pubsub => Checkpoint::open(&state_dir, &own, &lines.ledger, watch.every)?,
+        None => None,
     };
     let reach = running
         .cfg
@@ -72,7 +136,8 @@ pub async fn run(cfg: Config, opts: RunOptions, watch: WatchOptions) -> Result<O
         .iter()
         .map(|w| w.1)
         .max()
-        .unwrap_or(86_400);
+        .unwrap_or(86_400)
+        .saturating_mul(NANOS);
     let mut ticks =
         tokio::time::interval_at(tokio::time::Instant::now() + watch.every, watch.every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -82,70 +147,122 @@ pub async fn run(cfg: Config, opts: RunOptions, watch: WatchOptions) -> Result<O
             _ = ticks.tick() => {}
             _ = source_ended(&lines) => break,
         }
+        if let Some(c) = keeper.as_mut() {
+            c.refresh_peers(&lines.ledger);
+        }
         let now = now_nanos();
-        let Some((sent, parts)) = cut(&lines, reach.saturating_mul(NANOS)).await else {
+        let Some((sent, parts)) = cut(&lines, reach).await else {
             break;
         };
         reports += 1;
         let mut gathered = epoch(&running, parts);
-        if let Some(c) = &resume {
-            c.add_to(&mut gathered);
+        if let Some(c) = keeper.as_mut() {
+            c.add_to(&mut gathered, reach);
         }
-        let out = report(&mut running, &opts, gathered, now).await;
-        if let Some(c) = resume.as_mut() {
-            c.save(&out, &lines.ledger, sent).await;
+        if let Some(c) = keeper.as_mut().filter(|_| watch.partials.is_some()) {
+            let m = pipeline::partial(&running.cfg, &running.finisher, gathered, Some(now));
+            if let Err(e) = c.save(&m, &lines.ledger, sent).await {
+                pipeline::warn(&format!("watch: {e}"));
+            }
+            if watch.announce {
+                announce_partial(reports, &m, &c.path, now);
+            }
+        } else {
+            let out = report(&mut running, &opts, gathered, now).await;
+            if let (Some(c), Some(m)) = (keeper.as_mut(), &out.report.mergeable)
+                && let Err(e) = c.save(m, &lines.ledger, sent).await
+            {
+                pipeline::warn(&format!("watch: {e}"));
+            }
+            if watch.announce {
+                announce(reports, &out, now);
+            }
         }
-        if watch.announce {
-            announce(reports, &out, now);
-        }
-        drop(out);
         give_back_memory();
     }
     // The last report: everything read, the shards ended.
     let mut gathered = running.drain().await?;
     gathered.notes.extend(evicted_note(&gathered.parts));
-    if running.terminated.load(Ordering::SeqCst) {
-        // A service stop is how a watch ends: the report is complete for what was read.
+    if running.terminated.load(Ordering::SeqCst) || pubsub && watch.partials.is_some() {
+        // A service stop is how a watch ends: the report is complete for what was read. (A
+        // Pub/Sub worker loses nothing on Ctrl-C either: what it did not read comes again.)
         gathered.partial = false;
     }
-    if let Some(c) = &resume {
-        c.add_to(&mut gathered);
+    if let Some(c) = keeper.as_mut() {
+        c.add_to(&mut gathered, reach);
+    }
+    if let Some(c) = keeper.as_mut().filter(|_| watch.partials.is_some()) {
+        let m = pipeline::partial(&running.cfg, &running.finisher, gathered, Some(now_nanos()));
+        let mut errors = Vec::new();
+        if let Err(e) = c.save(&m, &lines.ledger, u64::MAX).await {
+            errors.push(SinkError {
+                sink: "partial",
+                path: c.path.display().to_string(),
+                error: std::io::Error::other(e),
+            });
+        }
+        if watch.announce {
+            announce_partial(reports + 1, &m, &c.path, now_nanos());
+        }
+        return Ok(Finished::Partial {
+            partial: m.partial,
+            skipped: m.entries_skipped,
+            errors,
+        });
     }
     let cfg = Arc::clone(&running.cfg);
     let entries = running.entries_task.take();
     let mut last = opts.clone();
     last.now = Some(now_nanos());
     let out = pipeline::conclude(&cfg, &last, &mut running.finisher, gathered, entries).await;
-    if let Some(c) = resume.as_mut()
+    if let Some(c) = keeper.as_mut()
         && !out.report.partial
+        && let Some(m) = &out.report.mergeable
+        && let Err(e) = c.save(m, &lines.ledger, u64::MAX).await
     {
-        c.save(&out, &lines.ledger, u64::MAX).await;
+        pipeline::warn(&format!("watch: {e}"));
     }
-    Ok(out)
+    Ok(Finished::Report(Box::new(out)))
 }
 
-/// `gardener watch`'s checkpoint for a Pub/Sub subscription (`state.dir/watch-checkpoint.json`):
-/// everything counted so far as a mergeable section, and the ids of the messages it counts
-/// that may still be delivered again. Written (synced, renamed) after each report, before the
-/// messages it covers are acknowledged; read back at start, so a restart goes on from it.
+/// What a watch keeps on disk of what it counted, so that a restart goes on from it: the
+/// checkpoint of a Pub/Sub watch (`state.dir/watch-checkpoint.json`), or a worker's partial
+/// (`--partials DIR`: `DIR/ID.json`). Either holds everything counted so far as a mergeable
+/// section (so `gardener merge` reads it like a JSON report), and the ids of the messages it
+/// counts that may still be delivered again. Written (synced, renamed) after each report,
+/// before the messages it covers are acknowledged; read back at start.
 struct Checkpoint {
-    path: std::path::PathBuf,
+    path: PathBuf,
     /// What earlier processes counted (from the checkpoint read at start).
     base: Option<Mergeable>,
     /// Message ids of the last reports (newest last): a message may be delivered again until
     /// its acknowledgement is through, so ids are kept for [`REDELIVERY`].
     recent: std::collections::VecDeque<Vec<String>>,
     keep: usize,
+    /// Workers sharing a subscription: the other workers' partials (name → modification time
+    /// and size when last read), whose message ids this worker must not count again.
+    peers: Option<std::collections::HashMap<String, (Option<std::time::SystemTime>, u64)>>,
 }
 
 /// How long message ids are remembered after their report: Pub/Sub's longest ack deadline.
 const REDELIVERY: Duration = Duration::from_secs(600);
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CheckpointFile {
+#[derive(serde::Serialize)]
+struct CheckpointFile<'a> {
     tool: String,
-    delivered: Vec<String>,
-    mergeable: Mergeable,
+    /// The worker that wrote it (worker partials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worker: Option<&'a str>,
+    written_at: String,
+    delivered: Vec<&'a str>,
+    mergeable: &'a Mergeable,
+}
+
+/// The message ids a checkpoint or partial lists (the rest of the file is skipped).
+#[derive(serde::Deserialize)]
+struct Delivered {
+    #[serde(default)]
+    delivered: std::collections::HashSet<String>,
 }
 
 impl Checkpoint {
@@ -163,73 +280,167 @@ impl Checkpoint {
             );
             return Ok(None);
         }
-        let path = std::path::Path::new(dir).join("watch-checkpoint.json");
+        let path = Path::new(dir).join("watch-checkpoint.json");
+        Checkpoint::at(path, own, ledger, every, true).map(Some)
+    }
+
+    /// A worker's partial, `DIR/ID.json`: read back when the worker reads Pub/Sub (`resume`),
+    /// started anew otherwise (a file or pipe read again would count twice).
+    fn worker(
+        p: &Partials,
+        own: &crate::record::MergeSettings,
+        ledger: &crate::source::pubsub::Ledger,
+        every: Duration,
+        resume: bool,
+    ) -> Result<Checkpoint, RunError> {
+        std::fs::create_dir_all(&p.dir).map_err(|e| {
+            RunError::Input(format!(
+                "--partials {}: cannot make the directory: {e}",
+                p.dir.display()
+            ))
+        })?;
+        let mut c = Checkpoint::at(p.path(), own, ledger, every, resume)?;
+        if resume {
+            c.peers = Some(Default::default());
+            c.refresh_peers(ledger);
+        }
+        Ok(c)
+    }
+
+    fn at(
+        path: PathBuf,
+        own: &crate::record::MergeSettings,
+        ledger: &crate::source::pubsub::Ledger,
+        every: Duration,
+        resume: bool,
+    ) -> Result<Checkpoint, RunError> {
         let keep = (REDELIVERY.as_secs() / every.as_secs().max(1)).max(2) as usize;
         let mut c = Checkpoint {
             path,
             base: None,
             recent: Default::default(),
             keep,
+            peers: None,
         };
-        if c.path.exists() {
+        if resume && c.path.exists() {
             let p = c.path.display().to_string();
             let m = crate::merge::read_mergeable(&p, own)?;
-            #[derive(serde::Deserialize)]
-            struct Ids {
-                delivered: Vec<String>,
-            }
-            let ids: Ids = std::fs::read(&c.path)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
+            let ids = read_delivered(&c.path)
                 .ok_or_else(|| RunError::Input(format!("{p}: the checkpoint is damaged")))?;
-            ledger.counted(ids.delivered.iter().cloned());
-            c.recent.push_back(ids.delivered);
+            c.recent.push_back(ids.iter().cloned().collect());
+            ledger.counted(&c.origin(), ids);
             c.base = Some(m);
         }
-        Ok(Some(c))
+        Ok(c)
     }
 
-    /// Adds what earlier processes counted to a report's parts.
-    fn add_to(&self, g: &mut Gathered) {
-        g.keep_mergeable = true;
-        if let Some(m) = &self.base {
-            g.entries_read += m.entries_read;
-            g.bytes_read += m.bytes_read;
-            g.parts.push(crate::merge::part_of(m.clone()));
-        }
+    /// The name the ledger knows this checkpoint's ids by.
+    fn origin(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 
-    /// Writes the checkpoint of a report that counts the batches up to `through`, then
-    /// acknowledges their messages. A failure is said; the messages then come again, and the
-    /// ids in the previous checkpoint keep them from counting twice.
-    async fn save(&mut self, out: &Outcome, ledger: &crate::source::pubsub::Ledger, through: u64) {
-        let Some(m) = &out.report.mergeable else {
+    /// Reads the message ids of the other workers' partials that changed since the last look:
+    /// a message one worker counted and could not acknowledge before it stopped is delivered
+    /// again, maybe to another worker, which must not count it twice. Pub/Sub delivers it
+    /// again only after its lease (`2 × --every + 10 s`), by when every worker has looked.
+    fn refresh_peers(&mut self, ledger: &crate::source::pubsub::Ledger) {
+        let own = self.origin();
+        let Some(peers) = self.peers.as_mut() else {
             return;
         };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let Ok(listing) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut present = std::collections::HashSet::new();
+        for e in listing.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !crate::merge::is_partial_name(&name) || name == own {
+                continue;
+            }
+            let Ok(meta) = e.metadata() else { continue };
+            let stamp = (meta.modified().ok(), meta.len());
+            present.insert(name.clone());
+            if peers.get(&name) == Some(&stamp) {
+                continue;
+            }
+            if let Some(ids) = read_delivered(&e.path()) {
+                ledger.counted(&name, ids);
+                peers.insert(name, stamp);
+            }
+        }
+        peers.retain(|n, _| present.contains(n));
+        ledger.keep_origins(|o| o == own || present.contains(o));
+    }
+
+    /// Adds what earlier processes counted to a report's parts; their clusters with no entry
+    /// within the longest window (`reach`, nanoseconds) of the newest entry are dropped, as the
+    /// shards drop theirs (their entries stay in the totals).
+    fn add_to(&mut self, g: &mut Gathered, reach: i64) {
+        g.keep_mergeable = true;
+        let Some(m) = self.base.as_mut() else {
+            return;
+        };
+        let newest = g.parts.iter().filter_map(|p| p.1).chain(m.newest).max();
+        if let Some(floor) = newest.map(|n| n.saturating_sub(reach)) {
+            m.clusters.retain(|c| {
+                crate::aggregate::overflow::is_overflow(c) || c.last_seen.is_none_or(|l| l >= floor)
+            });
+        }
+        g.entries_read += m.entries_read;
+        g.bytes_read += m.bytes_read;
+        g.parts.push(crate::merge::part_of(m.clone()));
+    }
+
+    /// Writes the checkpoint holding `m`, which counts the batches up to `through`, then
+    /// acknowledges their messages. On an error the messages stay unacknowledged and come
+    /// again, and the ids in the previous checkpoint keep them from counting twice.
+    async fn save(
+        &mut self,
+        m: &Mergeable,
+        ledger: &crate::source::pubsub::Ledger,
+        through: u64,
+    ) -> Result<(), String> {
         self.recent.push_back(ledger.ids_through(through));
         while self.recent.len() > self.keep {
             self.recent.pop_front();
         }
+        let worker = self
+            .peers
+            .is_some()
+            .then(|| self.path.file_stem().and_then(|s| s.to_str()))
+            .flatten();
         let file = CheckpointFile {
-            tool: out.report.tool.clone(),
-            delivered: self.recent.iter().flatten().cloned().collect(),
-            mergeable: m.clone(),
+            tool: format!("log-gardener {}", env!("CARGO_PKG_VERSION")),
+            worker,
+            written_at: format_rfc3339(now_nanos()),
+            delivered: self.recent.iter().flatten().map(String::as_str).collect(),
+            mergeable: m,
         };
         let path = self.path.display().to_string();
-        let written = crate::sink::replace(&path, true, |w| {
+        crate::sink::replace(&path, true, |w| {
             serde_json::to_writer(&mut *w, &file)?;
             Ok(())
-        });
-        if let Err(e) = written {
-            pipeline::warn(&format!(
-                "watch: cannot write the checkpoint {path}: {e}; the messages stay unacknowledged and come again"
-            ));
-            return;
-        }
-        if let Err(e) = ledger.ack_through(through).await {
-            pipeline::warn(&format!("watch: {e}"));
-        }
+        })
+        .map_err(|e| {
+            format!("cannot write {path}: {e}; the messages stay unacknowledged and come again")
+        })?;
+        // Delivered again (an acknowledgement lost), they are recognised.
+        let ids = self.recent.iter().flatten().cloned().collect();
+        ledger.counted(&self.origin(), ids);
+        ledger.ack_through(through).await.map(|_| ())
     }
+}
+
+/// The `delivered` ids of a checkpoint or partial; `None` when it cannot be read.
+fn read_delivered(path: &Path) -> Option<std::collections::HashSet<String>> {
+    let bytes = std::fs::read(path).ok()?;
+    serde_json::from_slice::<Delivered>(&bytes)
+        .ok()
+        .map(|d| d.delivered)
 }
 
 /// Returns the memory a report freed to the system, so that a long watch's resident size
@@ -355,5 +566,16 @@ fn announce(n: u64, out: &Outcome, now: i64) {
         } else {
             format!(" (clusters: {})", urgent.join(", "))
         }
+    ));
+}
+
+/// One line on stderr per partial written.
+fn announce_partial(n: u64, m: &Mergeable, path: &Path, now: i64) {
+    pipeline::warn(&format!(
+        "watch: partial {n} at {}: {} entries read, {} clusters in {}",
+        format_rfc3339(now),
+        m.entries_read,
+        m.clusters.len(),
+        path.display()
     ));
 }

@@ -640,6 +640,13 @@ pub fn merge_cluster(a: &mut Cluster, b: Cluster, max_samples: usize) {
     a.samples.truncate(max_samples);
 }
 
+/// The bad entries a report lists: the first [`BAD_LISTED`] by (input, entry), whatever order
+/// the shards or parts came in.
+pub fn list_bad(bad: &mut Vec<crate::record::BadInfo>) {
+    bad.sort_by(|a, b| (&a.input, a.entry).cmp(&(&b.input, b.entry)));
+    bad.truncate(BAD_LISTED);
+}
+
 /// Finishes the run's combined aggregate (one cluster per raw fingerprint, see
 /// `merge::combine`): applies the template generalization (`final_ids` maps a raw fingerprint
 /// to its final id and template; clusters mapped to one id are merged) and counts the windows
@@ -667,9 +674,7 @@ pub fn finish(
         }
     }
     all.clusters = merged.into_values().collect();
-    all.bad
-        .sort_by(|a, b| (&a.input, a.entry).cmp(&(&b.input, b.entry)));
-    all.bad.truncate(BAD_LISTED);
+    list_bad(&mut all.bad);
     all.windows = windows;
     all.reference = now.or(newest);
     for c in &mut all.clusters {

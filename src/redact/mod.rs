@@ -239,6 +239,16 @@ impl Redactor {
         }
     }
 
+    /// A worker's partial (see `pipeline::partial`), as [`Redactor::report`] leaves the
+    /// mergeable section of a JSON report: samples, locations, notes and bad-entry reasons.
+    pub fn mergeable(&self, m: &mut crate::record::Mergeable) {
+        self.mergeable_clusters(&mut m.clusters);
+        m.notes = m.notes.iter().map(|n| self.text(n)).collect();
+        for b in &mut m.bad {
+            b.reason = self.text(&b.reason);
+        }
+    }
+
     /// A problem's texts: its titles, the evidence sentence and the cause phrases and
     /// locations of its links (all made from templates).
     fn problem(&self, p: &mut crate::record::ProblemReport) {

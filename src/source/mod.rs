@@ -31,7 +31,7 @@ pub enum Input {
     /// `gcloud logging read` with the configured settings.
     Gcloud,
     /// The Pub/Sub subscription `source.pubsub.subscription` (`gardener watch` only).
-    Pubsub,
+    Pubsub(String),
 }
 
 impl Input {
@@ -40,7 +40,7 @@ impl Input {
             Input::Stdin => "<stdin>".into(),
             Input::File(p) => p.clone(),
             Input::Gcloud => "gcloud logging read".into(),
-            Input::Pubsub => "pubsub".into(),
+            Input::Pubsub(subscription) => subscription.clone(),
         }
     }
 }
@@ -67,7 +67,7 @@ pub fn inputs(cfg: &Config, files: &[String]) -> Vec<Input> {
         SourceKind::Files if !cfg.source.paths.is_empty() => from_paths(&cfg.source.paths),
         SourceKind::Files => vec![Input::Stdin],
         SourceKind::Gcloud => vec![Input::Gcloud],
-        SourceKind::Pubsub => vec![Input::Pubsub],
+        SourceKind::Pubsub => vec![Input::Pubsub(cfg.source.pubsub.subscription.clone())],
     }
 }
 
@@ -1002,7 +1002,7 @@ fn open(
     block: usize,
 ) -> Result<(Feed, Option<std::process::Child>), SourceError> {
     match input {
-        Input::Pubsub => Err(SourceError(
+        Input::Pubsub(_) => Err(SourceError(
             "a Pub/Sub subscription cannot be read with other inputs (source.kind: pubsub, and no files)".into(),
         )),
         Input::Stdin => {
@@ -1159,7 +1159,7 @@ pub fn run(
     cuts: Option<Cuts>,
 ) -> Result<SourceSummary, SourceError> {
     let gate = cuts.as_ref().map(|c| Arc::clone(&c.gate));
-    if inputs == [Input::Pubsub] {
+    if let [Input::Pubsub(_)] = inputs[..] {
         let Some(cuts) = cuts else {
             return Err(SourceError(
                 "source.kind pubsub is read by `gardener watch`, which acknowledges messages once they are counted; `gardener run` reads files, standard input or gcloud".into(),

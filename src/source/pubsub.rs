@@ -11,7 +11,7 @@
 //! message ids it covers, and a message delivered again with one of those ids is acknowledged
 //! and dropped.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,15 +36,26 @@ pub struct Ledger {
     subscription: Mutex<Option<Subscription>>,
     /// The batches sent, in order.
     pending: Mutex<VecDeque<Pending>>,
-    /// Message ids a checkpoint already counts (read back at start): delivered again, they
-    /// are acknowledged and dropped.
-    counted: Mutex<HashSet<String>>,
+    /// Message ids a checkpoint already counts, by the checkpoint (or worker partial) that
+    /// counts them: delivered again, they are acknowledged and dropped.
+    counted: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 impl Ledger {
-    /// Remembers the message ids a checkpoint counts.
-    pub fn counted(&self, ids: impl IntoIterator<Item = String>) {
-        lock(&self.counted).extend(ids);
+    /// Remembers the message ids the checkpoint (or partial) `origin` counts, in place of what
+    /// it counted before.
+    pub fn counted(&self, origin: &str, ids: HashSet<String>) {
+        let mut counted = lock(&self.counted);
+        if ids.is_empty() {
+            counted.remove(origin);
+        } else {
+            counted.insert(origin.to_string(), ids);
+        }
+    }
+
+    /// Forgets the ids of checkpoints no longer there (a worker's partial removed).
+    pub fn keep_origins(&self, keep: impl Fn(&str) -> bool) {
+        lock(&self.counted).retain(|o, _| keep(o));
     }
 
     /// The message ids of the batches up to `through` (all with `u64::MAX`), for the
@@ -88,7 +99,7 @@ impl Ledger {
     }
 
     fn already_counted(&self, id: &str) -> bool {
-        lock(&self.counted).contains(id)
+        lock(&self.counted).values().any(|ids| ids.contains(id))
     }
 }
 

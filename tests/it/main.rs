@@ -17,5 +17,6 @@ mod problems;
 mod properties;
 mod related;
 mod run;
+mod scaleout;
 mod trends;
 mod watch;

@@ -335,3 +335,137 @@ fn a_merge_keeps_to_the_cluster_cap_and_loses_no_entry() {
         clusters(&merged).len()
     );
 }
+
+/// `gardener run --shard K/N` over the same files in four tasks, then `gardener merge`: the
+/// report of one run over all the files (each file read by exactly one shard; a shard with no
+/// file still writes its report).
+#[test]
+fn four_shards_merge_into_the_report_of_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Hourly exports differ in size: five files of three sizes.
+    let files: Vec<PathBuf> = [(900u64, 1), (3000, 2), (1500, 3), (900, 4), (2200, 5)]
+        .iter()
+        .map(|&(n, seed)| generate(d, &format!("hour-{seed}.ndjson"), n, seed, "ndjson", "6h"))
+        .collect();
+    let names: Vec<&str> = files.iter().map(|f| s(f)).collect();
+    let one_json = d.join("one.json");
+    let mut one = vec!["run", "--json", s(&one_json), "--report", "/dev/null"];
+    one.extend(&names);
+    gardener(&one).expect_code(0);
+
+    let pattern = d.join("shard-{shard}.json");
+    let mut read_by = Vec::new();
+    for k in 0..4 {
+        let spec = format!("{k}/4");
+        let mut args = vec![
+            "run",
+            "--shard",
+            &spec,
+            "--json",
+            s(&pattern),
+            "--report",
+            "/dev/null",
+        ];
+        args.extend(names.iter().rev());
+        let out = gardener(&args);
+        out.expect_code(0);
+        assert!(
+            out.stderr.contains(&format!("shard {k}/4:")),
+            "{}",
+            out.stderr
+        );
+        let r = read_json(&d.join(format!("shard-{k}.json")));
+        read_by.extend(
+            r["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.to_string()),
+        );
+    }
+    read_by.sort();
+    let mut want: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    want.sort();
+    assert_eq!(read_by, want, "every file read by exactly one shard");
+
+    let parts: Vec<PathBuf> = (0..4).map(|k| d.join(format!("shard-{k}.json"))).collect();
+    let refs: Vec<&Path> = parts.iter().map(|p| p.as_path()).collect();
+    let merged = merge(d, &refs, "merged", &[]);
+    assert_same_report(&one_json, &merged);
+
+    // More shards than files: the last shards read nothing (not standard input) and still
+    // write a report that merges.
+    let spare = d.join("spare.json");
+    let out = gardener(&[
+        "run",
+        "--shard",
+        "5/6",
+        "--json",
+        s(&spare),
+        "--report",
+        "/dev/null",
+        names[0],
+    ]);
+    out.expect_code(0);
+    assert_eq!(read_json(&spare)["totals"]["entries_read"], 0);
+
+    // Mistakes are named.
+    let out = gardener(&["run", "--shard", "4/4", names[0]]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("counts from 0"), "{}", out.stderr);
+    let out = gardener(&["run", "--shard", "0/2"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("name the files"), "{}", out.stderr);
+}
+
+/// `--shard auto` takes the task's index and count from Cloud Run Jobs' variables, and
+/// `auto/N` the index from a Kubernetes Indexed Job's.
+#[test]
+fn shards_come_from_the_job_runner() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = generate(d, "a.ndjson", 300, 1, "ndjson", "1h");
+    let b = generate(d, "b.ndjson", 200, 2, "ndjson", "1h");
+    let run = |shard: &str, vars: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_gardener"));
+        c.args([
+            "run",
+            "--shard",
+            shard,
+            "--state",
+            "none",
+            "--report",
+            "/dev/null",
+        ])
+        .args(["--json", s(&d.join("t{shard}.json")), s(&a), s(&b)])
+        .env_remove("CLOUD_RUN_TASK_INDEX")
+        .env_remove("CLOUD_RUN_TASK_COUNT")
+        .env_remove("JOB_COMPLETION_INDEX");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = run(
+        "auto",
+        &[("CLOUD_RUN_TASK_INDEX", "1"), ("CLOUD_RUN_TASK_COUNT", "2")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The larger file goes to shard 0, the other to shard 1.
+    assert_eq!(read_json(&d.join("t1.json"))["totals"]["entries_read"], 200);
+    let out = run("auto/2", &[("JOB_COMPLETION_INDEX", "0")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read_json(&d.join("t0.json"))["totals"]["entries_read"], 300);
+    let out = run("auto", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CLOUD_RUN_TASK_INDEX"));
+}

@@ -64,7 +64,7 @@ fn entries_read(json: &Path) -> Option<u64> {
 }
 
 /// Waits until the report counts `n` entries; returns how long that took.
-fn until_counted(json: &Path, n: u64, child: &mut Child, limit: Duration) -> Duration {
+pub(crate) fn until_counted(json: &Path, n: u64, child: &mut Child, limit: Duration) -> Duration {
     let t = Instant::now();
     loop {
         if entries_read(json) == Some(n) {
@@ -88,7 +88,7 @@ fn until_counted(json: &Path, n: u64, child: &mut Child, limit: Duration) -> Dur
     }
 }
 
-fn wait_limited(mut child: Child, limit: Duration) -> (i32, String) {
+pub(crate) fn wait_limited(mut child: Child, limit: Duration) -> (i32, String) {
     let t = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if t.elapsed() > limit {
@@ -201,7 +201,7 @@ fn watch_refuses_now_and_a_bad_interval() {
     assert!(out.stderr.contains("--every soon"), "{}", out.stderr);
 }
 
-fn signal(child: &Child, name: &str) {
+pub(crate) fn signal(child: &Child, name: &str) {
     let ok = Command::new("kill")
         .arg(format!("-{name}"))
         .arg(child.id().to_string())
@@ -212,7 +212,7 @@ fn signal(child: &Child, name: &str) {
 
 /// The Pub/Sub emulator that ships with the Google Cloud CLI, started for one test on a port
 /// of its own; killed when dropped.
-struct Emulator {
+pub(crate) struct Emulator {
     child: Child,
     port: u16,
 }
@@ -226,7 +226,7 @@ impl Drop for Emulator {
 
 impl Emulator {
     /// `None` (the test says why and passes) where the CLI, the emulator or Java is missing.
-    fn start() -> Option<Emulator> {
+    pub(crate) fn start() -> Option<Emulator> {
         let root = Command::new("gcloud")
             .args(["info", "--format=value(installation.sdk_root)"])
             .output()
@@ -268,13 +268,13 @@ impl Emulator {
         Some(e)
     }
 
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// One HTTP/1.1 request to the emulator's REST interface: (status, body); status 0 when
     /// nothing answers yet.
-    fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+    pub(crate) fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         use std::io::Read;
         let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
             return (0, String::new());
