@@ -124,6 +124,8 @@ pub struct PubsubConfig {
     pub subscription: String,
     /// Messages asked for per pull (1..=1000).
     pub max_messages: u32,
+    /// Streaming pulls opened at once (1..=32): Pub/Sub caps one stream at about 10 MB/s.
+    pub streams: u32,
 }
 
 impl Default for PubsubConfig {
@@ -131,6 +133,7 @@ impl Default for PubsubConfig {
         PubsubConfig {
             subscription: String::new(),
             max_messages: 1000,
+            streams: 1,
         }
     }
 }
@@ -1000,6 +1003,9 @@ impl Config {
         }
         if !(1..=1000).contains(&sub.max_messages) {
             problems.push("source.pubsub.max_messages must be 1 to 1000".into());
+        }
+        if !(1..=32).contains(&sub.streams) {
+            problems.push("source.pubsub.streams must be 1 to 32".into());
         }
         match self.masks() {
             Err(e) => problems.push(e.0),

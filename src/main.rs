@@ -138,10 +138,17 @@ smallest window are kept per minute; aggregate.max_clusters bounds the rest,
 so memory stays flat however long it runs. A worklog to standard output is written once, at
 the end.
 
+With --partials DIR the watch is a worker, one of several on one subscription: every
+interval it writes its mergeable partial to DIR/ID.json (replaced whole) instead of reports,
+acknowledges the messages it covers, and skips messages another worker's partial already
+counts; `gardener merge --watch DIR` is their coordinator.
+
 Examples:
     gcloud beta logging tail 'severity>=WARNING' --format=json \\
         | gardener watch --every 1m --report worklog.md --json report.json
-    gardener watch --every 30s --json /srv/report.json /run/logs.fifo";
+    gardener watch --every 30s --json /srv/report.json /run/logs.fifo
+    # A worker (source.kind: pubsub in the config), one of many:
+    gardener watch --every 1m --config pubsub.yaml --partials /work/partials --worker-id w1";
 
 const WATCH_AFTER: &str = "\
 EXIT CODES:
@@ -210,7 +217,11 @@ redaction and sinks, and refuses (exit 2) a file that is not a gardener JSON rep
 another format version or was made with other settings that change the counts. Each entry must
 be in exactly one part; the same part given twice is refused.
 
-The worklog goes to standard output unless --report names a file.";
+The worklog goes to standard output unless --report names a file.
+
+With --watch DIR, merge is the coordinator of workers (`gardener watch --partials DIR`): every
+--every it merges the partials written to DIR within the longest window and writes the
+reports, the state and GitHub, windows counted back from the clock, until SIGTERM.";
 
 const VALIDATE_AFTER: &str = "\
 Checks everything a run would refuse, before a run: unknown or misspelled keys (with the file,
@@ -283,7 +294,14 @@ EXAMPLES:
     gardener merge week-1.json week-2.json week-3.json week-4.json --report month.md
 
     # Windows counted back from a fixed time (parts made with the same --now, or none):
-    gardener merge a.json b.json --now 2025-09-14T05:00:00Z";
+    gardener merge a.json b.json --now 2025-09-14T05:00:00Z
+
+    # A backfill in 8 tasks (--shard K/N; `auto` in a Cloud Run Job), then the whole:
+    gardener run --shard 3/8 --state none --report /dev/null --json part-{shard}.json logs/*.json
+    gardener merge part-*.json --report month.md
+
+    # The coordinator of workers writing partials to /work/partials:
+    gardener merge --watch /work/partials --every 1m --report worklog.md --github my-org/my-repo";
 
 #[derive(Args)]
 struct MergeArgs {

@@ -36,6 +36,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::aggregate::Combiner;
 use crate::config::Config;
 use crate::pipeline::{Finisher, Gathered, Outcome, RunError, RunOptions, conclude};
 use crate::record::{Aggregate, MergeSettings, Mergeable};
@@ -55,13 +56,18 @@ struct Part {
 }
 
 /// A mergeable section as the aggregate it was made from (inputs and notes left out).
-pub fn part_of(m: Mergeable) -> (Aggregate, Option<i64>) {
+pub fn part_of(mut m: Mergeable) -> (Aggregate, Option<i64>) {
+    take_aggregate(&mut m)
+}
+
+/// Takes the aggregate out of a mergeable section, leaving its inputs, notes and totals.
+fn take_aggregate(m: &mut Mergeable) -> (Aggregate, Option<i64>) {
     (
         Aggregate {
-            clusters: m.clusters,
+            clusters: std::mem::take(&mut m.clusters),
             entries: m.entries_processed,
             bad_count: m.entries_skipped,
-            bad: m.bad,
+            bad: std::mem::take(&mut m.bad),
             repaired_utf8: m.utf8_repaired,
             without_timestamp: m.without_timestamp,
             future_dated: m.future_dated,
@@ -225,27 +231,37 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
     let own = cfg
         .merge_settings(None)
         .map_err(|e| RunError::Config(e.0))?;
+    // Each part is added to the combined clusters as it is read, and only its inputs, notes
+    // and totals are kept: memory holds the merged clusters, not every part.
     let mut parts = Vec::new();
+    let mut combined = Combiner::new(cfg.aggregate.samples);
     let mut seen: std::collections::HashMap<u64, &str> = std::collections::HashMap::new();
     for f in &opts.files {
-        let p = read_part(f, &own)?;
+        let mut p = read_part(f, &own)?;
         // The same part twice would count its entries twice.
         if let Some(first) = seen.insert(p.hash, f) {
             return Err(RunError::Config(format!(
                 "{f} is the same part as {first}: merging it twice would count its entries twice; give each part once"
             )));
         }
+        combined.add(take_aggregate(&mut p.m));
         parts.push(p);
     }
     opts.now = merged_now(&parts, opts.now)?;
     let mut finisher = Finisher::new(&cfg, &opts)?;
-    let gathered = gathered_of(parts, started, Vec::new());
+    let gathered = gathered_of(parts, combined, started, Vec::new());
     Ok(conclude(&cfg, &opts, &mut finisher, gathered, None).await)
 }
 
-/// The parts as what a run gathers: in a canonical order (by their input names, then
-/// content), inputs listed once each, counts summed.
-fn gathered_of(mut parts: Vec<Part>, started: Instant, notes: Vec<String>) -> Gathered {
+/// The parts as what a run gathers: their clusters as one aggregate (`combined`), their inputs
+/// in a canonical order (by their input names, then content) and listed once each, notes and
+/// counts summed.
+fn gathered_of(
+    mut parts: Vec<Part>,
+    combined: Combiner,
+    started: Instant,
+    notes: Vec<String>,
+) -> Gathered {
     parts.sort_by(|a, b| (&a.m.inputs, a.hash).cmp(&(&b.m.inputs, b.hash)));
     let mut gathered = Gathered {
         parts: Vec::new(),
@@ -272,8 +288,8 @@ fn gathered_of(mut parts: Vec<Part>, started: Instant, notes: Vec<String>) -> Ga
         gathered.bytes_read += m.bytes_read;
         gathered.entries_read += m.entries_read;
         gathered.notes.extend(std::mem::take(&mut m.notes));
-        gathered.parts.push(part_of(m));
     }
+    gathered.parts.push(combined.whole());
     gathered
 }
 
@@ -328,10 +344,10 @@ pub async fn watch(cfg: Config, opts: RunOptions, co: Coordinate) -> Result<Outc
         n += 1;
         let started = Instant::now();
         let now = crate::time::now_nanos();
-        let (parts, notes) = read_dir(&co.dir, &own, reach, now);
+        let (parts, combined, notes) = read_dir(&co.dir, &own, reach, now, cfg.aggregate.samples);
         let count = parts.len();
         let newest = parts.iter().filter_map(|p| p.m.newest).max();
-        let mut gathered = gathered_of(parts, started, notes);
+        let mut gathered = gathered_of(parts, combined, started, notes);
         gathered.last = stop.is_some();
         gathered.partial |= stop == Some(true);
         let mut at = opts.clone();
@@ -365,7 +381,8 @@ fn read_dir(
     own: &MergeSettings,
     reach: i64,
     now: i64,
-) -> (Vec<Part>, Vec<String>) {
+    samples: usize,
+) -> (Vec<Part>, Combiner, Vec<String>) {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .map(|l| {
             l.flatten()
@@ -379,6 +396,7 @@ fn read_dir(
         + Duration::from_nanos(now.max(0) as u64).saturating_sub(Duration::from_secs(reach as u64));
     let (mut parts, mut notes, mut stale) = (Vec::new(), Vec::new(), Vec::new());
     let mut seen = std::collections::HashSet::new();
+    let mut combined = Combiner::new(samples);
     for path in names {
         let shown = path.display().to_string();
         let modified = std::fs::metadata(&path).and_then(|m| m.modified());
@@ -387,7 +405,10 @@ fn read_dir(
             continue;
         }
         match read_part(&shown, own) {
-            Ok(p) if seen.insert(p.hash) => parts.push(p),
+            Ok(mut p) if seen.insert(p.hash) => {
+                combined.add(take_aggregate(&mut p.m));
+                parts.push(p);
+            }
             Ok(_) => notes.push(format!(
                 "{shown} is the same as another partial: left out (counting it twice would double its entries)"
             )),
@@ -409,7 +430,7 @@ fn read_dir(
             stale.join(", ")
         ));
     }
-    (parts, notes)
+    (parts, combined, notes)
 }
 
 #[cfg(test)]

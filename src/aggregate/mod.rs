@@ -28,7 +28,7 @@ use xxhash_rust::xxh3::xxh3_64;
 mod combine;
 pub mod overflow;
 
-pub use combine::combine;
+pub use combine::{Combiner, combine};
 
 use crate::epoch::Counted;
 use crate::fingerprint::IdMap;

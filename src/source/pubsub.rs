@@ -112,8 +112,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Connects to the subscription: the emulator when `PUBSUB_EMULATOR_HOST` is set, else
 /// Google Cloud with Application Default Credentials.
-async fn connect(name: &str) -> Result<Subscription, SourceError> {
-    let config = ClientConfig::default().with_auth().await.map_err(|e| {
+async fn connect(name: &str, streams: usize) -> Result<Subscription, SourceError> {
+    let config = ClientConfig {
+        pool_size: streams,
+        ..Default::default()
+    };
+    let config = config.with_auth().await.map_err(|e| {
         SourceError(format!(
             "Pub/Sub: no credentials ({e}); on Cloud Run or GKE give the service a service account, elsewhere set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login` (PUBSUB_EMULATOR_HOST=HOST:PORT for the emulator)"
         ))
@@ -158,7 +162,8 @@ pub fn run(
     let _ended = Ended(Some(Arc::clone(&gate)));
     let name = cfg.source.pubsub.subscription.clone();
     let rt = tokio::runtime::Handle::current();
-    let sub = rt.block_on(connect(&name))?;
+    let streams = cfg.source.pubsub.streams.clamp(1, 32) as usize;
+    let sub = rt.block_on(connect(&name, streams))?;
     *lock(&ledger.subscription) = Some(sub.clone());
     let max = cfg.source.pubsub.max_messages.clamp(1, 1000) as usize;
     let streaming = SubscriberConfig {
@@ -172,6 +177,7 @@ pub fn run(
         .block_on(
             sub.subscribe(Some(
                 SubscribeConfig::default()
+                    .with_enable_multiple_subscriber(streams > 1)
                     .with_subscriber_config(streaming)
                     .with_channel_capacity(2 * max),
             )),
