@@ -1063,7 +1063,7 @@ fn written(
 fn input_size(inputs: &[Input]) -> Option<u64> {
     inputs.iter().try_fold(0u64, |sum, i| match i {
         Input::File(p) => std::fs::metadata(p).ok().map(|m| sum + m.len()),
-        Input::Stdin | Input::Gcloud | Input::Pubsub(_) => None,
+        Input::Stdin | Input::Gcloud { .. } | Input::Pubsub(_) => None,
     })
 }
 

@@ -18,6 +18,7 @@ use tokio::sync::mpsc::Sender;
 use crate::config::{Config, InputFormat, SourceKind};
 use crate::epoch::Gate;
 
+mod again;
 pub mod pubsub;
 use crate::progress::Progress;
 use crate::record::{Batch, EntrySpan, Flaw};
@@ -28,8 +29,11 @@ use crate::stats::StageStats;
 pub enum Input {
     Stdin,
     File(String),
-    /// `gcloud logging read` with the configured settings.
-    Gcloud,
+    /// `gcloud logging read` (or, with `tail`, `gcloud beta logging tail`) with the configured
+    /// settings.
+    Gcloud {
+        tail: bool,
+    },
     /// The Pub/Sub subscription `source.pubsub.subscription` (`gardener watch` only).
     Pubsub(String),
 }
@@ -39,7 +43,8 @@ impl Input {
         match self {
             Input::Stdin => "<stdin>".into(),
             Input::File(p) => p.clone(),
-            Input::Gcloud => "gcloud logging read".into(),
+            Input::Gcloud { tail: false } => "gcloud logging read".into(),
+            Input::Gcloud { tail: true } => "gcloud beta logging tail".into(),
             Input::Pubsub(subscription) => subscription.clone(),
         }
     }
@@ -66,7 +71,9 @@ pub fn inputs(cfg: &Config, files: &[String]) -> Vec<Input> {
         SourceKind::Stdin => vec![Input::Stdin],
         SourceKind::Files if !cfg.source.paths.is_empty() => from_paths(&cfg.source.paths),
         SourceKind::Files => vec![Input::Stdin],
-        SourceKind::Gcloud => vec![Input::Gcloud],
+        SourceKind::Gcloud => vec![Input::Gcloud {
+            tail: cfg.source.gcloud.tail,
+        }],
         SourceKind::Pubsub => vec![Input::Pubsub(cfg.source.pubsub.subscription.clone())],
     }
 }
@@ -1021,7 +1028,7 @@ fn open(
                 .map_err(|e| SourceError(format!("cannot read input file {p}: {e}")))?;
             Ok((Feed::file(f, block)?, None))
         }
-        Input::Gcloud => {
+        Input::Gcloud { .. } => {
             let g = &cfg.source.gcloud;
             let mut cmd = std::process::Command::new(&g.binary);
             if g.tail {
@@ -1185,13 +1192,15 @@ pub fn run(
     // Input bytes consumed by the inputs already read (compressed bytes for gzip files).
     let mut consumed_before = 0u64;
     let tailing = cfg.source.gcloud.tail;
-    if tailing && gate.is_none() && inputs.contains(&Input::Gcloud) {
+    if tailing && gate.is_none() && inputs.contains(&Input::Gcloud { tail: true }) {
         return Err(SourceError(
             "source.gcloud.tail never ends: it is for `gardener watch`; `gardener run` reads with `gcloud logging read` (tail: false)".into(),
         ));
     }
     // Quick exits of `gcloud beta logging tail` in a row (see `restart_tail`).
     let mut quick_exits = 0u32;
+    // Entries a restarted tail prints again are dropped (see `again`).
+    let mut again = tailing.then(again::Again::default);
     let mut input_idx = 0usize;
     while let Some(input) = inputs.get(input_idx) {
         let opened = std::time::Instant::now();
@@ -1222,6 +1231,8 @@ pub fn run(
         let mut found: Vec<Found> = Vec::new();
         let mut interrupted = false;
         let mut gone = false;
+        // Entries of `found` already looked at by `again`.
+        let mut checked = 0usize;
         loop {
             if stop.load(Ordering::Relaxed) {
                 interrupted = true;
@@ -1277,6 +1288,10 @@ pub fn run(
                     )));
                 }
             };
+            if let Some(a) = again.as_mut() {
+                let from = checked.min(found.len());
+                a.drop_repeats(&buf, &mut found, from);
+            }
             // Cut a batch when enough entries are complete, when the buffer is large, when the
             // input is silent, and always at the end of the input.
             let n = found.len();
@@ -1302,6 +1317,7 @@ pub fn run(
                     splitter.rebase(keep);
                 }
             }
+            checked = found.len();
             if eof {
                 break;
             }
@@ -1370,6 +1386,18 @@ pub fn run(
             break;
         }
         input_idx += 1;
+    }
+    if let Some(a) = again.filter(|a| a.dropped > 0) {
+        summary.notes.push(Note {
+            input: Input::Gcloud { tail: true }.name(),
+            offset: summary.bytes,
+            text: format!(
+                "{} {} printed again by a restarted gcloud beta logging tail (same insertId and timestamp) {} dropped, not counted twice",
+                a.dropped,
+                if a.dropped == 1 { "entry" } else { "entries" },
+                if a.dropped == 1 { "was" } else { "were" },
+            ),
+        });
     }
     progress.finish();
     Ok(summary)

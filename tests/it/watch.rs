@@ -435,16 +435,16 @@ fn pubsub_messages_are_counted_once_across_a_sigkill_and_acknowledged() {
 #[test]
 fn a_gcloud_tail_that_exits_is_started_again() {
     let dir = tempdir();
-    // A stand-in for gcloud: each session prints two entries of a never-closing array and
-    // exits, as gcloud does at the end of a tail session; the third one stays open.
+    // A stand-in for gcloud: each session prints entries of a never-closing array and exits,
+    // as gcloud does at the end of a tail session; the third one stays open. The second
+    // session starts with the first one's last entry again, as a restarted tail may.
     let sessions = dir.path().join("sessions");
     let mut entries = String::new();
-    for (n, from) in [(1, 0), (2, 2), (3, 4)] {
+    let printed: Vec<String> = (0..6).map(|i| entry(i, "queue consumer crashed")).collect();
+    for (n, range) in [(1, 0..2), (2, 1..4), (3, 4..6)] {
         let file = dir.path().join(format!("session{n}.json"));
         // Each session is an array of its own: `[` first, the comma before each later entry.
-        let session = burst(0, 2, "queue consumer crashed")
-            .replace("w000000", &format!("w{from:06}"))
-            .replace("w000001", &format!("w{:06}", from + 1));
+        let session = format!("[\n  {}", printed[range].join(",\n  "));
         std::fs::write(&file, session).unwrap();
         entries.push_str(&format!("{n}) cat '{}';;\n", file.display()));
     }
@@ -490,6 +490,17 @@ fn a_gcloud_tail_that_exits_is_started_again() {
     assert_eq!(report["totals"]["entries_read"], 6);
     let notes = report["notes"].to_string();
     assert_eq!(notes.matches("started again").count(), 2, "{notes}");
+    assert!(
+        notes.contains("1 entry printed again by a restarted gcloud beta logging tail"),
+        "{notes}"
+    );
+    let counted: u64 = report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 6, "the entry printed twice counts once");
 
     // `gardener run` refuses a tail, which would never end.
     let out = gardener(&["run", "--config", s(&cfg), "--state", "none"]);
