@@ -1162,7 +1162,7 @@ pub fn run(
     tx: Sender<Batch>,
     stop: Arc<AtomicBool>,
     stats: Arc<StageStats>,
-    mut progress: Progress,
+    progress: Progress,
     cuts: Option<Cuts>,
 ) -> Result<SourceSummary, SourceError> {
     let gate = cuts.as_ref().map(|c| Arc::clone(&c.gate));
@@ -1176,231 +1176,337 @@ pub fn run(
     }
     // However reading ends, a cut waiting on the source is told it will not come.
     let _ended = Ended(gate.clone());
-    let mut summary = SourceSummary {
-        inputs: inputs.iter().map(Input::name).collect(),
-        ..Default::default()
-    };
-    let block = cfg.pipeline.read_block_kib * 1024;
-    let mut out = Batcher {
-        tx,
-        stats: Arc::clone(&stats),
-        batch_size: cfg.pipeline.batch_size,
-        block,
-        seq: 0,
-        sent: 0,
-    };
-    // Input bytes consumed by the inputs already read (compressed bytes for gzip files).
-    let mut consumed_before = 0u64;
     let tailing = cfg.source.gcloud.tail;
     if tailing && gate.is_none() && inputs.contains(&Input::Gcloud { tail: true }) {
         return Err(SourceError(
             "source.gcloud.tail never ends: it is for `gardener watch`; `gardener run` reads with `gcloud logging read` (tail: false)".into(),
         ));
     }
-    // Quick exits of `gcloud beta logging tail` in a row (see `restart_tail`).
-    let mut quick_exits = 0u32;
-    // Entries a restarted tail prints again are dropped (see `again`).
-    let mut again = tailing.then(again::Again::default);
+    let block = cfg.pipeline.read_block_kib * 1024;
+    let mut r = Reading {
+        out: Batcher {
+            tx,
+            stats: Arc::clone(&stats),
+            batch_size: cfg.pipeline.batch_size,
+            block,
+            seq: 0,
+            sent: 0,
+        },
+        summary: SourceSummary {
+            inputs: inputs.iter().map(Input::name).collect(),
+            ..Default::default()
+        },
+        cfg: &cfg,
+        stop: &stop,
+        gate,
+        stats: &stats,
+        progress,
+        consumed_before: 0,
+        block,
+        tailing,
+        quick_exits: 0,
+        again: tailing.then(again::Again::default),
+    };
     let mut input_idx = 0usize;
     while let Some(input) = inputs.get(input_idx) {
+        match r.input(input, input_idx as u32)? {
+            InputEnd::Next => input_idx += 1,
+            InputEnd::Restart => {}
+            InputEnd::Stop => break,
+        }
+    }
+    r.note_repeats();
+    r.progress.finish();
+    Ok(r.summary)
+}
+
+/// The source stage across its inputs.
+struct Reading<'a> {
+    cfg: &'a Config,
+    out: Batcher,
+    summary: SourceSummary,
+    stop: &'a AtomicBool,
+    gate: Option<Arc<Gate>>,
+    stats: &'a StageStats,
+    progress: Progress,
+    /// Input bytes consumed by the inputs already read (compressed bytes for gzip files).
+    consumed_before: u64,
+    block: usize,
+    /// `source.gcloud.tail`: a gcloud that exits is started again.
+    tailing: bool,
+    /// Quick exits of `gcloud beta logging tail` in a row (see `restart_tail`).
+    quick_exits: u32,
+    /// Entries a restarted tail prints again are dropped (see `again`).
+    again: Option<again::Again>,
+}
+
+/// How reading one input ended.
+enum InputEnd {
+    /// On to the next input.
+    Next,
+    /// The same input again (a gcloud tail that ended).
+    Restart,
+    /// A signal, or downstream has gone.
+    Stop,
+}
+
+/// Where reading one input is.
+struct Cursor {
+    input_no: u32,
+    splitter: Splitter,
+    buf: Vec<u8>,
+    found: Vec<Found>,
+    entry_no: u64,
+    /// Bytes read from this input (decompressed).
+    bytes: u64,
+    /// Entries of `found` already looked at by `again`.
+    checked: usize,
+}
+
+impl Reading<'_> {
+    /// Reads one input to its end (or a signal), sending its entries on.
+    fn input(&mut self, input: &Input, input_no: u32) -> Result<InputEnd, SourceError> {
         let opened = std::time::Instant::now();
-        let input_no = input_idx as u32;
-        let mut entry_no = 0u64;
-        let mut input_bytes = 0u64;
-        let (mut feed, mut child) = open(input, &cfg, block)?;
-        // gcloud's stderr is drained on its own thread: a full stderr pipe would otherwise block
-        // gcloud while we wait for its stdout. The tail is kept for the error message.
-        let stderr_tail = child.as_mut().and_then(|c| c.stderr.take()).map(|mut e| {
-            std::thread::spawn(move || {
-                let mut tail: Vec<u8> = Vec::new();
-                let mut chunk = [0u8; 8192];
-                while let Ok(n) = e.read(&mut chunk) {
-                    if n == 0 {
-                        break;
-                    }
-                    tail.extend_from_slice(&chunk[..n]);
-                    if tail.len() > 64 * 1024 {
-                        tail.drain(..tail.len() - 32 * 1024);
-                    }
-                }
-                String::from_utf8_lossy(&tail).into_owned()
-            })
-        });
-        let mut splitter = Splitter::new(cfg.source.format, Limits::of(&cfg));
-        let mut buf: Vec<u8> = Vec::with_capacity(block * 2);
-        let mut found: Vec<Found> = Vec::new();
-        let mut interrupted = false;
-        let mut gone = false;
-        // Entries of `found` already looked at by `again`.
-        let mut checked = 0usize;
+        let (mut feed, mut child) = open(input, self.cfg, self.block)?;
+        let stderr_tail = child
+            .as_mut()
+            .and_then(|c| c.stderr.take())
+            .map(drain_stderr);
+        let mut at = Cursor {
+            input_no,
+            splitter: Splitter::new(self.cfg.source.format, Limits::of(self.cfg)),
+            buf: Vec::with_capacity(self.block * 2),
+            found: Vec::new(),
+            entry_no: 0,
+            bytes: 0,
+            checked: 0,
+        };
+        let (interrupted, mut gone) = self.blocks(input, &mut feed, &mut at)?;
+        if interrupted {
+            // Everything complete that was read goes on; the entry in progress does not.
+            let all = at.buf.len();
+            if !at.found.is_empty() && !self.send(&mut at, all) {
+                gone = true;
+            }
+            let offset = at.splitter.base + at.buf.len() as u64;
+            self.note(
+                input,
+                offset,
+                format!("interrupted: reading stopped at byte {offset}"),
+            );
+        }
+        for (offset, text) in std::mem::take(&mut at.splitter.notes) {
+            self.note(input, offset, text);
+        }
+        self.summary.entries = self.out.sent;
+        self.consumed_before += feed.consumed(at.bytes);
+        drop(feed);
+        let ended = if interrupted || gone {
+            InputEnd::Stop
+        } else {
+            InputEnd::Next
+        };
+        match child {
+            Some(child) => {
+                let offset = at.splitter.base + at.buf.len() as u64;
+                self.end_gcloud(input, child, stderr_tail, opened, ended, offset)
+            }
+            None => Ok(ended),
+        }
+    }
+
+    /// Reads blocks until the end of the input or a signal: (interrupted, downstream gone).
+    fn blocks(
+        &mut self,
+        input: &Input,
+        feed: &mut Feed,
+        at: &mut Cursor,
+    ) -> Result<(bool, bool), SourceError> {
         loop {
-            if stop.load(Ordering::Relaxed) {
-                interrupted = true;
-                break;
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok((true, false));
             }
-            if let Some(g) = gate.as_deref().filter(|g| g.wanted()) {
-                g.hold(out.seq);
+            if let Some(g) = self.gate.as_deref().filter(|g| g.wanted()) {
+                g.hold(self.out.seq);
             }
-            let got = feed.next(&mut buf, block);
-            let timer = stats.start(0);
-            let (eof, idle) = match got {
-                Got::Data(n) => {
-                    summary.bytes += n as u64;
-                    input_bytes += n as u64;
-                    stats.add_bytes(n as u64);
-                    splitter.scan(&buf, &mut found);
-                    progress.update(
-                        consumed_before + feed.consumed(input_bytes),
-                        out.sent + found.len() as u64,
-                    );
-                    (false, false)
-                }
-                Got::Eof => {
-                    splitter.finish(&buf, &mut found);
-                    (true, false)
-                }
-                Got::Idle => (false, true),
-                // A gzip file cut short (an interrupted download): keep what it held.
-                Got::Failed(e)
-                    if feed.compressed() && e.kind() == std::io::ErrorKind::UnexpectedEof =>
-                {
-                    let at = splitter.base + buf.len() as u64;
-                    summary.notes.push(Note {
-                        input: input.name(),
-                        offset: at,
-                        text: format!(
-                            "the gzip data ends early (the file was cut off) after {at} decompressed bytes; everything before was read"
-                        ),
-                    });
-                    splitter.finish(&buf, &mut found);
-                    (true, false)
-                }
-                Got::Failed(e) => {
-                    let what = if feed.compressed() {
-                        " (decompressed)"
-                    } else {
-                        ""
-                    };
-                    return Err(SourceError(format!(
-                        "reading {} failed at byte {}{what}: {e}",
-                        input.name(),
-                        splitter.base + buf.len() as u64
-                    )));
-                }
-            };
-            if let Some(a) = again.as_mut() {
-                let from = checked.min(found.len());
-                a.drop_repeats(&buf, &mut found, from);
+            let got = feed.next(&mut at.buf, self.block);
+            let timer = self.stats.start(0);
+            let (eof, idle) = self.take(got, input, feed, at)?;
+            if let Some(a) = self.again.as_mut() {
+                let from = at.checked.min(at.found.len());
+                a.drop_repeats(&at.buf, &mut at.found, from);
             }
             // Cut a batch when enough entries are complete, when the buffer is large, when the
             // input is silent, and always at the end of the input.
-            let n = found.len();
-            if n >= out.batch_size || (n > 0 && (eof || idle || buf.len() >= BATCH_BYTES)) {
-                let keep = if eof { buf.len() } else { splitter.keep_from() };
-                if !out.cut(
-                    input_no,
-                    &mut buf,
-                    keep,
-                    &mut splitter,
-                    &mut found,
-                    &mut entry_no,
-                ) {
-                    gone = true;
-                    break;
+            let n = at.found.len();
+            if n >= self.out.batch_size || (n > 0 && (eof || idle || at.buf.len() >= BATCH_BYTES)) {
+                let keep = if eof {
+                    at.buf.len()
+                } else {
+                    at.splitter.keep_from()
+                };
+                if !self.send(at, keep) {
+                    return Ok((false, true));
                 }
-                stats.finish(timer, n);
+                self.stats.finish(timer, n);
             } else if n == 0 {
                 // Nothing complete: drop what is consumed (an entry being skipped, junk).
-                let keep = splitter.keep_from();
-                if keep > 0 && keep * 2 >= buf.len() {
-                    buf.drain(..keep);
-                    splitter.rebase(keep);
+                let keep = at.splitter.keep_from();
+                if keep > 0 && keep * 2 >= at.buf.len() {
+                    at.buf.drain(..keep);
+                    at.splitter.rebase(keep);
                 }
             }
-            checked = found.len();
+            at.checked = at.found.len();
             if eof {
-                break;
+                return Ok((false, false));
             }
         }
-        if interrupted {
-            // Everything complete that was read goes on; the entry in progress does not.
-            let n = found.len();
-            let all = buf.len();
-            if n > 0
-                && !out.cut(
-                    input_no,
-                    &mut buf,
-                    all,
-                    &mut splitter,
-                    &mut found,
-                    &mut entry_no,
-                )
+    }
+
+    /// Splits what one read brought: (end of input, input silent).
+    fn take(
+        &mut self,
+        got: Got,
+        input: &Input,
+        feed: &Feed,
+        at: &mut Cursor,
+    ) -> Result<(bool, bool), SourceError> {
+        Ok(match got {
+            Got::Data(n) => {
+                self.summary.bytes += n as u64;
+                at.bytes += n as u64;
+                self.stats.add_bytes(n as u64);
+                at.splitter.scan(&at.buf, &mut at.found);
+                self.progress.update(
+                    self.consumed_before + feed.consumed(at.bytes),
+                    self.out.sent + at.found.len() as u64,
+                );
+                (false, false)
+            }
+            Got::Eof => {
+                at.splitter.finish(&at.buf, &mut at.found);
+                (true, false)
+            }
+            Got::Idle => (false, true),
+            // A gzip file cut short (an interrupted download): keep what it held.
+            Got::Failed(e)
+                if feed.compressed() && e.kind() == std::io::ErrorKind::UnexpectedEof =>
             {
-                gone = true;
+                let offset = at.splitter.base + at.buf.len() as u64;
+                self.note(
+                    input,
+                    offset,
+                    format!(
+                        "the gzip data ends early (the file was cut off) after {offset} decompressed bytes; everything before was read"
+                    ),
+                );
+                at.splitter.finish(&at.buf, &mut at.found);
+                (true, false)
             }
-            let at = splitter.base + buf.len() as u64;
-            summary.notes.push(Note {
-                input: input.name(),
-                offset: at,
-                text: format!("interrupted: reading stopped at byte {at}"),
-            });
-        }
-        for (offset, text) in splitter.notes.drain(..) {
-            summary.notes.push(Note {
-                input: input.name(),
-                offset,
-                text,
-            });
-        }
-        summary.entries = out.sent;
-        consumed_before += feed.consumed(input_bytes);
-        if let Some(mut child) = child {
-            if interrupted || gone {
-                let _ = child.kill();
-            }
-            drop(feed);
-            let status = child
-                .wait()
-                .map_err(|e| SourceError(format!("waiting for gcloud failed: {e}")))?;
-            let err = stderr_tail.and_then(|t| t.join().ok()).unwrap_or_default();
-            if tailing && !interrupted && !gone && !stop.load(Ordering::SeqCst) {
-                let at = splitter.base + buf.len() as u64;
-                let note = restart_tail(status, err.trim(), opened, &mut quick_exits, &stop)?;
-                summary.notes.push(Note {
-                    input: input.name(),
-                    offset: at,
-                    text: note,
-                });
-                continue;
-            }
-            // A tail ends when the watch stops (the signal reached gcloud too).
-            let stopping = tailing && stop.load(Ordering::SeqCst);
-            if !status.success() && !interrupted && !gone && !stopping {
+            Got::Failed(e) => {
+                let what = if feed.compressed() {
+                    " (decompressed)"
+                } else {
+                    ""
+                };
                 return Err(SourceError(format!(
-                    "gcloud logging read failed ({status}):\n{}",
-                    err.trim()
+                    "reading {} failed at byte {}{what}: {e}",
+                    input.name(),
+                    at.splitter.base + at.buf.len() as u64
                 )));
             }
-        }
-        if interrupted || gone {
-            break;
-        }
-        input_idx += 1;
+        })
     }
-    if let Some(a) = again.filter(|a| a.dropped > 0) {
-        summary.notes.push(Note {
-            input: Input::Gcloud { tail: true }.name(),
-            offset: summary.bytes,
-            text: format!(
-                "{} {} printed again by a restarted gcloud beta logging tail (same insertId and timestamp) {} dropped, not counted twice",
-                a.dropped,
-                if a.dropped == 1 { "entry" } else { "entries" },
-                if a.dropped == 1 { "was" } else { "were" },
-            ),
+
+    /// Sends the complete entries found (see [`Batcher::cut`]); false when downstream has gone.
+    fn send(&mut self, at: &mut Cursor, keep: usize) -> bool {
+        self.out.cut(
+            at.input_no,
+            &mut at.buf,
+            keep,
+            &mut at.splitter,
+            &mut at.found,
+            &mut at.entry_no,
+        )
+    }
+
+    /// After gcloud's output ended: waits for it, then starts a tail again, or says why gcloud
+    /// failed.
+    fn end_gcloud(
+        &mut self,
+        input: &Input,
+        mut child: std::process::Child,
+        stderr_tail: Option<std::thread::JoinHandle<String>>,
+        opened: std::time::Instant,
+        ended: InputEnd,
+        offset: u64,
+    ) -> Result<InputEnd, SourceError> {
+        let stopped = matches!(ended, InputEnd::Stop);
+        if stopped {
+            let _ = child.kill();
+        }
+        let status = child
+            .wait()
+            .map_err(|e| SourceError(format!("waiting for gcloud failed: {e}")))?;
+        let err = stderr_tail.and_then(|t| t.join().ok()).unwrap_or_default();
+        let signalled = self.stop.load(Ordering::SeqCst);
+        if self.tailing && !stopped && !signalled {
+            let note = restart_tail(status, err.trim(), opened, &mut self.quick_exits, self.stop)?;
+            self.note(input, offset, note);
+            return Ok(InputEnd::Restart);
+        }
+        // A tail ends when the watch stops (the signal reached gcloud too).
+        let stopping = self.tailing && signalled;
+        if !status.success() && !stopped && !stopping {
+            return Err(SourceError(format!(
+                "gcloud logging read failed ({status}):\n{}",
+                err.trim()
+            )));
+        }
+        Ok(ended)
+    }
+
+    fn note(&mut self, input: &Input, offset: u64, text: String) {
+        self.summary.notes.push(Note {
+            input: input.name(),
+            offset,
+            text,
         });
     }
-    progress.finish();
-    Ok(summary)
+
+    /// Says how many entries a restarted tail printed again.
+    fn note_repeats(&mut self) {
+        let Some(dropped) = self.again.as_ref().map(|a| a.dropped).filter(|&n| n > 0) else {
+            return;
+        };
+        let text = format!(
+            "{dropped} {} printed again by a restarted gcloud beta logging tail (same insertId and timestamp) {} dropped, not counted twice",
+            if dropped == 1 { "entry" } else { "entries" },
+            if dropped == 1 { "was" } else { "were" },
+        );
+        let offset = self.summary.bytes;
+        self.note(&Input::Gcloud { tail: true }, offset, text);
+    }
+}
+
+/// gcloud's stderr, drained on its own thread: a full stderr pipe would otherwise block gcloud
+/// while the source waits for its stdout. The last of it is kept for the error message.
+fn drain_stderr(mut e: std::process::ChildStderr) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut tail: Vec<u8> = Vec::new();
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = e.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            tail.extend_from_slice(&chunk[..n]);
+            if tail.len() > 64 * 1024 {
+                tail.drain(..tail.len() - 32 * 1024);
+            }
+        }
+        String::from_utf8_lossy(&tail).into_owned()
+    })
 }
 
 /// After `gcloud beta logging tail` exited: waits a second (or less, on a signal) and says so,
