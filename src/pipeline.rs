@@ -708,32 +708,116 @@ pub async fn conclude(
     cfg: &Config,
     opts: &RunOptions,
     finisher: &mut Finisher,
-    gathered: Gathered,
+    mut gathered: Gathered,
     entries_task: Option<EntriesTask>,
 ) -> Outcome {
-    let Gathered {
-        parts,
-        inputs,
-        partial,
-        bytes_read,
-        entries_read,
-        notes,
-        stages,
-        started,
-        last: last_report,
-        keep_mergeable,
-    } = gathered;
     let mut sink_errors = Vec::new();
-    let mut steps = crate::progress::Steps::new(opts.progress, started);
+    let mut steps = crate::progress::Steps::new(opts.progress, gathered.started);
     steps.step("combining the shards");
-
     // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
+    let parts = std::mem::take(&mut gathered.parts);
     let (combined, newest) = combine_parts(cfg, finisher, parts, opts.now);
     let json_path = opts.json.clone().or_else(|| cfg.sinks.json.clone());
-    let pre_mining = (json_path.is_some() || keep_mergeable).then(|| combined.clusters.clone());
+    let pre_mining =
+        (json_path.is_some() || gathered.keep_mergeable).then(|| combined.clusters.clone());
 
-    // Generalize templates over the whole run, then finish aggregation with the final ids.
     steps.step("mining templates");
+    let (mut agg, mined) = mine_and_finish(cfg, opts, finisher, combined, newest);
+    steps.step("trends and priorities");
+    let judged = trend::judge(&agg, finisher.store.as_ref(), cfg);
+    let mut clusters = prioritized(finisher, &agg, &judged);
+    // Problems: clusters grouped by evidence, each keeping the id the state remembers.
+    steps.step("grouping problems");
+    let mut problems = correlate::problems(&agg.clusters, agg.reference, &cfg.correlate);
+    if let Some(st) = finisher.store.as_ref() {
+        correlate::keep_ids(&mut problems, &agg.clusters, &st.known_problems());
+    }
+    let problem_reports =
+        finisher
+            .prioritizer
+            .run_problems(&agg, &problems, &judged.clusters, &mut clusters);
+    let had_entries_sink = entries_task.is_some();
+    if let Some(task) = entries_task {
+        sink_errors.extend(hand_ids(task, &problems, &agg, &mined.finals).await);
+    }
+    drop(problems);
+    let partial = gathered.partial;
+    let last_report = gathered.last;
+    let mut report = assemble(
+        cfg,
+        finisher,
+        gathered,
+        &mut agg,
+        clusters,
+        problem_reports,
+        judged.resolved,
+    );
+    report.mergeable = pre_mining.map(|clusters| mergeable_of(&report, finisher, newest, clusters));
+    if opts.stats {
+        steps.suspend(|| print_stats(&report));
+    }
+    steps.step("redacting");
+    let public = redact(cfg, finisher, &mut report);
+    let closed = match &finisher.github {
+        Some(gs) => {
+            steps.step(&format!("GitHub ({})", gs.repo));
+            let (closed, errors) = github(gs, &mut report, public, &mut steps).await;
+            sink_errors.extend(errors);
+            closed
+        }
+        None => Default::default(),
+    };
+    if let Some(e) = save_state(
+        cfg,
+        finisher,
+        &mut report,
+        &mut agg,
+        partial,
+        mined.learned,
+        &closed,
+        &mut steps,
+    ) {
+        sink_errors.push(e);
+    }
+    // What the report was made from is not needed any more: freed before the sinks write.
+    drop(agg);
+
+    steps.step("writing the reports");
+    let report_path = opts
+        .report
+        .clone()
+        .or_else(|| cfg.sinks.report.clone())
+        .unwrap_or_else(|| "-".into());
+    if report_path == "-" {
+        // The worklog goes to the terminal the spinner is on.
+        steps.finish();
+    }
+    let report_path = (last_report || report_path != "-").then_some(report_path);
+    let outputs = outputs(
+        cfg,
+        opts,
+        report_path.as_deref(),
+        json_path.as_deref(),
+        had_entries_sink,
+    );
+    let report = write_reports(cfg, report, report_path, json_path, &mut sink_errors).await;
+    let written = written(&outputs, &report, &sink_errors);
+    Outcome {
+        report,
+        sink_errors,
+        written,
+    }
+}
+
+/// Generalizes templates over the whole run (templates earlier runs generalized keep their
+/// ids, see `mine`), then finishes aggregation with the final ids.
+fn mine_and_finish(
+    cfg: &Config,
+    opts: &RunOptions,
+    finisher: &Finisher,
+    combined: Aggregate,
+    newest: Option<i64>,
+) -> (Aggregate, mine::Mined) {
     let raws: Vec<Raw> = combined
         .clusters
         .iter()
@@ -744,7 +828,6 @@ pub async fn conclude(
             template: &c.template,
         })
         .collect();
-    // Templates generalized by earlier runs keep their ids (see `mine`).
     let known = finisher
         .store
         .as_ref()
@@ -753,21 +836,26 @@ pub async fn conclude(
     let mined = mine::generalize_with(&raws, &known);
     drop(raws);
     drop(known);
-    let final_ids = mined.finals;
     let mut agg = aggregate::finish(
         (combined, newest),
-        &final_ids,
+        &mined.finals,
         cfg.windows(),
         opts.now,
         cfg.aggregate.samples,
     );
     aggregate::bound_series(&mut agg, cfg.bucket_secs(), cfg.aggregate.max_buckets);
-    let mut store = finisher.store.as_mut();
-    steps.step("trends and priorities");
-    let judged = trend::judge(&agg, store.as_deref(), cfg);
-    let mut clusters = finisher.prioritizer.run_with(&agg, &judged.clusters);
+    (agg, mined)
+}
+
+/// The clusters with their priorities (and, for the GitHub sink, which counts entries newer
+/// than its last comment from them, their per-second counts).
+fn prioritized(
+    finisher: &Finisher,
+    agg: &Aggregate,
+    judged: &trend::Judged,
+) -> Vec<crate::record::ClusterReport> {
+    let mut clusters = finisher.prioritizer.run_with(agg, &judged.clusters);
     if finisher.github.is_some() {
-        // The GitHub sink counts entries newer than its last comment from these.
         let by_id: HashMap<u64, &std::collections::BTreeMap<i64, u64>> =
             agg.clusters.iter().map(|c| (c.id, &c.per_second)).collect();
         for c in &mut clusters {
@@ -776,32 +864,38 @@ pub async fn conclude(
             }
         }
     }
-    // Problems: clusters grouped by evidence, each keeping the id the state remembers.
-    steps.step("grouping problems");
-    let mut problems = correlate::problems(&agg.clusters, agg.reference, &cfg.correlate);
-    if let Some(st) = store.as_deref() {
-        correlate::keep_ids(&mut problems, &agg.clusters, &st.known_problems());
-    }
-    let problem_reports =
-        finisher
-            .prioritizer
-            .run_problems(&agg, &problems, &judged.clusters, &mut clusters);
-    let had_entries_sink = entries_task.is_some();
-    if let Some((task, ids_tx)) = entries_task {
-        let problem_of: HashMap<u64, u64> = problems
-            .iter()
-            .flat_map(|p| p.members.iter().map(|&m| (agg.clusters[m].id, p.id)))
-            .collect();
-        let ids: HashMap<u64, (u64, u64)> = final_ids
-            .iter()
-            .map(|(raw, (id, _))| (*raw, (*id, problem_of.get(id).copied().unwrap_or(0))))
-            .collect();
-        let _ = ids_tx.send(ids);
-        if let Ok(errors) = task.await {
-            sink_errors.extend(errors);
-        }
-    }
-    drop(problems);
+    clusters
+}
+
+/// Gives the entries sink each raw fingerprint's final id and problem, and waits for it.
+async fn hand_ids(
+    (task, ids_tx): EntriesTask,
+    problems: &[correlate::Problem],
+    agg: &Aggregate,
+    finals: &HashMap<u64, (u64, String)>,
+) -> Vec<SinkError> {
+    let problem_of: HashMap<u64, u64> = problems
+        .iter()
+        .flat_map(|p| p.members.iter().map(|&m| (agg.clusters[m].id, p.id)))
+        .collect();
+    let ids: HashMap<u64, (u64, u64)> = finals
+        .iter()
+        .map(|(raw, (id, _))| (*raw, (*id, problem_of.get(id).copied().unwrap_or(0))))
+        .collect();
+    let _ = ids_tx.send(ids);
+    task.await.unwrap_or_default()
+}
+
+/// The report, before redaction, from the finished aggregate and what was judged of it.
+fn assemble(
+    cfg: &Config,
+    finisher: &Finisher,
+    gathered: Gathered,
+    agg: &mut Aggregate,
+    clusters: Vec<crate::record::ClusterReport>,
+    problems: Vec<crate::record::ProblemReport>,
+    resolved: Vec<crate::record::Resolved>,
+) -> Report {
     let related = crate::related::find(&agg.clusters, &cfg.related);
     let mut services = std::collections::BTreeMap::new();
     let mut priorities = std::collections::BTreeMap::new();
@@ -820,11 +914,11 @@ pub async fn conclude(
     for c in &clusters {
         *priorities.entry(c.priority.to_string()).or_insert(0) += 1;
     }
-    let mut report = Report {
+    Report {
         tool: format!("log-gardener {}", env!("CARGO_PKG_VERSION")),
         generated_at: format_rfc3339(now_nanos()),
-        partial,
-        inputs,
+        partial: gathered.partial,
+        inputs: gathered.inputs,
         reference_time: agg.reference.map(format_rfc3339),
         time_range: first.zip(last).map(|(f, l)| TimeRange {
             first: format_rfc3339(f),
@@ -832,8 +926,8 @@ pub async fn conclude(
         }),
         services,
         totals: Totals {
-            bytes_read,
-            entries_read,
+            bytes_read: gathered.bytes_read,
+            entries_read: gathered.entries_read,
             entries_processed: agg.entries,
             entries_skipped: agg.bad_count,
             utf8_repaired: agg.repaired_utf8,
@@ -842,21 +936,30 @@ pub async fn conclude(
             ignored_fields: agg.ignored_fields,
             clusters: clusters.len() as u64,
             clusters_folded: agg.clusters.iter().map(|c| c.folded).sum(),
-            elapsed_ms: started.elapsed().as_millis() as u64,
+            elapsed_ms: gathered.started.elapsed().as_millis() as u64,
         },
         windows: agg.windows.iter().map(|w| w.0.clone()).collect(),
         priorities,
-        problems: problem_reports,
+        problems,
         clusters,
-        notes,
+        notes: gathered.notes,
         bad_entries: std::mem::take(&mut agg.bad),
-        stages,
+        stages: gathered.stages,
         github: None,
-        trends: trend::report(cfg, store.as_deref(), judged.resolved),
+        trends: trend::report(cfg, finisher.store.as_ref(), resolved),
         related,
         mergeable: None,
-    };
-    report.mergeable = pre_mining.map(|clusters| Mergeable {
+    }
+}
+
+/// The report's mergeable section: its clusters before mining, and its totals.
+fn mergeable_of(
+    report: &Report,
+    finisher: &Finisher,
+    newest: Option<i64>,
+    clusters: Vec<crate::record::Cluster>,
+) -> Mergeable {
+    Mergeable {
         format: crate::record::MERGE_FORMAT,
         settings: finisher.merge_settings.clone(),
         newest,
@@ -873,106 +976,117 @@ pub async fn conclude(
         bad: report.bad_entries.clone(),
         notes: report.notes.clone(),
         clusters,
-    });
-    if opts.stats {
-        steps.suspend(|| print_stats(&report));
     }
+}
 
-    // Redaction: always for GitHub; for the report and JSON unless `redact.reports: false`.
+/// Redaction: the report and JSON unless `redact.reports: false`; what goes to GitHub always.
+/// Returns GitHub's copy when it differs from the report's.
+fn redact(cfg: &Config, finisher: &Finisher, report: &mut Report) -> Option<Report> {
     let redactors = &finisher.redactors;
-    let github = &finisher.github;
-    let mut public = None;
-    steps.step("redacting");
     if cfg.redact.reports {
-        redactors.reports.report(&mut report);
+        redactors.reports.report(report);
     }
     let personal = &cfg.redact.personal;
-    if github.is_some() && (!cfg.redact.reports || personal.github != personal.reports) {
+    if finisher.github.is_some() && (!cfg.redact.reports || personal.github != personal.reports) {
         // Redaction is idempotent: what the reports' pass left, GitHub's pass completes.
         let mut p = report.clone();
         redactors.github.report(&mut p);
-        public = Some(p);
+        return Some(p);
     }
+    None
+}
+
+/// The GitHub sink: its plan or actions go into the report. Returns, per cluster, whether its
+/// problem's issue is closed (the state remembers it), and the errors.
+async fn github(
+    gs: &sink::github::Settings,
+    report: &mut Report,
+    public: Option<Report>,
+    steps: &mut crate::progress::Steps,
+) -> (std::collections::BTreeMap<String, bool>, Vec<SinkError>) {
+    let out = sink::github::run(public.as_ref().unwrap_or(report), gs).await;
+    steps.suspend(|| {
+        print_github_summary(
+            &out.report,
+            &out.errors,
+            &gs.cfg.label,
+            &gs.cfg.priority_label_prefix,
+        )
+    });
+    let errors = out
+        .errors
+        .into_iter()
+        .map(|e| SinkError {
+            sink: "github",
+            path: gs.repo.clone(),
+            error: std::io::Error::other(e),
+        })
+        .collect();
+    report.github = Some(out.report);
+    // Issues are per problem; the state remembers closing per cluster.
     let mut closed = std::collections::BTreeMap::new();
-    if let Some(gs) = &github {
-        steps.step(&format!("GitHub ({})", gs.repo));
-        let out = sink::github::run(public.as_ref().unwrap_or(&report), gs).await;
-        steps.suspend(|| {
-            print_github_summary(
-                &out.report,
-                &out.errors,
-                &gs.cfg.label,
-                &gs.cfg.priority_label_prefix,
-            )
-        });
-        for e in out.errors {
-            sink_errors.push(SinkError {
-                sink: "github",
-                path: gs.repo.clone(),
-                error: std::io::Error::other(e),
-            });
-        }
-        report.github = Some(out.report);
-        // Issues are per problem; the state remembers closing per cluster.
-        for p in &report.problems {
-            if let Some(&is_closed) = out.closed.get(&p.id) {
-                for c in &p.clusters {
-                    closed.insert(c.clone(), is_closed);
-                }
+    for p in &report.problems {
+        if let Some(&is_closed) = out.closed.get(&p.id) {
+            for c in &p.clusters {
+                closed.insert(c.clone(), is_closed);
             }
         }
     }
-    // The state store: updated by complete runs only (see `state`), and never by a dry run,
-    // after which the real run must still see what is new.
-    let dry = github.as_ref().is_some_and(|g| g.dry_run);
-    if dry && store.is_some() {
+    (closed, errors)
+}
+
+/// The state store: updated by complete runs only (see `state`), and never by a dry run,
+/// after which the real run must still see what is new.
+#[allow(clippy::too_many_arguments)]
+fn save_state(
+    cfg: &Config,
+    finisher: &mut Finisher,
+    report: &mut Report,
+    agg: &mut Aggregate,
+    partial: bool,
+    learned: Vec<mine::Known>,
+    closed: &std::collections::BTreeMap<String, bool>,
+    steps: &mut crate::progress::Steps,
+) -> Option<SinkError> {
+    let dry = finisher.github.as_ref().is_some_and(|g| g.dry_run);
+    let st = finisher.store.as_mut()?;
+    if dry {
         report.notes.push(
             "dry run: the state was not updated, so the real run still sees these entries as new"
                 .into(),
         );
+        return None;
     }
-    if let Some(st) = store.as_mut()
-        && !partial
-        && !dry
-    {
-        steps.step("saving the state");
-        let seen = agg.seen.take();
-        st.update(&agg, seen, &report, &closed, cfg);
-        st.learn_templates(mined.learned, agg.reference);
-        match st.save() {
-            Ok(()) => report.trends.state_updated = true,
-            Err(e) => sink_errors.push(SinkError {
-                sink: "state",
-                path: st.path.display().to_string(),
-                error: std::io::Error::other(e),
-            }),
+    if partial {
+        return None;
+    }
+    steps.step("saving the state");
+    let seen = agg.seen.take();
+    st.update(agg, seen, report, closed, cfg);
+    st.learn_templates(learned, agg.reference);
+    match st.save() {
+        Ok(()) => {
+            report.trends.state_updated = true;
+            None
         }
+        Err(e) => Some(SinkError {
+            sink: "state",
+            path: st.path.display().to_string(),
+            error: std::io::Error::other(e),
+        }),
     }
+}
 
-    // What the report was made from is not needed any more: freed before the sinks write.
-    drop(agg);
-
-    // Sinks that need the finished report, each on its own task.
-    steps.step("writing the reports");
+/// Writes the worklog and the JSON report, each on its own task; returns the report.
+async fn write_reports(
+    cfg: &Config,
+    report: Report,
+    report_path: Option<String>,
+    json_path: Option<String>,
+    sink_errors: &mut Vec<SinkError>,
+) -> Report {
     let report = Arc::new(report);
     let mut sink_tasks = Vec::new();
-    let report_path = opts
-        .report
-        .clone()
-        .or_else(|| cfg.sinks.report.clone())
-        .unwrap_or_else(|| "-".into());
-    if report_path == "-" {
-        // The worklog goes to the terminal the spinner is on.
-        steps.finish();
-    }
-    let report_path = (last_report || report_path != "-").then_some(report_path);
-    let outputs = outputs(
-        cfg,
-        opts,
-        report_path.as_deref(),
-        json_path.as_deref(),
-        had_entries_sink,
-    );
     if let Some(report_path) = report_path {
         let r = Arc::clone(&report);
         let caps = cfg.sinks.worklog.clone();
@@ -993,13 +1107,7 @@ pub async fn conclude(
             Err(e) => warn(&format!("a sink task failed: {e}")),
         }
     }
-    let report = Arc::try_unwrap(report).unwrap_or_else(|r| (*r).clone());
-    let written = written(&outputs, &report, &sink_errors);
-    Outcome {
-        report,
-        sink_errors,
-        written,
-    }
+    Arc::try_unwrap(report).unwrap_or_else(|r| (*r).clone())
 }
 
 /// The files a run set out to write, as (what, path); standard output is left out.
