@@ -88,9 +88,7 @@ fn three_workers_on_one_subscription_count_every_entry_once_across_a_sigkill() {
     let Some(emu) = Emulator::start() else { return };
     let topic = "projects/gardener-test/topics/fleet";
     let sub = "projects/gardener-test/subscriptions/fleet-workers";
-    assert_eq!(emu.call("PUT", &format!("/v1/{topic}"), "{}").0, 200);
-    let body = format!(r#"{{"topic":"{topic}","ackDeadlineSeconds":10}}"#);
-    assert_eq!(emu.call("PUT", &format!("/v1/{sub}"), &body).0, 200);
+    emu.subscription(topic, sub);
 
     let dir = tempdir();
     let d = dir.path();
@@ -195,15 +193,7 @@ fn three_workers_on_one_subscription_count_every_entry_once_across_a_sigkill() {
         "the subscription is named once"
     );
 
-    // Every message was acknowledged.
-    std::thread::sleep(Duration::from_secs(11));
-    let (status, left) = emu.call(
-        "POST",
-        &format!("/v1/{sub}:pull"),
-        r#"{"maxMessages":100,"returnImmediately":true}"#,
-    );
-    assert_eq!(status, 200);
-    assert!(!left.contains("receivedMessages"), "left: {left}");
+    emu.assert_empty(sub);
 }
 
 /// `gardener merge --watch DIR`: workers over files write their partials; the coordinator

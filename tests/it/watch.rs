@@ -63,6 +63,16 @@ fn entries_read(json: &Path) -> Option<u64> {
     v["totals"]["entries_read"].as_u64()
 }
 
+/// The entries the report's clusters count.
+fn counted(report: &Value) -> u64 {
+    report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum()
+}
+
 /// Waits until the report counts `n` entries; returns how long that took.
 pub(crate) fn until_counted(json: &Path, n: u64, child: &mut Child, limit: Duration) -> Duration {
     let t = Instant::now();
@@ -323,6 +333,28 @@ impl Emulator {
         )
     }
 
+    /// Creates `topic` and its subscription `sub` (ack deadline 10 s).
+    pub(crate) fn subscription(&self, topic: &str, sub: &str) {
+        assert_eq!(self.call("PUT", &format!("/v1/{topic}"), "{}").0, 200);
+        let body = format!(r#"{{"topic":"{topic}","ackDeadlineSeconds":10}}"#);
+        assert_eq!(self.call("PUT", &format!("/v1/{sub}"), &body).0, 200);
+    }
+
+    /// Every message was acknowledged: after the ack deadline nothing is delivered again.
+    pub(crate) fn assert_empty(&self, sub: &str) {
+        std::thread::sleep(Duration::from_secs(11));
+        let (status, left) = self.call(
+            "POST",
+            &format!("/v1/{sub}:pull"),
+            r#"{"maxMessages":100,"returnImmediately":true}"#,
+        );
+        assert_eq!(status, 200);
+        assert!(
+            !left.contains("receivedMessages"),
+            "left in the subscription: {left}"
+        );
+    }
+
     fn publish(&self, topic: &str, from: usize, to: usize) {
         use base64::Engine;
         for chunk in (from..to).collect::<Vec<_>>().chunks(500) {
@@ -350,9 +382,7 @@ fn pubsub_messages_are_counted_once_across_a_sigkill_and_acknowledged() {
     eprintln!("emulator up after {:?}", t0.elapsed());
     let topic = "projects/gardener-test/topics/logs";
     let sub = "projects/gardener-test/subscriptions/gardener-watch";
-    assert_eq!(emu.call("PUT", &format!("/v1/{topic}"), "{}").0, 200);
-    let body = format!(r#"{{"topic":"{topic}","ackDeadlineSeconds":10}}"#);
-    assert_eq!(emu.call("PUT", &format!("/v1/{sub}"), &body).0, 200);
+    emu.subscription(topic, sub);
 
     let dir = tempdir();
     let cfg = crate::common::write(
@@ -410,26 +440,9 @@ fn pubsub_messages_are_counted_once_across_a_sigkill_and_acknowledged() {
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["totals"]["entries_read"], 3000, "{stderr}");
-    let counted: u64 = report["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["count"].as_u64().unwrap())
-        .sum();
-    assert_eq!(counted, 3000, "every entry counted once");
+    assert_eq!(counted(&report), 3000, "every entry counted once");
 
-    // Every message was acknowledged: after the ack deadline nothing is delivered again.
-    std::thread::sleep(Duration::from_secs(11));
-    let (status, left) = emu.call(
-        "POST",
-        &format!("/v1/{sub}:pull"),
-        r#"{"maxMessages":100,"returnImmediately":true}"#,
-    );
-    assert_eq!(status, 200);
-    assert!(
-        !left.contains("receivedMessages"),
-        "left in the subscription: {left}"
-    );
+    emu.assert_empty(sub);
 }
 
 #[test]
@@ -494,13 +507,7 @@ fn a_gcloud_tail_that_exits_is_started_again() {
         notes.contains("1 entry printed again by a restarted gcloud beta logging tail"),
         "{notes}"
     );
-    let counted: u64 = report["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["count"].as_u64().unwrap())
-        .sum();
-    assert_eq!(counted, 6, "the entry printed twice counts once");
+    assert_eq!(counted(&report), 6, "the entry printed twice counts once");
 
     // `gardener run` refuses a tail, which would never end.
     let out = gardener(&["run", "--config", s(&cfg), "--state", "none"]);
