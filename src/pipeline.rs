@@ -303,7 +303,11 @@ async fn on_signals(stop: Arc<AtomicBool>, terminated: Arc<AtomicBool>) {
             _ = term_recv => true,
         };
         if round == 0 {
-            warn("interrupted; finishing what was read (press Ctrl-C again to quit at once)");
+            warn(if by_term {
+                "stopping (SIGTERM); finishing what was read"
+            } else {
+                "interrupted; finishing what was read (press Ctrl-C again to quit at once)"
+            });
             terminated.store(by_term, Ordering::SeqCst);
             stop.store(true, Ordering::SeqCst);
         } else {
