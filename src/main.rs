@@ -280,8 +280,10 @@ EXIT CODES:
     1    a sink failed (named on stderr; the other sinks were still written)
     2    bad command line or configuration, or a file that cannot be merged (not a gardener
          JSON report, another format version, other windows/samples/masks/--now)
-    3    a file could not be read
+    3    a file could not be read (with --watch: DIR is not a directory)
     5    another run holds this state longer than state.lock_wait
+    130  --watch interrupted (Ctrl-C): the last report was written and marked partial; SIGTERM
+         ends --watch with exit 0
 
 EXAMPLES:
     # A week exported as one file per day, each day run on its own machine:

@@ -219,7 +219,7 @@ fn the_coordinator_reports_on_the_workers_partials() {
         .status()
         .unwrap();
     assert!(old.success());
-    // A worker's refusal of what the coordinator does.
+    // A worker's refusal of what the coordinator does, and of an ID that is no file name.
     let refused = gardener(&["watch", "--partials", s(&parts), "--json", "x.json", s(&a)]);
     refused.expect_code(2);
     assert!(
@@ -227,6 +227,16 @@ fn the_coordinator_reports_on_the_workers_partials() {
         "{}",
         refused.stderr
     );
+    let bad_id = gardener(&[
+        "watch",
+        "--partials",
+        s(&parts),
+        "--worker-id",
+        "../w",
+        s(&a),
+    ]);
+    bad_id.expect_code(2);
+    assert!(bad_id.stderr.contains("--worker-id"), "{}", bad_id.stderr);
 
     let json = d.join("fleet.json");
     let md = d.join("fleet.md");
