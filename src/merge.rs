@@ -327,6 +327,7 @@ pub async fn watch(cfg: Config, opts: RunOptions, co: Coordinate) -> Result<Outc
             co.dir.display()
         )));
     }
+    refuse_outputs_in(&co.dir, &cfg, &opts)?;
     let mut finisher = Finisher::new(&cfg, &opts)?;
     let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
     let mut term = signal(SignalKind::terminate())
@@ -371,6 +372,42 @@ pub async fn watch(cfg: Config, opts: RunOptions, co: Coordinate) -> Result<Outc
             ));
         }
     }
+}
+
+/// Refuses a report the coordinator would write among the partials it reads: a merged JSON
+/// report is mergeable, so the next interval would count its entries again.
+fn refuse_outputs_in(
+    dir: &std::path::Path,
+    cfg: &Config,
+    opts: &RunOptions,
+) -> Result<(), RunError> {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let outputs = [
+        ("--json", opts.json.as_ref().or(cfg.sinks.json.as_ref())),
+        (
+            "--report",
+            opts.report.as_ref().or(cfg.sinks.report.as_ref()),
+        ),
+    ];
+    for (flag, path) in outputs {
+        let Some(path) = path.filter(|p| *p != "-") else {
+            continue;
+        };
+        let p = std::path::Path::new(path);
+        let parent = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let parent = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        if parent == dir && name.is_some_and(|n| is_partial_name(&n)) {
+            return Err(RunError::Config(format!(
+                "{flag} {path} is in the partials directory {}: the next interval would read it as a partial and count its entries twice; write it elsewhere",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the partials of `dir` written within `reach` seconds of `now`. A partial that cannot

@@ -237,6 +237,15 @@ fn the_coordinator_reports_on_the_workers_partials() {
     ]);
     bad_id.expect_code(2);
     assert!(bad_id.stderr.contains("--worker-id"), "{}", bad_id.stderr);
+    // The coordinator's own JSON report among the partials would count twice.
+    let inside = parts.join("fleet.json");
+    let own = gardener(&["merge", "--watch", s(&parts), "--json", s(&inside)]);
+    own.expect_code(2);
+    assert!(
+        own.stderr.contains("count its entries twice"),
+        "{}",
+        own.stderr
+    );
 
     let json = d.join("fleet.json");
     let md = d.join("fleet.md");
