@@ -101,6 +101,8 @@ pub struct Watching {
     pub ledger: Arc<source::pubsub::Ledger>,
     pub number: Arc<crate::epoch::Number>,
     pub shards: Vec<ShardLine>,
+    /// The source's notes so far, for every interval's report.
+    pub live: Arc<source::Live>,
 }
 
 /// `gardener watch`'s line to one running shard.
@@ -167,6 +169,7 @@ pub async fn start(
     let gate = watching.then(|| Arc::new(crate::epoch::Gate::default()));
     let number = watching.then(|| Arc::new(crate::epoch::Number::default()));
     let ledger = Arc::new(source::pubsub::Ledger::default());
+    let live = Arc::new(source::Live::default());
 
     let stats = [
         Arc::new(StageStats::new("source", 1, 0)),
@@ -192,6 +195,7 @@ pub async fn start(
             gate,
             ledger: Arc::clone(&ledger),
             every,
+            live: Arc::clone(&live),
         });
         tokio::task::spawn_blocking(move || {
             source::run(inputs, cfg, src_tx, stop, stats, progress, cuts)
@@ -266,6 +270,7 @@ pub async fn start(
             ledger,
             number,
             shards: lines,
+            live,
         });
     }
     Ok(Running {

@@ -156,6 +156,7 @@ pub async fn run(
         };
         reports += 1;
         let mut gathered = epoch(&running, parts);
+        gathered.notes.splice(0..0, lines.live.notes());
         if let Some(c) = keeper.as_mut() {
             c.add_to(&mut gathered, reach);
         }

@@ -1206,6 +1206,7 @@ pub fn run(
         tailing,
         quick_exits: 0,
         again: tailing.then(again::Again::default),
+        live: cuts.as_ref().map(|c| Arc::clone(&c.live)),
     };
     let mut input_idx = 0usize;
     while let Some(input) = inputs.get(input_idx) {
@@ -1238,6 +1239,8 @@ struct Reading<'a> {
     quick_exits: u32,
     /// Entries a restarted tail prints again are dropped (see `again`).
     again: Option<again::Again>,
+    /// `gardener watch`'s copy of the notes, for every interval's report.
+    live: Option<Arc<Live>>,
 }
 
 /// How reading one input ended.
@@ -1335,6 +1338,9 @@ impl Reading<'_> {
             if let Some(a) = self.again.as_mut() {
                 let from = at.checked.min(at.found.len());
                 a.drop_repeats(&at.buf, &mut at.found, from);
+                if let Some(live) = &self.live {
+                    live.repeats.store(a.dropped, Ordering::Relaxed);
+                }
             }
             // Cut a batch when enough entries are complete, when the buffer is large, when the
             // input is silent, and always at the end of the input.
@@ -1468,11 +1474,15 @@ impl Reading<'_> {
     }
 
     fn note(&mut self, input: &Input, offset: u64, text: String) {
-        self.summary.notes.push(Note {
+        let n = Note {
             input: input.name(),
             offset,
             text,
-        });
+        };
+        if let Some(live) = &self.live {
+            live.note(&n);
+        }
+        self.summary.notes.push(n);
     }
 
     /// Says how many entries a restarted tail printed again.
@@ -1480,13 +1490,11 @@ impl Reading<'_> {
         let Some(dropped) = self.again.as_ref().map(|a| a.dropped).filter(|&n| n > 0) else {
             return;
         };
-        let text = format!(
-            "{dropped} {} printed again by a restarted gcloud beta logging tail (same insertId and timestamp) {} dropped, not counted twice",
-            if dropped == 1 { "entry" } else { "entries" },
-            if dropped == 1 { "was" } else { "were" },
-        );
-        let offset = self.summary.bytes;
-        self.note(&Input::Gcloud { tail: true }, offset, text);
+        self.summary.notes.push(Note {
+            input: Input::Gcloud { tail: true }.name(),
+            offset: self.summary.bytes,
+            text: repeats_note(dropped),
+        });
     }
 }
 
@@ -1546,6 +1554,62 @@ pub struct Cuts {
     pub ledger: Arc<pubsub::Ledger>,
     /// The interval between reports (a Pub/Sub message is acknowledged by the next one).
     pub every: std::time::Duration,
+    /// What the source has to say so far, for every interval's report.
+    pub live: Arc<Live>,
+}
+
+/// The source's notes while it runs (`gardener watch` puts them in every interval's report, not
+/// only the last): the latest [`LIVE_NOTES`] notes, and the entries a restarted tail printed
+/// again.
+#[derive(Default)]
+pub struct Live {
+    notes: std::sync::Mutex<std::collections::VecDeque<Note>>,
+    older: AtomicU64,
+    repeats: AtomicU64,
+}
+
+/// Notes a running watch keeps for its reports (all of them reach the last report).
+const LIVE_NOTES: usize = 50;
+
+impl Live {
+    fn note(&self, n: &Note) {
+        let mut notes = self.notes.lock().unwrap_or_else(|e| e.into_inner());
+        notes.push_back(n.clone());
+        if notes.len() > LIVE_NOTES {
+            notes.pop_front();
+            self.older.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The notes so far, as a report words them.
+    pub fn notes(&self) -> Vec<String> {
+        let notes = self.notes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<String> = notes
+            .iter()
+            .map(|n| format!("{} (byte {}): {}", n.input, n.offset, n.text))
+            .collect();
+        let older = self.older.load(Ordering::Relaxed);
+        if older > 0 {
+            out.insert(
+                0,
+                format!("{older} earlier notes of the source are in the last report"),
+            );
+        }
+        let repeats = self.repeats.load(Ordering::Relaxed);
+        if repeats > 0 {
+            out.push(repeats_note(repeats));
+        }
+        out
+    }
+}
+
+/// Says how many entries a restarted tail printed again (and were dropped).
+fn repeats_note(dropped: u64) -> String {
+    format!(
+        "{dropped} {} printed again by a restarted gcloud beta logging tail (same insertId and timestamp) {} dropped, not counted twice",
+        if dropped == 1 { "entry" } else { "entries" },
+        if dropped == 1 { "was" } else { "were" },
+    )
 }
 
 /// Tells the epoch gate, when dropped, that the source has ended.

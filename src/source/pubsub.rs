@@ -158,6 +158,7 @@ pub fn run(
         gate,
         ledger,
         every,
+        ..
     } = cuts;
     let _ended = Ended(Some(Arc::clone(&gate)));
     let name = cfg.source.pubsub.subscription.clone();

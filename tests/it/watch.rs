@@ -496,6 +496,11 @@ fn a_gcloud_tail_that_exits_is_started_again() {
         "/dev/null",
     ]);
     until_counted(&json, 6, &mut child, Duration::from_secs(60));
+    // The interval's report already says what the source met, not only the last one.
+    let running: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let notes = running["notes"].to_string();
+    assert_eq!(notes.matches("started again").count(), 2, "{notes}");
+    assert!(notes.contains("1 entry printed again"), "{notes}");
     signal(&child, "TERM");
     let (code, stderr) = wait_limited(child, Duration::from_secs(60));
     assert_eq!(code, 0, "{stderr}");
