@@ -105,6 +105,8 @@ pub async fn run(
         // The coordinator keeps the state; workers neither read nor lock it (--state and
         // GARDENER_STATE are not theirs).
         opts.state = Some("none".into());
+        // No worklog either (not even sinks.report from the configuration, which the output
+        // checks would otherwise weigh).
         opts.report = Some("/dev/null".into());
     }
     let state_dir = opts.state.clone().unwrap_or_else(|| cfg.state.dir.clone());
