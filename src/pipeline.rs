@@ -686,24 +686,21 @@ pub fn partial(
 ) -> Mergeable {
     let (mut combined, newest) = combine_parts(cfg, finisher, gathered.parts, now);
     aggregate::list_bad(&mut combined.bad);
-    let mut m = Mergeable {
-        format: crate::record::MERGE_FORMAT,
-        settings: finisher.merge_settings.clone(),
+    let t = totals(
+        &combined,
+        gathered.bytes_read,
+        gathered.entries_read,
+        0,
+        gathered.started,
+    );
+    let mut m = mergeable_section(
+        finisher,
         newest,
-        partial: gathered.partial,
-        inputs: gathered.inputs,
-        bytes_read: gathered.bytes_read,
-        entries_read: gathered.entries_read,
-        entries_processed: combined.entries,
-        entries_skipped: combined.bad_count,
-        utf8_repaired: combined.repaired_utf8,
-        without_timestamp: combined.without_timestamp,
-        future_dated: combined.future_dated,
-        ignored_fields: combined.ignored_fields,
-        bad: combined.bad,
-        notes: gathered.notes,
-        clusters: combined.clusters,
-    };
+        (gathered.partial, gathered.inputs, &t),
+        combined.bad,
+        gathered.notes,
+        combined.clusters,
+    );
     if cfg.redact.reports {
         finisher.redactors.reports.mergeable(&mut m);
     }
@@ -934,19 +931,13 @@ fn assemble(
             last: format_rfc3339(l),
         }),
         services,
-        totals: Totals {
-            bytes_read: gathered.bytes_read,
-            entries_read: gathered.entries_read,
-            entries_processed: agg.entries,
-            entries_skipped: agg.bad_count,
-            utf8_repaired: agg.repaired_utf8,
-            without_timestamp: agg.without_timestamp,
-            future_dated: agg.future_dated,
-            ignored_fields: agg.ignored_fields,
-            clusters: clusters.len() as u64,
-            clusters_folded: agg.clusters.iter().map(|c| c.folded).sum(),
-            elapsed_ms: gathered.started.elapsed().as_millis() as u64,
-        },
+        totals: totals(
+            agg,
+            gathered.bytes_read,
+            gathered.entries_read,
+            clusters.len() as u64,
+            gathered.started,
+        ),
         windows: agg.windows.iter().map(|w| w.0.clone()).collect(),
         priorities,
         problems,
@@ -968,22 +959,65 @@ fn mergeable_of(
     newest: Option<i64>,
     clusters: Vec<crate::record::Cluster>,
 ) -> Mergeable {
+    mergeable_section(
+        finisher,
+        newest,
+        (report.partial, report.inputs.clone(), &report.totals),
+        report.bad_entries.clone(),
+        report.notes.clone(),
+        clusters,
+    )
+}
+
+/// The counts of a report (or a partial) over the aggregate `agg`.
+fn totals(
+    agg: &Aggregate,
+    bytes_read: u64,
+    entries_read: u64,
+    clusters: u64,
+    started: Instant,
+) -> Totals {
+    Totals {
+        bytes_read,
+        entries_read,
+        entries_processed: agg.entries,
+        entries_skipped: agg.bad_count,
+        utf8_repaired: agg.repaired_utf8,
+        without_timestamp: agg.without_timestamp,
+        future_dated: agg.future_dated,
+        ignored_fields: agg.ignored_fields,
+        clusters,
+        clusters_folded: agg.clusters.iter().map(|c| c.folded).sum(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// A mergeable section: raw-fingerprint clusters with the counts they were made from
+/// (`(partial, inputs, totals)`), for a JSON report or a worker's partial alike.
+fn mergeable_section(
+    finisher: &Finisher,
+    newest: Option<i64>,
+    (partial, inputs, t): (bool, Vec<String>, &Totals),
+    bad: Vec<crate::record::BadInfo>,
+    notes: Vec<String>,
+    clusters: Vec<crate::record::Cluster>,
+) -> Mergeable {
     Mergeable {
         format: crate::record::MERGE_FORMAT,
         settings: finisher.merge_settings.clone(),
         newest,
-        partial: report.partial,
-        inputs: report.inputs.clone(),
-        bytes_read: report.totals.bytes_read,
-        entries_read: report.totals.entries_read,
-        entries_processed: report.totals.entries_processed,
-        entries_skipped: report.totals.entries_skipped,
-        utf8_repaired: report.totals.utf8_repaired,
-        without_timestamp: report.totals.without_timestamp,
-        future_dated: report.totals.future_dated,
-        ignored_fields: report.totals.ignored_fields,
-        bad: report.bad_entries.clone(),
-        notes: report.notes.clone(),
+        partial,
+        inputs,
+        bytes_read: t.bytes_read,
+        entries_read: t.entries_read,
+        entries_processed: t.entries_processed,
+        entries_skipped: t.entries_skipped,
+        utf8_repaired: t.utf8_repaired,
+        without_timestamp: t.without_timestamp,
+        future_dated: t.future_dated,
+        ignored_fields: t.ignored_fields,
+        bad,
+        notes,
         clusters,
     }
 }

@@ -245,6 +245,8 @@ struct Checkpoint {
     /// Workers sharing a subscription: the other workers' partials (name → modification time
     /// and size when last read), whose message ids this worker must not count again.
     peers: Option<std::collections::HashMap<String, (Option<std::time::SystemTime>, u64)>>,
+    /// The worker's ID, written into its partial (`--partials`).
+    worker: Option<String>,
 }
 
 /// How long message ids are remembered after their report: Pub/Sub's longest ack deadline.
@@ -303,6 +305,7 @@ impl Checkpoint {
             ))
         })?;
         let mut c = Checkpoint::at(p.path(), own, ledger, every, resume)?;
+        c.worker = Some(p.worker.clone());
         if resume {
             c.peers = Some(Default::default());
             c.refresh_peers(ledger);
@@ -324,6 +327,7 @@ impl Checkpoint {
             recent: Default::default(),
             keep,
             peers: None,
+            worker: None,
         };
         if resume && c.path.exists() {
             let p = c.path.display().to_string();
@@ -411,14 +415,9 @@ impl Checkpoint {
         while self.recent.len() > self.keep {
             self.recent.pop_front();
         }
-        let worker = self
-            .peers
-            .is_some()
-            .then(|| self.path.file_stem().and_then(|s| s.to_str()))
-            .flatten();
         let file = CheckpointFile {
             tool: format!("log-gardener {}", env!("CARGO_PKG_VERSION")),
-            worker,
+            worker: self.worker.as_deref(),
             written_at: format_rfc3339(now_nanos()),
             delivered: self.recent.iter().flatten().map(String::as_str).collect(),
             mergeable: m,

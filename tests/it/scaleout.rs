@@ -212,6 +212,7 @@ fn the_coordinator_reports_on_the_workers_partials() {
         assert_eq!(code, 0, "{stderr}");
     }
     assert_eq!(counted(&parts), 3500);
+    assert_eq!(read_json(&parts.join("a.json"))["worker"], "a");
     // A worker that stopped two days ago: its partial is left out.
     std::fs::copy(parts.join("a.json"), parts.join("gone.json")).unwrap();
     let old = Command::new("touch")
