@@ -4,8 +4,9 @@
 //! For each size it generates `gardener gen` output once (cached under `bench-data/`), then runs
 //! two child processes on it and measures each one's wall time, CPU time and peak resident
 //! memory (`wait4`): `gardener run` as users run it (worklog and JSON report written), and the
-//! one-core *parse-only baseline* (`gardener parse-only`, hidden): the source's own splitter and
-//! the parse stage's own `parse_batch` on one thread, nothing else. Numbers are printed, never
+//! one-core *parse-only baseline* (`gardener parse-only`, hidden): the source's splitter in its
+//! exact mode (every byte of every entry scanned for brackets and strings, never line by line;
+//! see [`Splitter::exact`]) and the parse stage's own `parse_batch` on one thread, nothing else. Numbers are printed, never
 //! asserted.
 
 use std::io::Write;
@@ -31,12 +32,12 @@ pub struct ParseOnly {
 }
 
 /// The parse-only baseline: reads `input` in `pipeline.read_block_kib` blocks, splits it with the
-/// source's [`Splitter`] and parses batches of `pipeline.batch_size` entries with
+/// source's [`Splitter`] in its exact mode and parses batches of `pipeline.batch_size` entries with
 /// [`crate::parse::parse_batch`], all on the calling thread.
 pub fn parse_only(input: &std::fs::File, cfg: &Config) -> std::io::Result<ParseOnly> {
     let block = cfg.pipeline.read_block_kib * 1024;
     let batch_size = cfg.pipeline.batch_size;
-    let mut splitter = Splitter::new(cfg.source.format, crate::source::Limits::of(cfg));
+    let mut splitter = Splitter::exact(cfg.source.format, crate::source::Limits::of(cfg));
     let mut buf: Vec<u8> = Vec::with_capacity(block * 2);
     let mut found: Vec<Found> = Vec::new();
     let mut out = ParseOnly::default();

@@ -86,8 +86,9 @@ Benchmark `gardener run` against a one-core parse-only baseline on generated inp
 
 For each size, generates `gardener gen --entries N --seed S` output once (cached in --dir,
 default bench-data/), then runs, as child processes of this binary: `gardener run --quiet` with
-the worklog and JSON report written to --dir, and the parse-only baseline (the source's
-splitter and the parse stage on one thread, nothing else). Prints wall time, CPU time,
+the worklog and JSON report written to --dir, and the parse-only baseline (a splitter that
+scans every byte for brackets and strings, and the parse stage, on one thread, nothing else).
+Prints wall time, CPU time,
 entries/s, MB/s and peak RSS (from wait4) of each, and the ratio of their throughputs, plus
 the per-stage statistics of the run. Numbers vary with the machine and its load: run it on an
 idle machine, with a release build:

@@ -146,8 +146,6 @@ pub struct Record {
     pub resource_type: Str,
     pub service: Str,
     pub revision: Str,
-    /// Raw JSON of `resource.labels`.
-    pub resource_labels: Str,
     pub log_name: Str,
     /// The message (see `parse` for the order of payload fields it is taken from).
     pub message: Str,

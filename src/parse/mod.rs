@@ -8,6 +8,7 @@
 //! of the payload. An entry with no payload and no `httpRequest` is a bad entry, as is anything
 //! that is not a JSON object or has fields of the wrong type.
 
+mod nested;
 pub mod textlog;
 
 use std::borrow::Cow;
@@ -18,6 +19,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde_json::value::RawValue;
 use tokio::sync::Mutex;
 use tokio::sync::mpsc::{Receiver, Sender};
+
+use nested::{Message, Nested, fields};
 
 use crate::record::{BadEntry, Batch, EntrySpan, Flaw, Http, Record, Severity, Str};
 use crate::stats::StageStats;
@@ -169,130 +172,139 @@ struct Entry<'a> {
     receive_timestamp: Option<Text<'a>>,
     #[serde(borrow)]
     severity: Option<Flex<'a>>,
+    // Nested objects are read in the same pass (see `nested`): one of an unexpected shape is
+    // ignored and counted, never a reason to reject the entry.
     #[serde(borrow)]
-    resource: Option<&'a RawValue>,
+    resource: Option<Nested<Resource<'a>>>,
     #[serde(borrow, rename = "logName")]
     log_name: Option<Text<'a>>,
     #[serde(borrow, rename = "jsonPayload")]
-    json_payload: Option<&'a RawValue>,
+    json_payload: Option<Nested<JsonPayload<'a>>>,
     #[serde(borrow, rename = "textPayload")]
     text_payload: Option<Text<'a>>,
     #[serde(borrow, rename = "protoPayload")]
-    proto_payload: Option<&'a RawValue>,
-    // Nested objects are taken raw and parsed on their own (`lenient`): one of an unexpected
-    // shape is ignored and counted, never a reason to reject the entry.
+    proto_payload: Option<Nested<ProtoPayload<'a>>>,
     #[serde(borrow, rename = "httpRequest")]
-    http_request: Option<&'a RawValue>,
+    http_request: Option<Nested<HttpRequest<'a>>>,
     #[serde(borrow, rename = "sourceLocation")]
-    source_location: Option<&'a RawValue>,
+    source_location: Option<Nested<SourceLocation<'a>>>,
     #[serde(borrow)]
     trace: Option<Text<'a>>,
     #[serde(borrow)]
     labels: Option<&'a RawValue>,
 }
 
+/// The payloads alone, raw: read again only for a payload with no message to take, which is
+/// then rendered whole.
 #[derive(Deserialize)]
-struct Resource<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Option<Text<'a>>,
-    #[serde(borrow)]
-    labels: Option<&'a RawValue>,
+struct RawPayloads<'a> {
+    #[serde(borrow, rename = "jsonPayload")]
+    json_payload: Option<&'a RawValue>,
+    #[serde(borrow, rename = "protoPayload")]
+    proto_payload: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
+struct Resource<'a> {
+    kind: Option<Text<'a>>,
+    labels: Option<Nested<ResourceLabels<'a>>>,
+}
+fields!(Resource {
+    kind: "type",
+    labels: "labels"
+});
+
+#[derive(Default)]
 struct ResourceLabels<'a> {
-    #[serde(borrow)]
     service_name: Option<Text<'a>>,
-    #[serde(borrow)]
     function_name: Option<Text<'a>>,
-    #[serde(borrow)]
     module_id: Option<Text<'a>>,
-    #[serde(borrow)]
     container_name: Option<Text<'a>>,
-    #[serde(borrow)]
     job_name: Option<Text<'a>>,
-    #[serde(borrow)]
     revision_name: Option<Text<'a>>,
-    #[serde(borrow)]
     version_id: Option<Text<'a>>,
 }
+fields!(ResourceLabels {
+    service_name: "service_name",
+    function_name: "function_name",
+    module_id: "module_id",
+    container_name: "container_name",
+    job_name: "job_name",
+    revision_name: "revision_name",
+    version_id: "version_id",
+});
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct HttpRequest<'a> {
-    #[serde(borrow, rename = "requestMethod")]
     method: Option<Text<'a>>,
-    #[serde(borrow, rename = "requestUrl")]
     url: Option<Text<'a>>,
-    #[serde(borrow)]
     status: Option<Flex<'a>>,
-    #[serde(borrow)]
     latency: Option<Text<'a>>,
-    #[serde(borrow, rename = "userAgent")]
     user_agent: Option<Text<'a>>,
 }
+fields!(HttpRequest {
+    method: "requestMethod",
+    url: "requestUrl",
+    status: "status",
+    latency: "latency",
+    user_agent: "userAgent",
+});
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct SourceLocation<'a> {
-    #[serde(borrow)]
     file: Option<Text<'a>>,
-    #[serde(borrow)]
     line: Option<Flex<'a>>,
-    #[serde(borrow)]
     function: Option<Text<'a>>,
 }
+fields!(SourceLocation {
+    file: "file",
+    line: "line",
+    function: "function",
+});
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct JsonPayload<'a> {
-    #[serde(borrow)]
-    message: Option<&'a RawValue>,
-    #[serde(borrow)]
-    labels: Option<PayloadLabels<'a>>,
+    message: Option<Message<'a>>,
+    labels: Option<Nested<PayloadLabels<'a>>>,
 }
+fields!(JsonPayload {
+    message: "message",
+    labels: "labels",
+});
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct PayloadLabels<'a> {
-    #[serde(borrow)]
     module: Option<Flex<'a>>,
-    #[serde(borrow)]
     function: Option<Flex<'a>>,
-    #[serde(borrow)]
     line: Option<Flex<'a>>,
 }
+fields!(PayloadLabels {
+    module: "module",
+    function: "function",
+    line: "line",
+});
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct ProtoPayload<'a> {
-    #[serde(borrow)]
-    status: Option<&'a RawValue>,
-    #[serde(borrow, rename = "methodName")]
+    status: Option<Nested<ProtoStatus<'a>>>,
     method_name: Option<Text<'a>>,
 }
+fields!(ProtoPayload {
+    status: "status",
+    method_name: "methodName",
+});
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct ProtoStatus<'a> {
-    #[serde(borrow)]
     message: Option<Text<'a>>,
 }
+fields!(ProtoStatus { message: "message" });
 
 /// Where parsed text goes: spans of the batch buffer when the text is borrowed from it,
 /// otherwise the arena.
 struct Spans<'b> {
     buf: &'b [u8],
     arena: &'b mut String,
-}
-
-/// A nested object parsed on its own: `None`, and counted, when it has another shape (Cloud
-/// Logging writes `protoPayload.status` as a number in some services).
-fn lenient<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
-    let raw = raw?;
-    let before = IGNORED.with(|c| c.get());
-    match serde_json::from_str(raw.get()) {
-        Ok(v) => Some(v),
-        Err(_) => {
-            // The whole field once, not also what was counted inside it.
-            IGNORED.with(|c| c.set(before + 1));
-            None
-        }
-    }
 }
 
 impl Spans<'_> {
@@ -319,24 +331,19 @@ impl Spans<'_> {
     }
 }
 
-/// Renders a JSON value compactly (for payloads with no message field).
-fn compact(raw: &RawValue) -> String {
-    match serde_json::from_str::<serde_json::Value>(raw.get()) {
+/// A payload with no message to take, rendered compactly: read again from the entry's text
+/// (rare, so the common entry is read once).
+fn rendered_payload(text: &str, proto: bool) -> Option<String> {
+    let raw = serde_json::from_str::<RawPayloads>(text).ok()?;
+    let raw = if proto {
+        raw.proto_payload
+    } else {
+        raw.json_payload
+    }?;
+    Some(match serde_json::from_str::<serde_json::Value>(raw.get()) {
         Ok(v) => v.to_string(),
         Err(_) => raw.get().to_string(),
-    }
-}
-
-/// A message value: a JSON string is decoded, anything else rendered compactly.
-fn message_text(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let t = raw.get();
-    if t == "null" {
-        return None;
-    }
-    if t.starts_with('"') {
-        return serde_json::from_str::<Text>(t).ok().map(|t| t.0);
-    }
-    Some(Cow::Owned(compact(raw)))
+    })
 }
 
 /// A reason for a part that serde_json could not decode.
@@ -345,6 +352,12 @@ fn invalid(part: &str, e: &serde_json::Error) -> String {
     if text.starts_with("recursion limit exceeded") {
         // The source's depth limit (at most 127) normally catches these first.
         format!("invalid {part}: nested too deeply for serde_json ({text})")
+    } else if e.is_eof() {
+        // In gcloud's layout the splitter ends an entry at its own closing line without
+        // counting brackets: one that is still open there is missing a bracket or a quote.
+        format!(
+            "invalid {part}: unbalanced JSON, it ends before its brackets close (a bracket or quote is missing): {text}"
+        )
     } else {
         format!("invalid {part}: {text}")
     }
@@ -375,19 +388,15 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
     if let Some(s) = &e.severity {
         r.severity = Severity::parse(&s.0).unwrap_or_default();
     }
-    if let Some(res) = lenient::<Resource>(e.resource) {
+    if let Some(res) = e.resource.and_then(Nested::object) {
         r.resource_type = spans.opt(&res.kind);
-        if let Some(raw) = res.labels {
-            r.resource_labels = spans.of(raw.get());
-            let l: ResourceLabels = lenient(Some(raw)).unwrap_or_default();
+        if let Some(l) = res.labels.and_then(Nested::object) {
             let service = l
                 .service_name
-                .as_ref()
-                .or(l.function_name.as_ref())
-                .or(l.module_id.as_ref())
-                .or(l.container_name.as_ref())
-                .or(l.job_name.as_ref())
-                .cloned();
+                .or(l.function_name)
+                .or(l.module_id)
+                .or(l.container_name)
+                .or(l.job_name);
             r.service = spans.opt(&service);
             r.revision = spans.opt(&l.revision_name.or(l.version_id));
         }
@@ -396,37 +405,41 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
         }
     }
     let mut message: Option<Cow<str>> = None;
-    if let Some(raw) = e.json_payload {
-        // Not an object (`"jsonPayload": "just a string"`): counted, and its text rendered.
-        if let Some(p) = lenient::<JsonPayload>(Some(raw)) {
-            message = p.message.and_then(message_text);
-            if let Some(l) = &p.labels {
+    match e.json_payload {
+        Some(Nested::Object(p)) => {
+            message = p.message.map(|m| m.0);
+            if let Some(l) = p.labels.and_then(Nested::object) {
                 r.module = spans.flex(&l.module);
                 r.function = spans.flex(&l.function);
                 r.line = spans.flex(&l.line);
             }
+            if message.is_none() && e.text_payload.is_none() {
+                message = rendered_payload(text, false).map(Cow::Owned);
+            }
         }
-        if message.is_none() && e.text_payload.is_none() {
-            message = Some(Cow::Owned(compact(raw)));
+        // Not an object (`"jsonPayload": "just a string"`): counted, and its text rendered.
+        Some(Nested::Other(v)) if e.text_payload.is_none() => {
+            message = Some(Cow::Owned(v.to_string()));
         }
+        _ => {}
     }
     if message.is_none() {
-        message = e.text_payload.clone().map(|t| t.0);
+        message = e.text_payload.map(|t| t.0);
     }
-    if let (None, Some(raw)) = (&message, e.proto_payload) {
-        let p: Option<ProtoPayload> = lenient(Some(raw));
-        let (status, method) = match p {
-            Some(p) => (lenient::<ProtoStatus>(p.status), p.method_name),
-            None => (None, None),
+    if let (None, Some(p)) = (&message, e.proto_payload) {
+        message = match p {
+            Nested::Object(p) => p
+                .status
+                .and_then(Nested::object)
+                .and_then(|s| s.message)
+                .filter(|m| !m.is_empty())
+                .or(p.method_name)
+                .map(|t| t.0)
+                .or_else(|| rendered_payload(text, true).map(Cow::Owned)),
+            Nested::Other(v) => Some(Cow::Owned(v.to_string())),
         };
-        message = status
-            .and_then(|s| s.message)
-            .filter(|m| !m.is_empty())
-            .or(method)
-            .map(|t| t.0)
-            .or_else(|| Some(Cow::Owned(compact(raw))));
     }
-    if let Some(loc) = &lenient::<SourceLocation>(e.source_location) {
+    if let Some(loc) = e.source_location.and_then(Nested::object) {
         r.file = spans.opt(&loc.file);
         if r.function.is_empty() {
             r.function = spans.opt(&loc.function);
@@ -435,7 +448,7 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
             r.line = spans.flex(&loc.line);
         }
     }
-    if let Some(h) = &lenient::<HttpRequest>(e.http_request) {
+    if let Some(h) = e.http_request.and_then(Nested::object) {
         r.http = Some(Http {
             method: spans.opt(&h.method),
             url: spans.opt(&h.url),
@@ -714,6 +727,41 @@ mod tests {
                 .unwrap_err()
                 .contains("invalid entry")
         );
+    }
+
+    #[test]
+    fn nested_objects_of_another_shape_are_ignored_not_rejected() {
+        // Read in one pass: a nested value that is no object is counted and left out; the
+        // rest of the entry is kept.
+        let (b, r) = parse_one(
+            r#"{"httpRequest": 5, "sourceLocation": [1], "resource": {"type": "gce_instance", "labels": "x"}, "jsonPayload": {"labels": 7, "message": "kept"}}"#,
+        );
+        let r = r.unwrap();
+        assert_eq!(b.str(r.message), "kept");
+        assert!(r.http.is_none());
+        assert_eq!(b.str(r.service), "gce_instance");
+        assert_eq!(b.ignored_fields, 4);
+        // protoPayload.status as a number: the method name is the message.
+        let (b, r) = parse_one(r#"{"protoPayload": {"status": 7, "methodName": "m.get"}}"#);
+        assert_eq!(b.str(r.unwrap().message), "m.get");
+        assert_eq!(b.ignored_fields, 1);
+        // A payload that is no object is rendered as the message.
+        let (b, r) = parse_one(r#"{"jsonPayload": "just a string"}"#);
+        assert_eq!(b.str(r.unwrap().message), r#""just a string""#);
+        let (b, r) = parse_one(r#"{"protoPayload": {"x": [1, {"y": null}]}}"#);
+        assert_eq!(b.str(r.unwrap().message), r#"{"x":[1,{"y":null}]}"#);
+        // A repeated field: the last one counts. A null message renders the payload.
+        let (b, r) = parse_one(r#"{"jsonPayload": {"message": "a", "message": "b"}}"#);
+        assert_eq!(b.str(r.unwrap().message), "b");
+        let (b, r) = parse_one(r#"{"jsonPayload": {"message": null, "k": 1}}"#);
+        assert_eq!(b.str(r.unwrap().message), r#"{"k":1,"message":null}"#);
+        // Numbers and escaped keys.
+        let (b, r) = parse_one(
+            r#"{"jsonPayload": {"message": 1.5}, "httpRequest": {"st\u0061tus": "502"}}"#,
+        );
+        let r = r.unwrap();
+        assert_eq!(b.str(r.message), "1.5");
+        assert_eq!(r.http.unwrap().status, 502);
     }
 
     #[test]

@@ -181,6 +181,8 @@ enum NextLine {
     More,
     /// Indented: the entry goes on.
     Inside,
+    /// `  }`: in gcloud's layout, the line that closes an entry.
+    End,
     /// `  {`: an entry starts.
     Entry,
     /// `]` in column 0: the array closes.
@@ -202,6 +204,7 @@ fn next_line(buf: &[u8], newline: usize) -> NextLine {
             Some(b' ') => match rest.get(2) {
                 None => NextLine::More,
                 Some(b'{') => NextLine::Entry,
+                Some(b'}') => NextLine::End,
                 Some(_) => NextLine::Inside,
             },
             Some(_) => NextLine::Inside,
@@ -239,6 +242,11 @@ pub struct Splitter {
     pretty: bool,
     /// The current array has not had an element yet (its layout is decided on the first).
     first: bool,
+    /// The current element is read line by line (see [`Splitter::scan_lines`]).
+    by_lines: bool,
+    /// Elements in gcloud's layout may be read line by line (false: every byte is scanned, as
+    /// the parse-only baseline does).
+    line_mode: bool,
     col: u32,
     /// First bytes of the current oversized entry, or of the skipped run (for its note).
     head: Vec<u8>,
@@ -269,12 +277,23 @@ impl Splitter {
             oversize: false,
             pretty: false,
             first: false,
+            by_lines: false,
+            line_mode: true,
             col: NO_COL,
             head: Vec::new(),
             heads: Vec::new(),
             base: 0,
             notes: Vec::new(),
             unlisted: 0,
+        }
+    }
+
+    /// A splitter that scans every byte of every array element, never line by line: the
+    /// parse-only baseline's, which splits as a plain bracket-and-string scanner would.
+    pub fn exact(forced: InputFormat, limits: Limits) -> Splitter {
+        Splitter {
+            line_mode: false,
+            ..Splitter::new(forced, limits)
         }
     }
 
@@ -309,6 +328,7 @@ impl Splitter {
         self.in_string = false;
         self.too_deep = false;
         self.oversize = false;
+        self.by_lines = false;
     }
 
     fn begin_skip(&mut self, mode: Mode) {
@@ -374,13 +394,26 @@ impl Splitter {
                             // (dead-letter file).
                             if self.pretty && b != b'{' && !starts_value(&buf[self.pos..]) {
                                 self.begin_skip(Mode::SkipToEntry);
-                            } else {
-                                self.begin_entry(Mode::ArrayElement);
+                                continue;
                             }
+                            // An object whose first line is just `{` is read line by line;
+                            // whether it is must not depend on where the block ends.
+                            let lines = self.pretty && self.line_mode && b == b'{';
+                            let by_lines = match buf.get(self.pos + 1) {
+                                None if lines => return,
+                                next => lines && next == Some(&b'\n'),
+                            };
+                            self.begin_entry(Mode::ArrayElement);
+                            self.by_lines = by_lines;
                             continue;
                         }
                     }
                     self.pos += 1;
+                }
+                Mode::ArrayElement if self.by_lines => {
+                    if !self.scan_lines(buf, out) {
+                        return;
+                    }
                 }
                 Mode::ArrayElement => {
                     if !self.scan_element(buf, out) {
@@ -450,7 +483,7 @@ impl Splitter {
                     self.mode = Mode::Detect;
                     return true;
                 }
-                NextLine::Inside | NextLine::Junk => {
+                NextLine::Inside | NextLine::End | NextLine::Junk => {
                     self.keep_head(buf, nl + 1);
                     self.pos = nl + 1;
                 }
@@ -566,7 +599,7 @@ impl Splitter {
                             self.pos = i;
                             return self.wait(buf);
                         }
-                        NextLine::Inside => {}
+                        NextLine::Inside | NextLine::End => {}
                         NextLine::Entry | NextLine::Close => {
                             break (i, i, Mode::ArrayBetween, resumed);
                         }
@@ -579,6 +612,50 @@ impl Splitter {
             i += 1;
         };
         self.emit(buf, end, broken, false, out);
+        self.pos = resume;
+        if next == Mode::SkipToEntry {
+            self.begin_skip(next);
+        } else {
+            self.mode = next;
+            self.col = NO_COL;
+        }
+        true
+    }
+
+    /// Advances through an element of gcloud's layout that opened with a line of its own,
+    /// looking only at line starts: a raw newline cannot be inside a JSON string, so every line
+    /// starts outside one, and in this layout the entry's own closing brace is the first line
+    /// that is `  }` (nested lines are indented deeper). A line that starts another entry,
+    /// closes the array or starts in column 0 ends it early, as in [`Splitter::scan_element`].
+    /// Brackets are not counted: an entry whose brackets do not balance inside ends at its
+    /// `  }` and is rejected by the parser with the place it went wrong; the depth limit is
+    /// checked on the whole entry once it ends (cheaply, by counting brackets first).
+    fn scan_lines(&mut self, buf: &[u8], out: &mut Vec<Found>) -> bool {
+        let mut i = self.pos;
+        let (end, resume, next, broken) = loop {
+            let Some(k) = memchr::memchr(b'\n', &buf[i..]) else {
+                self.pos = buf.len();
+                return self.wait(buf);
+            };
+            let nl = i + k;
+            let resumed = Some(self.base + nl as u64 + 1);
+            match next_line(buf, nl) {
+                NextLine::More => {
+                    self.pos = nl;
+                    return self.wait(buf);
+                }
+                NextLine::Inside => i = nl + 1,
+                NextLine::End => break (nl + 4, nl + 4, Mode::ArrayBetween, None),
+                NextLine::Entry | NextLine::Close => break (nl, nl, Mode::ArrayBetween, resumed),
+                NextLine::Document => break (nl, nl + 1, Mode::Detect, resumed),
+                NextLine::Junk => break (nl, nl + 1, Mode::SkipToEntry, resumed),
+            }
+        };
+        if !self.oversize && (end - self.start) as u64 <= self.limits.max_entry_bytes {
+            self.too_deep = nests_deeper(&buf[self.start..end], self.limits.max_depth);
+        }
+        self.emit(buf, end, broken, false, out);
+        self.by_lines = false;
         self.pos = resume;
         if next == Mode::SkipToEntry {
             self.begin_skip(next);
@@ -659,6 +736,10 @@ impl Splitter {
     /// Called at end of input: emits a trailing entry, if any, and notes what was left
     /// unfinished.
     pub fn finish(&mut self, buf: &[u8], out: &mut Vec<Found>) {
+        if self.mode == Mode::ArrayBetween && self.pos < buf.len() {
+            // An element's first byte, left for the next block to say how to read it.
+            self.begin_entry(Mode::ArrayElement);
+        }
         match self.mode {
             Mode::NdjsonLine => {
                 self.end_line(buf, buf.len(), out);
@@ -1717,6 +1798,43 @@ mod tests {
         whole
     }
 
+    /// Entries as the parse-only baseline's splitter finds them (whole input at once).
+    fn split_exact(input: &[u8]) -> Vec<(String, Flaw)> {
+        let mut s = Splitter::exact(InputFormat::Auto, Limits::default());
+        let mut found = Vec::new();
+        s.scan(input, &mut found);
+        s.finish(input, &mut found);
+        found
+            .iter()
+            .map(|f| {
+                let text = String::from_utf8_lossy(&input[f.start..f.end]).into_owned();
+                (text, f.flaw)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn line_by_line_and_exact_agree_on_gcloud_output() {
+        let input = gcloud(&[
+            "    \"a\": \"x, ] } \\\" [ \\n  }\",\n    \"b\": [\n      1,\n      {\n        \"c\": \"{\\\"d\\\": [}\"\n      }\n    ]",
+            "    \"e\": {}",
+            "    \"f\": \"\u{1f600} \\\\\"",
+        ]);
+        let lines = split_every_way(input.as_bytes(), Limits::default());
+        assert_eq!(lines.0.len(), 3);
+        assert!(lines.0.iter().all(|e| e.1 == Flaw::None), "{lines:?}");
+        assert_eq!(lines.0, split_exact(input.as_bytes()));
+        // Compact objects inside gcloud's layout are scanned exactly.
+        let mixed = "[\n  {\"a\": 1},\n  {\n    \"b\": 2\n  }\n]\n";
+        let (got, notes) = split_every_way(mixed.as_bytes(), Limits::default());
+        assert_eq!(got.len(), 2, "{got:?} {notes:?}");
+        assert_eq!(got, split_exact(mixed.as_bytes()));
+        // The depth limit holds line by line too.
+        let deep = gcloud(&["    \"a\": [[[[1]]]]"]);
+        let (got, _) = split_every_way(deep.as_bytes(), limits(1 << 20, 4));
+        assert_eq!(got[0].1, Flaw::TooDeep { limit: 4 });
+    }
+
     const PRETTY: &str = "[\n  {\n    \"a\": \"x, ] } \\\" [\",\n    \"b\": [1, {\"c\": 2}]\n  },\n  {\n    \"d\": \"\\\\\"\n  }\n]\n";
 
     #[test]
@@ -1811,15 +1929,20 @@ mod tests {
         assert_eq!(got[0], ("{\n    \"a\": 1\n  }".into(), Flaw::None));
         let second = input.find("  {\n    \"resource\"").unwrap() + 2;
         let third = input.find("  {\n    \"c\"").unwrap();
-        assert_eq!(got[1].0, input[second..third - 2]); // up to (not with) ",\n"
+        // Read line by line, it ends at its own `  }` (the parser then says where it breaks).
+        assert_eq!(got[1], (input[second..third - 2].into(), Flaw::None));
+        assert_eq!(got[2], ("{\n    \"c\": 3\n  }".into(), Flaw::None));
+        assert!(notes.is_empty(), "{notes:?}");
+        // Scanned byte by byte, its brackets are counted: it ends where the next one starts.
+        let exact = split_exact(input.as_bytes());
+        assert_eq!(exact[1].0, input[second..third - 2]); // up to (not with) ",\n"
         assert_eq!(
-            got[1].1,
+            exact[1].1,
             Flaw::Unbalanced {
                 resumed_at: third as u64
             }
         );
-        assert_eq!(got[2], ("{\n    \"c\": 3\n  }".into(), Flaw::None));
-        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(exact[2], got[2]);
     }
 
     #[test]

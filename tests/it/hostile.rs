@@ -261,7 +261,9 @@ fn an_unbalanced_entry_in_the_middle_does_not_swallow_the_rest() {
     let d = &run.dead[0];
     assert_eq!(num(d, "entry"), 2);
     assert_eq!(num(d, "offset"), ranges[1].0 as u64);
-    assert!(text(d, "reason").starts_with("unbalanced JSON"), "{d}");
+    // Read line by line, the entry ends at its own closing line, where the parser finds it
+    // still open.
+    assert!(text(d, "reason").contains("unbalanced JSON"), "{d}");
     assert!(run.notes().is_empty(), "{:?}", run.notes());
     assert!(run.md.contains("unbalanced JSON"), "{}", run.md);
 }
