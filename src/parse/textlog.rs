@@ -607,16 +607,13 @@ pub fn access_line(line: &str) -> Option<Access> {
         }
         from = q + 1;
     }
-    // `METHOD /path … status N`.
-    for (i, _) in line.match_indices(|c: char| c.is_ascii_uppercase()) {
-        if i > 0 && b[i - 1].is_ascii_alphanumeric() {
-            continue;
-        }
-        let Some(m) = METHODS.iter().find(|m| line[i..].starts_with(**m)) else {
+    // `METHOD /path … status N`: a method word just before a ` /`.
+    for u in memchr::memmem::find_iter(b, b" /") {
+        let Some(m) = METHODS.iter().find(|m| b[..u].ends_with(m.as_bytes())) else {
             continue;
         };
-        let u = i + m.len();
-        if b.get(u) != Some(&b' ') || b.get(u + 1) != Some(&b'/') {
+        let i = u - m.len();
+        if i > 0 && b[i - 1].is_ascii_alphanumeric() {
             continue;
         }
         let url_end = token_end(b, u + 1);
@@ -668,10 +665,9 @@ fn three_digit_status(s: &str) -> Option<u16> {
 
 /// The status after the word `status` (any case) and `:` or `=`; no allocation.
 fn status_after_word(rest: &str) -> Option<u16> {
-    let at = rest
-        .as_bytes()
-        .windows(6)
-        .position(|w| w.eq_ignore_ascii_case(b"status"))?;
+    let b = rest.as_bytes();
+    let at = memchr::memchr2_iter(b's', b'S', b)
+        .find(|&k| b[k..].len() >= 6 && b[k..k + 6].eq_ignore_ascii_case(b"status"))?;
     let after = rest[at + 6..].trim_start_matches([' ', ':', '=', '"']);
     three_digit_status(after)
 }

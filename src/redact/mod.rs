@@ -22,12 +22,15 @@ pub mod detect;
 pub mod keys;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use xxhash_rust::xxh3::xxh3_64;
 
 use regex::Regex;
 use serde_json::Value;
 
 use crate::config::{ConfigError, RedactPack};
+use crate::fingerprint::IdMap;
 use crate::record::Report;
 use detect::{Credentials, Personal};
 use keys::{KeyValues, KeyWords, already_safe};
@@ -46,6 +49,43 @@ pub struct Redactor {
     core: Arc<Core>,
     /// Card numbers, phone numbers, public IPs; `None` when not asked for.
     personal: Option<Arc<Personal>>,
+    /// Texts already redacted by this redactor (and its clones).
+    memo: Arc<Memo>,
+}
+
+/// The memo is emptied when it holds this many bytes of texts (originals and results).
+const MEMO_BYTES: usize = 64 << 20;
+
+/// Redacted texts by their original. A report's samples repeat the same field values (a
+/// service, a revision, a log name, a user agent) across samples and clusters, and the JSON
+/// report's mergeable section holds the report's samples again, so most texts are met more
+/// than once; redaction is a pure function of the text, and a hash lookup is far cheaper than
+/// asking every pattern. Bounded: emptied when full.
+#[derive(Default)]
+struct Memo {
+    /// (original, redacted) by the original's hash, and the bytes held.
+    texts: Mutex<(IdMap<(Box<str>, Box<str>)>, usize)>,
+}
+
+impl Memo {
+    fn get(&self, hash: u64, s: &str) -> Option<String> {
+        let texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
+        match texts.0.get(&hash) {
+            Some((original, redacted)) if **original == *s => Some(redacted.to_string()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, hash: u64, s: &str, redacted: &str) {
+        let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, bytes) = &mut *texts;
+        if *bytes > MEMO_BYTES {
+            map.clear();
+            *bytes = 0;
+        }
+        *bytes += s.len() + redacted.len();
+        map.insert(hash, (s.into(), redacted.into()));
+    }
 }
 
 struct Core {
@@ -72,6 +112,7 @@ impl Redactor {
     pub fn personal(&self, on: bool) -> Redactor {
         Redactor {
             core: Arc::clone(&self.core),
+            memo: Arc::default(),
             personal: on.then(|| {
                 self.personal
                     .clone()
@@ -117,12 +158,24 @@ impl Redactor {
                 any,
             }),
             personal: None,
+            memo: Arc::default(),
         })
     }
 
     /// Redacts one text. Idempotent: redacting redacted text changes nothing (`gardener
     /// merge` redacts what runs already redacted).
     pub fn text(&self, s: &str) -> String {
+        let hash = xxh3_64(s.as_bytes());
+        if let Some(done) = self.memo.get(hash, s) {
+            return done;
+        }
+        let out = self.redact(s);
+        self.memo.put(hash, s, &out);
+        out
+    }
+
+    /// Redacts one text, without the memo.
+    fn redact(&self, s: &str) -> String {
         let mut out = s.to_string();
         let core = &self.core;
         // Each pattern alone: most have a literal part (`ghp_`, `AIza`, `-----BEGIN`) that
@@ -210,17 +263,17 @@ impl Redactor {
     /// present) is done on a second thread: at a million entries the two halves are each tens
     /// of milliseconds at the serial end of a run.
     pub fn report(&self, r: &mut Report) {
-        std::thread::scope(|scope| {
-            if let Some(m) = &mut r.mergeable {
-                scope.spawn(|| self.mergeable_clusters(&mut m.clusters));
-            }
-            for c in &mut r.clusters {
-                // Templates were redacted before mining (`templates`); a second pass would
-                // change nothing.
-                c.title = self.text(&c.title);
-                c.locations = self.count_keys(std::mem::take(&mut c.locations));
-                c.samples.iter_mut().for_each(|s| self.json(s));
-            }
+        // The mergeable section first: the report's samples are among its samples, so the
+        // report's clusters then find most of their texts in the memo.
+        if let Some(m) = &mut r.mergeable {
+            self.mergeable_clusters(&mut m.clusters);
+        }
+        on_two_threads(&mut r.clusters, |c| {
+            // Templates were redacted before mining (`templates`); a second pass would
+            // change nothing.
+            c.title = self.text(&c.title);
+            c.locations = self.count_keys(std::mem::take(&mut c.locations));
+            c.samples.iter_mut().for_each(|s| self.json(s));
         });
         for p in &mut r.problems {
             self.problem(p);
@@ -279,7 +332,7 @@ impl Redactor {
     /// The same texts as in the report's clusters, before mining (templates were redacted
     /// before mining): merging redacted parts gives the redacted report.
     fn mergeable_clusters(&self, clusters: &mut [crate::record::Cluster]) {
-        for c in clusters {
+        on_two_threads(clusters, |c| {
             c.locations = self.count_keys(std::mem::take(&mut c.locations));
             for s in &mut c.samples {
                 s.raw = match serde_json::from_str::<Value>(&s.raw) {
@@ -290,8 +343,18 @@ impl Redactor {
                     Err(_) => self.text(&s.raw),
                 };
             }
-        }
+        });
     }
+}
+
+/// Runs `f` on every item, the first half of the items on a second thread: redacting a
+/// report's clusters is most of the serial end of a run with many clusters.
+fn on_two_threads<T: Send>(items: &mut [T], f: impl Fn(&mut T) + Sync) {
+    let (first, second) = items.split_at_mut(items.len() / 2);
+    std::thread::scope(|scope| {
+        scope.spawn(|| first.iter_mut().for_each(&f));
+        second.iter_mut().for_each(&f);
+    });
 }
 
 #[cfg(test)]
@@ -387,6 +450,25 @@ mod tests {
             "connect postgres://app:[REDACTED]@db/main"
         );
         assert_eq!(r.text("password=hunter2;"), "password=[REDACTED];");
+    }
+
+    #[test]
+    fn remembered_texts_come_back_the_same_and_stay_with_their_redactor() {
+        let r = redactor();
+        let text = "card 4111 1111 1111 1111 from 8.8.8.8 token=abcdef0123456789abcdef";
+        let first = r.text(text);
+        assert!(first.contains(REDACTED), "{first}");
+        assert_eq!(r.text(text), first);
+        assert_eq!(r.clone().text(text), first);
+        // The personal-data detectors make another redactor, with a memo of its own.
+        let personal = r.personal(true).text(text);
+        assert_ne!(personal, first);
+        assert!(!personal.contains("8.8.8.8"), "{personal}");
+        assert_eq!(r.text(text), first);
+        // Clusters redacted on two threads: every one, each once.
+        let mut items: Vec<String> = (0..101).map(|i| format!("token={i:032x}")).collect();
+        on_two_threads(&mut items, |t| *t = r.text(t));
+        assert!(items.iter().all(|t| t.contains(REDACTED)), "{items:?}");
     }
 
     #[test]
