@@ -63,9 +63,11 @@ const MEMO_BYTES: usize = 64 << 20;
 /// asking every pattern. Bounded: emptied when full.
 #[derive(Default)]
 struct Memo {
-    /// (original, redacted) by the original's hash, and the bytes held.
-    texts: Mutex<(IdMap<(Box<str>, Box<str>)>, usize)>,
+    texts: Mutex<Remembered>,
 }
+
+/// (original, redacted) by the original's hash, and the bytes held.
+type Remembered = (IdMap<(Box<str>, Box<str>)>, usize);
 
 impl Memo {
     fn get(&self, hash: u64, s: &str) -> Option<String> {
