@@ -11,8 +11,9 @@
 #
 # Each shape is generated once into bench-data/shapes/ (SHAPE-N.json, .ndjson or .json.gz) and
 # reused; delete a file to regenerate it. Then, RUNS times, alternating:
-#   floor  target/release/gardener parse-only FILE: the source's splitter and the parse stage on
-#          one thread, nothing else. For gzip: `gzip -dc FILE | gardener parse-only /dev/stdin`,
+#   floor  target/release/gardener parse-only FILE: the source's splitter in its exact mode
+#          (every byte scanned for brackets and strings) and the parse stage on one thread,
+#          nothing else. For gzip: `gzip -dc FILE | gardener parse-only /dev/stdin`,
 #          both pinned to one core (taskset -c 0), since parse-only does not decompress.
 #   run    target/release/gardener run --quiet --state none --report /dev/null --json OUT FILE
 # each measured by GNU time (wall, user, sys, peak RSS; the wall time also with date +%s%N around

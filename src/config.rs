@@ -529,7 +529,7 @@ pub struct Match {
     pub health_check_failing: Option<bool>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SinksConfig {
     /// Markdown worklog path; standard output when unset or `-`.
@@ -544,6 +544,24 @@ pub struct SinksConfig {
     pub github: GithubConfig,
     /// How much the markdown worklog shows.
     pub worklog: WorklogConfig,
+    /// Clusters whose sample entries the reports carry, the highest priority first (with the
+    /// lead of every problem, and in the JSON report's mergeable section the raw clusters
+    /// mined into them); every other cluster keeps all its counts but no samples. 0: no cap.
+    pub sampled_clusters: usize,
+}
+
+impl Default for SinksConfig {
+    fn default() -> Self {
+        SinksConfig {
+            report: None,
+            json: None,
+            entries: None,
+            dead_letter: None,
+            github: GithubConfig::default(),
+            worklog: WorklogConfig::default(),
+            sampled_clusters: 1000,
+        }
+    }
 }
 
 /// The markdown worklog's caps: it is read by a person with ten minutes.

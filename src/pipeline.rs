@@ -724,7 +724,7 @@ pub async fn conclude(
     let parts = std::mem::take(&mut gathered.parts);
     let (combined, newest) = combine_parts(cfg, finisher, parts, opts.now);
     let json_path = opts.json.clone().or_else(|| cfg.sinks.json.clone());
-    let pre_mining =
+    let mut pre_mining =
         (json_path.is_some() || gathered.keep_mergeable).then(|| combined.clusters.clone());
 
     steps.step("mining templates");
@@ -742,6 +742,10 @@ pub async fn conclude(
         finisher
             .prioritizer
             .run_problems(&agg, &problems, &judged.clusters, &mut clusters);
+    let unsampled = cap_samples(cfg.sinks.sampled_clusters, &mut clusters, &problem_reports);
+    if let (Some(raw), true) = (pre_mining.as_mut(), unsampled > 0) {
+        drop_raw_samples(raw, &clusters, &mined.finals);
+    }
     let had_entries_sink = entries_task.is_some();
     if let Some(task) = entries_task {
         sink_errors.extend(hand_ids(task, &problems, &agg, &mined.finals).await);
@@ -758,6 +762,7 @@ pub async fn conclude(
         problem_reports,
         judged.resolved,
     );
+    report.totals.clusters_unsampled = unsampled;
     report.mergeable = pre_mining.map(|clusters| mergeable_of(&report, finisher, newest, clusters));
     if opts.stats {
         steps.suspend(|| print_stats(&report));
@@ -871,6 +876,51 @@ fn prioritized(
         }
     }
     clusters
+}
+
+/// Keeps sample entries for the `cap` highest-priority clusters (`clusters` is in priority
+/// order) and for every problem's lead; every other cluster keeps its counts. Samples are
+/// most of a JSON report with thousands of clusters, and most of the time to redact it.
+/// Returns how many clusters lost their samples.
+fn cap_samples(
+    cap: usize,
+    clusters: &mut [crate::record::ClusterReport],
+    problems: &[crate::record::ProblemReport],
+) -> u64 {
+    if cap == 0 || clusters.len() <= cap {
+        return 0;
+    }
+    let leads: std::collections::HashSet<&str> = problems.iter().map(|p| p.lead.as_str()).collect();
+    let mut dropped = 0;
+    for c in clusters.iter_mut().skip(cap) {
+        if !leads.contains(c.id.as_str()) {
+            c.samples = Vec::new();
+            dropped += 1;
+        }
+    }
+    dropped
+}
+
+/// Leaves out the samples of the raw clusters (the mergeable section) mined into clusters that
+/// [`cap_samples`] left without: a merge of this report shows no samples for them either.
+/// (Keeping only the samples the report shows would be smaller still, but a merge may mine
+/// the raw clusters apart again and then need the others: merges stay exact under the cap.)
+fn drop_raw_samples(
+    raw: &mut [crate::record::Cluster],
+    shown: &[crate::record::ClusterReport],
+    finals: &HashMap<u64, (u64, String)>,
+) {
+    let without: std::collections::HashSet<Option<u64>> = shown
+        .iter()
+        .filter(|c| c.samples.is_empty())
+        .map(|c| crate::fingerprint::parse_id(&c.id))
+        .collect();
+    for r in raw {
+        let id = finals.get(&r.id).map_or(r.id, |f| f.0);
+        if without.contains(&Some(id)) {
+            r.samples = Vec::new();
+        }
+    }
 }
 
 /// Gives the entries sink each raw fingerprint's final id and problem, and waits for it.
@@ -988,6 +1038,7 @@ fn totals(
         ignored_fields: agg.ignored_fields,
         clusters,
         clusters_folded: agg.clusters.iter().map(|c| c.folded).sum(),
+        clusters_unsampled: 0,
         elapsed_ms: started.elapsed().as_millis() as u64,
     }
 }

@@ -770,6 +770,10 @@ pub struct Totals {
     /// cluster instead of one by one; absent when the cap was not reached.
     #[serde(skip_serializing_if = "is_zero")]
     pub clusters_folded: u64,
+    /// Clusters past `sinks.sampled_clusters` whose sample entries the reports leave out
+    /// (their counts are all there); absent when the cap was not reached.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub clusters_unsampled: u64,
     pub elapsed_ms: u64,
 }
 

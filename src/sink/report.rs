@@ -146,6 +146,14 @@ pub fn render(r: &Report, cfg: &WorklogConfig) -> String {
             thousands(t.clusters_folded)
         );
     }
+    if t.clusters_unsampled > 0 {
+        let _ = writeln!(
+            o,
+            "**Samples:** kept for the {} highest-priority clusters and every problem's lead; {} more clusters are counted without sample entries (`sinks.sampled_clusters`)  ",
+            thousands(t.clusters - t.clusters_unsampled),
+            thousands(t.clusters_unsampled)
+        );
+    }
     if let Some(rt) = &r.reference_time {
         let _ = writeln!(o, "**Windows counted back from:** {}  ", short_time(rt));
     }

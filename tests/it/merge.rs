@@ -469,3 +469,84 @@ fn shards_come_from_the_job_runner() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CLOUD_RUN_TASK_INDEX"));
 }
+
+/// Each cluster's id and count.
+fn counts(r: &Value) -> std::collections::BTreeMap<String, u64> {
+    clusters(r)
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().into(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `sinks.sampled_clusters`: clusters past the cap (but problem leads) keep their counts and
+/// lose their samples, said in the totals and the worklog; the mergeable section drops the
+/// samples of their raw fingerprints; halves still merge into the same counts.
+#[test]
+fn samples_past_the_cap_are_left_out_and_counts_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = generate(dir.path(), "all.ndjson", 4000, 11, "ndjson", "1d");
+    let cap = write(dir.path(), "cap.yaml", "sinks:\n  sampled_clusters: 10\n");
+    let one = run_json(dir.path(), &all, "one", &["-c", s(&cap)]);
+    let r = read_json(&one);
+    let cs = clusters(&r);
+    let leads: std::collections::BTreeSet<&str> = r["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["lead"].as_str().unwrap())
+        .collect();
+    let samples = |c: &Value| c["samples"].as_array().unwrap().len();
+    assert!(cs[..10].iter().all(|c| samples(c) > 0));
+    let unsampled = cs[10..]
+        .iter()
+        .filter(|c| !leads.contains(c["id"].as_str().unwrap()))
+        .inspect(|c| assert_eq!(samples(c), 0, "{}", c["id"]))
+        .count() as u64;
+    assert!(unsampled > 0);
+    assert_eq!(r["totals"]["clusters_unsampled"].as_u64(), Some(unsampled));
+    assert!(cs.iter().all(|c| c["count"].as_u64() > Some(0)));
+    assert!(worklog(&dir.path().join("one.md")).contains("**Samples:** kept for the"));
+    // The mergeable section has no samples for raw fingerprints of clusters without.
+    let with: std::collections::BTreeSet<String> = cs
+        .iter()
+        .flat_map(|c| c["samples"].as_array().unwrap())
+        .map(|v| v["insertId"].as_str().unwrap().to_string())
+        .collect();
+    let raw: std::collections::BTreeSet<String> = r["mergeable"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["samples"].as_array().unwrap().iter())
+        .map(|x| serde_json::from_str::<Value>(x["raw"].as_str().unwrap()).unwrap())
+        .map(|v| v["insertId"].as_str().unwrap().to_string())
+        .collect();
+    assert!(with.is_subset(&raw));
+    let sampled = read_json(&run_json(dir.path(), &all, "uncapped", &[]));
+    let raw_all = sampled["mergeable"]["clusters"].as_array().unwrap();
+    let count = |v: &[Value]| v.iter().map(&samples).sum::<usize>();
+    assert!(
+        raw.len() < count(raw_all),
+        "{} of {}",
+        raw.len(),
+        count(raw_all)
+    );
+    // Halves merge into the one run's report, samples and all.
+    let even = split(&all, dir.path(), "even.ndjson", |i| i % 2 == 0);
+    let odd = split(&all, dir.path(), "odd.ndjson", |i| i % 2 == 1);
+    let (je, jo) = (
+        run_json(dir.path(), &even, "even", &["-c", s(&cap)]),
+        run_json(dir.path(), &odd, "odd", &["-c", s(&cap)]),
+    );
+    let merged = read_json(&merge(dir.path(), &[&je, &jo], "merged", &["-c", s(&cap)]));
+    assert_eq!(counts(&merged), counts(&r));
+    assert!(merged["totals"]["clusters_unsampled"].as_u64() > Some(0));
+    // Under the cap nothing is left out and nothing is said.
+    assert!(sampled["totals"].get("clusters_unsampled").is_none());
+    assert!(!worklog(&dir.path().join("uncapped.md")).contains("**Samples:**"));
+    assert!(clusters(&sampled).iter().all(|c| samples(c) > 0));
+}
