@@ -64,6 +64,8 @@ const MEMO_BYTES: usize = 64 << 20;
 #[derive(Default)]
 struct Memo {
     texts: Mutex<Remembered>,
+    /// Whether a JSON field name is secret-looking, by the name's hash (names are few).
+    keys: Mutex<IdMap<(Box<str>, bool)>>,
 }
 
 /// (original, redacted) by the original's hash, and the bytes held.
@@ -76,6 +78,22 @@ impl Memo {
             Some((original, redacted)) if **original == *s => Some(redacted.to_string()),
             _ => None,
         }
+    }
+
+    /// Whether `name` is secret-looking, asking `judge` once per name.
+    fn secret_key(&self, name: &str, judge: impl FnOnce() -> bool) -> bool {
+        let hash = xxh3_64(name.as_bytes());
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((known, secret)) = keys.get(&hash)
+            && **known == *name
+        {
+            return *secret;
+        }
+        let secret = judge();
+        if keys.len() < 100_000 {
+            keys.insert(hash, (name.into(), secret));
+        }
+        secret
     }
 
     fn put(&self, hash: u64, s: &str, redacted: &str) {
@@ -223,7 +241,9 @@ impl Redactor {
             Value::Array(items) => items.iter_mut().for_each(|i| self.json(i)),
             Value::Object(map) => {
                 for (k, val) in map.iter_mut() {
-                    let secret = self.core.keys.words.is_secret(k, false);
+                    let secret = self
+                        .memo
+                        .secret_key(k, || self.core.keys.words.is_secret(k, false));
                     match val {
                         // `{"Authorization": ["Bearer …"]}` (Go's http.Header): every value
                         // in a list under a secret name.
