@@ -612,6 +612,12 @@ impl Splitter {
             i += 1;
         };
         self.emit(buf, end, broken, false, out);
+        self.resume_after_element(resume, next);
+        true
+    }
+
+    /// Goes on at `resume` in mode `next` once an element is emitted.
+    fn resume_after_element(&mut self, resume: usize, next: Mode) {
         self.pos = resume;
         if next == Mode::SkipToEntry {
             self.begin_skip(next);
@@ -619,7 +625,6 @@ impl Splitter {
             self.mode = next;
             self.col = NO_COL;
         }
-        true
     }
 
     /// Advances through an element of gcloud's layout that opened with a line of its own,
@@ -656,13 +661,7 @@ impl Splitter {
         }
         self.emit(buf, end, broken, false, out);
         self.by_lines = false;
-        self.pos = resume;
-        if next == Mode::SkipToEntry {
-            self.begin_skip(next);
-        } else {
-            self.mode = next;
-            self.col = NO_COL;
-        }
+        self.resume_after_element(resume, next);
         true
     }
 
