@@ -937,9 +937,16 @@ pub struct ProblemReport {
 /// Version of the JSON report's `mergeable` section; `gardener merge` refuses any other.
 pub const MERGE_FORMAT: u32 = 1;
 
-/// An empty latency histogram: 1 µs to an hour, two significant digits.
+/// The longest latency a histogram tells apart, in µs (an hour); longer ones count as an hour.
+pub const LATENCY_MAX_US: u64 = 3_600_000_000;
+
+/// An empty latency histogram: from 1 µs, two significant digits, up to [`LATENCY_MAX_US`].
+/// It grows with the longest latency recorded: sized for an hour from the start it held 26 KB
+/// of counters per cluster with requests (most of the aggregate's memory with thousands of
+/// them). The buckets depend only on the lowest value and the digits, so every value, count
+/// and percentile is the same as in a histogram sized for an hour.
 pub fn latency_histogram() -> hdrhistogram::Histogram<u64> {
-    hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
+    hdrhistogram::Histogram::new(2).expect("2 significant digits is valid")
 }
 
 /// `BTreeMap<K, V>` as `[[key, value], ...]`: compact, and keys need not be strings.
@@ -988,6 +995,12 @@ pub mod histogram {
         };
         let mut h = super::latency_histogram();
         for (value, count) in pairs {
+            if value > h.highest_equivalent(super::LATENCY_MAX_US) {
+                return Err(D::Error::custom(format!(
+                    "latency value {value} out of range: over {} µs",
+                    super::LATENCY_MAX_US
+                )));
+            }
             h.record_n(value, count).map_err(|e| {
                 D::Error::custom(format!("latency value {value} out of range: {e:?}"))
             })?;

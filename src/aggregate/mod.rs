@@ -320,9 +320,11 @@ impl Shard {
                 *c.http_statuses.entry(h.status).or_insert(0) += 1;
             }
             if let Some(us) = h.latency_us {
-                c.latency_us
+                // The histogram grows to fit (it cannot fail below the clamp).
+                let _ = c
+                    .latency_us
                     .get_or_insert_with(latency_histogram)
-                    .saturating_record(us.max(1));
+                    .record(us.clamp(1, crate::record::LATENCY_MAX_US));
             }
         }
         keep_sample(&mut c.samples, self.set.samples, batch, r);
