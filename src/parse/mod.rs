@@ -391,6 +391,7 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
     if let Some(res) = e.resource.and_then(Nested::object) {
         r.resource_type = spans.opt(&res.kind);
         if let Some(l) = res.labels.and_then(Nested::object) {
+            // The most telling label first (Cloud Run, Functions, App Engine, GKE, jobs).
             let service = l
                 .service_name
                 .or(l.function_name)
@@ -762,6 +763,33 @@ mod tests {
         let r = r.unwrap();
         assert_eq!(b.str(r.message), "1.5");
         assert_eq!(r.http.unwrap().status, 502);
+    }
+
+    #[test]
+    fn the_most_telling_service_label_wins_in_any_order() {
+        let service = |labels: &str| {
+            let json = format!(
+                r#"{{"textPayload": "x", "resource": {{"type": "t", "labels": {labels}}}}}"#
+            );
+            let (b, r) = parse_one(&json);
+            let r = r.unwrap();
+            (b.str(r.service).to_string(), b.str(r.revision).to_string())
+        };
+        assert_eq!(
+            service(r#"{"job_name": "j", "function_name": "f", "version_id": "v"}"#),
+            ("f".into(), "v".into())
+        );
+        assert_eq!(
+            service(
+                r#"{"container_name": "c", "service_name": "s", "revision_name": "r", "version_id": "v"}"#
+            ),
+            ("s".into(), "r".into())
+        );
+        assert_eq!(
+            service(r#"{"service_name": null, "module_id": "m"}"#),
+            ("m".into(), "".into())
+        );
+        assert_eq!(service(r#"{"zone": "z"}"#), ("t".into(), "".into()));
     }
 
     #[test]

@@ -96,6 +96,12 @@ impl Memo {
         secret
     }
 
+    /// Forgets the texts (a report is done; field names are kept, they are few).
+    fn forget(&self) {
+        let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
+        *texts = Remembered::default();
+    }
+
     fn put(&self, hash: u64, s: &str, redacted: &str) {
         let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
         let (map, bytes) = &mut *texts;
@@ -280,10 +286,9 @@ impl Redactor {
     }
 
     /// Redacts every free text of a report: titles, templates, locations, samples, notes and
-    /// bad-entry reasons. Ids, counts and times are left alone.
-    /// Redacts every text of the report that can carry a secret. The mergeable section (when
-    /// present) is done on a second thread: at a million entries the two halves are each tens
-    /// of milliseconds at the serial end of a run.
+    /// bad-entry reasons. Ids, counts and times are left alone. The mergeable section (when
+    /// present) goes first, its clusters and then the report's split over two threads; the
+    /// texts remembered on the way are forgotten at the end, so that a long `watch` holds none.
     pub fn report(&self, r: &mut Report) {
         // The mergeable section first: the report's samples are among its samples, so the
         // report's clusters then find most of their texts in the memo.
@@ -312,6 +317,7 @@ impl Redactor {
             m.notes = r.notes.clone();
             m.bad = r.bad_entries.clone();
         }
+        self.memo.forget();
     }
 
     /// A worker's partial (see `pipeline::partial`), as [`Redactor::report`] leaves the
@@ -322,6 +328,7 @@ impl Redactor {
         for b in &mut m.bad {
             b.reason = self.text(&b.reason);
         }
+        self.memo.forget();
     }
 
     /// A problem's texts: its titles, the evidence sentence and the cause phrases and
