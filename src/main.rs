@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use log_gardener::config::{Config, InputFormat};
-use log_gardener::exit;
-use log_gardener::fingerprint::{Masker, MessageGrouper, format_id};
-use log_gardener::generator::{GenFormat, GenOptions};
-use log_gardener::pipeline::{self, RunError, RunOptions};
+use gardener_core::config::{Config, InputFormat};
+use gardener_core::exit;
+use gardener_core::stages::fingerprint::{Masker, MessageGrouper, format_id};
+use gardener_core::topology::pipeline::{self, RunError, RunOptions};
+use gardener_devtools::generator::{GenFormat, GenOptions};
 
 const ABOUT: &str =
     "Turns Google Cloud Logging output into a short, prioritized worklog of problems.";
@@ -575,14 +575,14 @@ fn main() -> ExitCode {
         Command::Fingerprint(args) => cmd_fingerprint(args),
         Command::Gen(args) => cmd_gen(args),
         Command::Bench(args) => {
-            let opts = log_gardener::bench::BenchOptions {
+            let opts = gardener_devtools::bench::BenchOptions {
                 sizes: args.entries,
                 seed: args.seed,
                 dir: args.dir,
                 repeat: args.repeat,
                 config: args.config.config,
             };
-            match log_gardener::bench::run(&opts) {
+            match gardener_devtools::bench::run(&opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(exit::BAD_INPUT, &e),
             }
@@ -601,7 +601,7 @@ fn main() -> ExitCode {
                     );
                 }
             };
-            match log_gardener::bench::parse_only(&file, &cfg) {
+            match gardener_devtools::bench::parse_only(&file, &cfg) {
                 Ok(p) => {
                     println!(
                         "{} bytes, {} entries: {} parsed, {} bad",
@@ -625,13 +625,13 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 
 /// Flags and settings that would have no effect, said before the run: the user meant
 /// something else.
-fn before_run_warnings(cfg: &log_gardener::config::Config, args: &RunArgs) {
+fn before_run_warnings(cfg: &gardener_core::config::Config, args: &RunArgs) {
     if args.github_api.is_some() && args.github.is_none() && cfg.sinks.github.repo.is_none() {
         pipeline::warn(
             "warning: --github-api has no effect without --github OWNER/REPO (or sinks.github.repo)",
         );
     }
-    if cfg.source.kind == log_gardener::config::SourceKind::Gcloud && !args.files.is_empty() {
+    if cfg.source.kind == gardener_core::config::SourceKind::Gcloud && !args.files.is_empty() {
         pipeline::warn(
             "warning: source.kind is gcloud, but files were given: the files are read and gcloud is not run (drop the files to run gcloud)",
         );
@@ -654,9 +654,9 @@ fn before_run_warnings(cfg: &log_gardener::config::Config, args: &RunArgs) {
 
 /// Whether the run reads log entries typed at a terminal (no file, no gcloud, standard input
 /// a terminal).
-fn reads_the_terminal(cfg: &log_gardener::config::Config, args: &RunArgs) -> bool {
+fn reads_the_terminal(cfg: &gardener_core::config::Config, args: &RunArgs) -> bool {
     args.files.is_empty()
-        && cfg.source.kind != log_gardener::config::SourceKind::Gcloud
+        && cfg.source.kind != gardener_core::config::SourceKind::Gcloud
         && cfg.source.paths.is_empty()
         && std::io::stdin().is_terminal()
 }
@@ -672,7 +672,7 @@ fn in_the_background_of_stdin() -> bool {
 
 /// Where the run reads a terminal: a hint, or an error in a background job (nothing could
 /// ever be read there).
-fn check_terminal_input(cfg: &log_gardener::config::Config, args: &RunArgs) -> Result<(), String> {
+fn check_terminal_input(cfg: &gardener_core::config::Config, args: &RunArgs) -> Result<(), String> {
     if !reads_the_terminal(cfg, args) {
         return Ok(());
     }
@@ -686,7 +686,11 @@ fn check_terminal_input(cfg: &log_gardener::config::Config, args: &RunArgs) -> R
 }
 
 /// Results that are probably not what was meant, said after the run with the fix.
-fn after_run_warnings(r: &log_gardener::record::Report, now: Option<i64>, forced_ndjson: bool) {
+fn after_run_warnings(
+    r: &gardener_core::model::record::Report,
+    now: Option<i64>,
+    forced_ndjson: bool,
+) {
     let t = &r.totals;
     if t.clusters_folded > 0 {
         pipeline::warn(&format!(
@@ -706,7 +710,7 @@ fn after_run_warnings(r: &log_gardener::record::Report, now: Option<i64>, forced
         ));
     }
     if let (Some(now), Some(range)) = (now, &r.time_range) {
-        let parse = log_gardener::time::parse_rfc3339;
+        let parse = gardener_core::model::time::parse_rfc3339;
         if let (Some(first), Some(last)) = (parse(&range.first), parse(&range.last)) {
             let day = 86_400 * 1_000_000_000_i64;
             if now < first || now > last + day {
@@ -721,7 +725,7 @@ fn after_run_warnings(r: &log_gardener::record::Report, now: Option<i64>, forced
 
 /// The configuration and options a run or a watch is asked for, with the command line folded
 /// into them.
-fn prepare(args: &mut RunArgs) -> Result<(log_gardener::config::Config, RunOptions), ExitCode> {
+fn prepare(args: &mut RunArgs) -> Result<(gardener_core::config::Config, RunOptions), ExitCode> {
     let mut cfg = match load_config(&args.config) {
         Ok(c) => c,
         Err(e) => return Err(fail(exit::BAD_CONFIG, &e)),
@@ -803,7 +807,7 @@ fn cmd_run(cmd: RunCmd) -> ExitCode {
             if !args.quiet && to_file && code == exit::OK {
                 eprint!(
                     "{}",
-                    log_gardener::sink::summary::render(&out.report, &out.written)
+                    gardener_core::stages::sink::summary::render(&out.report, &out.written)
                 );
             }
             if out.report.partial {
@@ -820,14 +824,14 @@ fn cmd_run(cmd: RunCmd) -> ExitCode {
 /// `{shard}`.
 fn take_share(
     spec: &str,
-    cfg: &log_gardener::config::Config,
+    cfg: &gardener_core::config::Config,
     opts: &mut RunOptions,
     quiet: bool,
 ) -> Result<(), ExitCode> {
-    let shard = log_gardener::shard::Shard::parse(spec, |v| std::env::var(v).ok())
+    let shard = gardener_core::topology::shard::Shard::parse(spec, |v| std::env::var(v).ok())
         .map_err(|e| fail(exit::BAD_CONFIG, &e))?;
     let files =
-        if opts.files.is_empty() && cfg.source.kind == log_gardener::config::SourceKind::Files {
+        if opts.files.is_empty() && cfg.source.kind == gardener_core::config::SourceKind::Files {
             cfg.source.paths.clone()
         } else {
             std::mem::take(&mut opts.files)
@@ -905,29 +909,29 @@ fn cmd_watch(mut args: WatchArgs) -> ExitCode {
     let partials = match args.partials.take() {
         None => None,
         Some(dir) => match worker_id(args.worker_id.take()) {
-            Ok(worker) => Some(log_gardener::watch::Partials { dir, worker }),
+            Ok(worker) => Some(gardener_core::topology::watch::Partials { dir, worker }),
             Err(e) => return fail(exit::BAD_CONFIG, &e),
         },
     };
-    let watch = log_gardener::watch::WatchOptions {
+    let watch = gardener_core::topology::watch::WatchOptions {
         every,
         announce: !args.run.quiet,
         partials,
     };
-    let (partial, skipped, errors) = match run_blocking(log_gardener::watch::run(cfg, opts, watch))
-    {
-        Err(code) => return code,
-        Ok(log_gardener::watch::Finished::Report(out)) => (
-            out.report.partial,
-            out.report.totals.entries_skipped,
-            out.sink_errors,
-        ),
-        Ok(log_gardener::watch::Finished::Partial {
-            partial,
-            skipped,
-            errors,
-        }) => (partial, skipped, errors),
-    };
+    let (partial, skipped, errors) =
+        match run_blocking(gardener_core::topology::watch::run(cfg, opts, watch)) {
+            Err(code) => return code,
+            Ok(gardener_core::topology::watch::Finished::Report(out)) => (
+                out.report.partial,
+                out.report.totals.entries_skipped,
+                out.sink_errors,
+            ),
+            Ok(gardener_core::topology::watch::Finished::Partial {
+                partial,
+                skipped,
+                errors,
+            }) => (partial, skipped, errors),
+        };
     let mut code = sink_code(&errors);
     if partial {
         code = exit::INTERRUPTED;
@@ -975,7 +979,7 @@ fn host_name() -> Option<String> {
 fn parse_now(now: &Option<String>) -> Result<Option<i64>, ExitCode> {
     match now {
         None => Ok(None),
-        Some(s) => match log_gardener::time::parse_rfc3339(s) {
+        Some(s) => match gardener_core::model::time::parse_rfc3339(s) {
             Some(t) => Ok(Some(t)),
             None => Err(fail(
                 exit::BAD_CONFIG,
@@ -1012,7 +1016,7 @@ fn cmd_merge(args: MergeArgs) -> ExitCode {
         ..Default::default()
     };
     let Some(dir) = args.watch else {
-        return match execute(log_gardener::merge::run(cfg, opts)) {
+        return match execute(gardener_core::topology::merge::run(cfg, opts)) {
             Err(code) => code,
             Ok(out) => ExitCode::from(sink_code(&out.sink_errors) as u8),
         };
@@ -1021,12 +1025,12 @@ fn cmd_merge(args: MergeArgs) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let co = log_gardener::merge::Coordinate {
+    let co = gardener_core::topology::merge::Coordinate {
         dir,
         every,
         announce: !args.quiet,
     };
-    match execute(log_gardener::merge::watch(cfg, opts, co)) {
+    match execute(gardener_core::topology::merge::watch(cfg, opts, co)) {
         Err(code) => code,
         Ok(out) if out.report.partial => ExitCode::from(exit::INTERRUPTED as u8),
         Ok(out) => ExitCode::from(sink_code(&out.sink_errors) as u8),
@@ -1034,17 +1038,17 @@ fn cmd_merge(args: MergeArgs) -> ExitCode {
 }
 
 /// The GitHub token from `GITHUB_TOKEN`.
-fn github_token() -> Option<log_gardener::sink::github::Token> {
+fn github_token() -> Option<gardener_core::stages::sink::github::Token> {
     std::env::var("GITHUB_TOKEN")
         .ok()
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
-        .map(log_gardener::sink::github::Token)
+        .map(gardener_core::stages::sink::github::Token)
 }
 
 /// `--every`: a duration of a second or more.
 fn every_of(every: &str) -> Result<std::time::Duration, ExitCode> {
-    match log_gardener::time::parse_duration(every) {
+    match gardener_core::model::time::parse_duration(every) {
         Some(s) if s > 0 => Ok(std::time::Duration::from_secs(s as u64)),
         _ => Err(fail(
             exit::BAD_CONFIG,
@@ -1091,7 +1095,7 @@ fn run_blocking<T>(
 
 /// Says every failed sink on stderr (a closed stdout is not a failure: `| head`); the exit code
 /// is `SINK_FAILED` when one failed.
-fn sink_code(errors: &[log_gardener::sink::SinkError]) -> i32 {
+fn sink_code(errors: &[gardener_core::stages::sink::SinkError]) -> i32 {
     let mut code = exit::OK;
     for e in errors {
         if e.is_closed_pipe() {
@@ -1166,13 +1170,13 @@ fn cmd_gen(args: GenArgs) -> ExitCode {
             );
         }
     };
-    let Some(end) = log_gardener::time::parse_rfc3339(&args.end) else {
+    let Some(end) = gardener_core::model::time::parse_rfc3339(&args.end) else {
         return fail(
             exit::BAD_CONFIG,
             &format!("--end {}: not an RFC 3339 time", args.end),
         );
     };
-    let Some(span) = log_gardener::time::parse_duration(&args.span) else {
+    let Some(span) = gardener_core::model::time::parse_duration(&args.span) else {
         return fail(
             exit::BAD_CONFIG,
             &format!("--span {}: not a duration (e.g. 6h, 2d)", args.span),
@@ -1214,7 +1218,7 @@ fn cmd_gen(args: GenArgs) -> ExitCode {
         },
         None => None,
     };
-    let result = log_gardener::generator::generate(
+    let result = gardener_devtools::generator::generate(
         &opts,
         &mut out,
         truth.as_mut().map(|t| t as &mut dyn Write),

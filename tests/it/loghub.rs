@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Command;
 
-use log_gardener::config::Config;
-use log_gardener::fingerprint::Masker;
+use gardener_core::config::Config;
+use gardener_core::stages::fingerprint::Masker;
 
 #[test]
 fn loghub_grouping_accuracy_meets_the_bar() {
@@ -21,8 +21,8 @@ fn loghub_grouping_accuracy_meets_the_bar() {
     }
     let cfg = Config::default();
     let masker = Masker::new(&cfg.masks().unwrap(), cfg.fingerprint.max_message_bytes).unwrap();
-    let scores = log_gardener::eval::score_dir(&masker, &dir).unwrap();
-    println!("{}", log_gardener::eval::table(&scores));
+    let scores = gardener_devtools::eval::score_dir(&masker, &dir).unwrap();
+    println!("{}", gardener_devtools::eval::table(&scores));
     assert!(
         scores.len() >= 8,
         "expected the 8 shared sets, found {}",

@@ -1,7 +1,7 @@
 //! Property tests (proptest): the splitter gives the same entries for any chunking of its input,
 //! masking and fingerprints never panic on arbitrary bytes or text, and every entry read is
 //! processed or dead-lettered — in the library and in a whole run. The fuzz targets in `fuzz/`
-//! run the same bodies (`log_gardener::fuzzing`); here they run on stable, on random and
+//! run the same bodies (`gardener_devtools::fuzzing`); here they run on stable, on random and
 //! gcloud-shaped inputs, a bounded number of cases each.
 
 use std::path::Path;
@@ -9,10 +9,10 @@ use std::path::Path;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use log_gardener::config::{Config, InputFormat};
-use log_gardener::fuzzing;
-use log_gardener::pipeline::{self, RunOptions};
-use log_gardener::source::{Limits, split_pieces};
+use gardener_core::config::{Config, InputFormat};
+use gardener_core::stages::source::{Limits, split_pieces};
+use gardener_core::topology::pipeline::{self, RunOptions};
+use gardener_devtools::fuzzing;
 
 /// Bytes rich in what the splitter cares about.
 fn jsonish() -> impl Strategy<Value = Vec<u8>> {

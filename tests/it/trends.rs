@@ -14,7 +14,7 @@ use crate::common::{
     clusters, find_cluster, gardener, gardener_in, num, read_json, s, tempdir, text, write,
 };
 use crate::fake_github::{FakeGithub, OWNER, REPO, TOKEN};
-use log_gardener::time::parse_rfc3339;
+use gardener_core::model::time::parse_rfc3339;
 
 /// `gardener gen` with extra flags (a gcloud array unless they say `--format`), to `dir/name`.
 fn gen_file(dir: &Path, name: &str, args: &[&str]) -> PathBuf {

@@ -12,7 +12,7 @@ use crate::common::{gardener, s, tempdir};
 
 /// One gcloud-style entry (two-space indented, keys sorted) dated now.
 fn entry(i: usize, message: &str) -> String {
-    let now = log_gardener::time::format_rfc3339(log_gardener::time::now_nanos());
+    let now = gardener_core::model::time::format_rfc3339(gardener_core::model::time::now_nanos());
     let v = serde_json::json!({
         "insertId": format!("w{i:06}"),
         "logName": "projects/p/logs/run.googleapis.com%2Fstderr",

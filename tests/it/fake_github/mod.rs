@@ -125,7 +125,7 @@ fn now_rfc3339() -> String {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let s = log_gardener::time::format_rfc3339(secs * 1_000_000_000);
+    let s = gardener_core::model::time::format_rfc3339(secs * 1_000_000_000);
     format!("{}Z", &s[..19])
 }
 

@@ -1,0 +1,1014 @@
+//! The record types that flow between stages. Every stage speaks these types and nothing else.
+//!
+//! Entries travel in [`Batch`]es: one owned byte buffer holding the raw JSON of many entries, plus
+//! one [`Record`] per entry whose text fields are [`Str`] spans into that buffer (or, for strings
+//! that needed unescaping, into the batch's small `arena`). Parsing therefore allocates per batch,
+//! never per field, and the raw bytes of every entry stay available for samples and dead letters.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+/// A piece of text owned by a [`Batch`]: a span of its raw buffer or of its arena.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Str {
+    start: u32,
+    /// Length in bytes; the top bit says the span lives in the arena.
+    len: u32,
+}
+
+const ARENA_BIT: u32 = 1 << 31;
+
+impl Str {
+    pub const EMPTY: Str = Str { start: 0, len: 0 };
+
+    pub fn raw(range: Range<usize>) -> Str {
+        Str {
+            start: range.start as u32,
+            len: (range.end - range.start) as u32,
+        }
+    }
+
+    pub fn arena(range: Range<usize>) -> Str {
+        Str {
+            start: range.start as u32,
+            len: (range.end - range.start) as u32 | ARENA_BIT,
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len & !ARENA_BIT == 0
+    }
+}
+
+/// Cloud Logging's severity enum, in its numeric order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Severity {
+    #[default]
+    Default = 0,
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 9] = [
+        Severity::Default,
+        Severity::Debug,
+        Severity::Info,
+        Severity::Notice,
+        Severity::Warning,
+        Severity::Error,
+        Severity::Critical,
+        Severity::Alert,
+        Severity::Emergency,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Default => "DEFAULT",
+            Severity::Debug => "DEBUG",
+            Severity::Info => "INFO",
+            Severity::Notice => "NOTICE",
+            Severity::Warning => "WARNING",
+            Severity::Error => "ERROR",
+            Severity::Critical => "CRITICAL",
+            Severity::Alert => "ALERT",
+            Severity::Emergency => "EMERGENCY",
+        }
+    }
+
+    /// Parses a name (any case; `WARN` and `FATAL` accepted as aliases) or a Cloud Logging number
+    /// (0, 100, 200, ... 800).
+    pub fn parse(s: &str) -> Option<Severity> {
+        let t = s.trim();
+        if let Ok(n) = t.parse::<i64>() {
+            return Some(Self::from_number(n));
+        }
+        Some(match t.to_ascii_uppercase().as_str() {
+            "DEFAULT" => Severity::Default,
+            "DEBUG" => Severity::Debug,
+            "INFO" => Severity::Info,
+            "NOTICE" => Severity::Notice,
+            "WARNING" | "WARN" => Severity::Warning,
+            "ERROR" => Severity::Error,
+            "CRITICAL" | "FATAL" => Severity::Critical,
+            "ALERT" => Severity::Alert,
+            "EMERGENCY" => Severity::Emergency,
+            _ => return None,
+        })
+    }
+
+    /// Cloud Logging numbers: DEFAULT 0, DEBUG 100, ... EMERGENCY 800; values between round down.
+    pub fn from_number(n: i64) -> Severity {
+        Self::ALL[(n / 100).clamp(0, 8) as usize]
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The parts of `httpRequest` the pipeline uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Http {
+    pub method: Str,
+    pub url: Str,
+    /// HTTP status; 0 when absent.
+    pub status: u16,
+    /// Latency in microseconds, when present and well-formed.
+    pub latency_us: Option<u64>,
+    pub user_agent: Str,
+}
+
+/// One log entry, parsed. Text fields point into the owning [`Batch`].
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    /// 1-based position of the entry in its input.
+    pub entry_no: u64,
+    /// Byte offset of the entry's first byte in its input.
+    pub offset: u64,
+    /// The entry's raw JSON, a span of the batch buffer.
+    pub raw: Str,
+    pub insert_id: Str,
+    /// Event time in Unix nanoseconds (`timestamp`, else `receiveTimestamp`); `None` when absent.
+    pub timestamp: Option<i64>,
+    /// The effective severity: Cloud Logging's, else the level the text's logger prefix names
+    /// (see `parse::textlog`).
+    pub severity: Severity,
+    /// Cloud Logging's severity was DEFAULT or missing and `severity` comes from the text.
+    pub severity_from_text: bool,
+    pub resource_type: Str,
+    pub service: Str,
+    pub revision: Str,
+    pub log_name: Str,
+    /// The message (see `parse` for the order of payload fields it is taken from).
+    pub message: Str,
+    pub module: Str,
+    pub function: Str,
+    pub line: Str,
+    pub file: Str,
+    pub http: Option<Http>,
+    pub trace: Str,
+    /// Raw JSON of the entry's `labels`.
+    pub labels: Str,
+    /// Set by the fingerprint stage.
+    pub fingerprint: u64,
+}
+
+/// An entry that could not be parsed: kept with its location and reason, never dropped silently.
+#[derive(Clone, Debug)]
+pub struct BadEntry {
+    pub entry_no: u64,
+    pub offset: u64,
+    pub reason: String,
+    /// The entry's raw text (for an entry over the size limit, only its first bytes).
+    pub raw: Str,
+    /// The entry's size in the input, in bytes.
+    pub size: u64,
+}
+
+/// A group of entries moving between stages.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Sequence number of the batch in its input, for ordering sinks that care.
+    pub seq: u64,
+    /// Index of the input (file) the entries came from.
+    pub input: u32,
+    /// Raw bytes of the entries (plus separators between them); shared by the batches cut
+    /// from one read.
+    pub buf: Arc<Vec<u8>>,
+    /// Byte ranges of `buf` holding one entry each, with entry number and input offset.
+    pub spans: Vec<EntrySpan>,
+    /// Unescaped or repaired strings that could not be borrowed from `buf`.
+    pub arena: String,
+    pub records: Vec<Record>,
+    pub bad: Vec<BadEntry>,
+    /// Templates first seen by the fingerprint worker in this batch.
+    pub new_templates: Vec<NewTemplate>,
+    /// Entries whose invalid UTF-8 was repaired.
+    pub repaired_utf8: u64,
+    /// Fields of an unexpected type the parse stage ignored (the entries were kept).
+    pub ignored_fields: u64,
+}
+
+/// A template announced by the fingerprint stage the first time a worker meets it.
+#[derive(Clone, Debug)]
+pub struct NewTemplate {
+    pub id: u64,
+    /// Service and code location the template belongs to (see `fingerprint::scope`).
+    pub scope: String,
+    pub template: String,
+}
+
+/// Where one entry sits in a batch buffer and in the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntrySpan {
+    pub range: (u32, u32),
+    pub entry_no: u64,
+    pub offset: u64,
+    /// What the source already knows is wrong with the entry.
+    pub flaw: Flaw,
+}
+
+/// A problem the source found while splitting an entry off the input; such an entry is bad
+/// before it is parsed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flaw {
+    #[default]
+    None,
+    /// The input ended inside the entry.
+    Cut,
+    /// In gcloud's layout, the entry was still open where the line at this input offset starts
+    /// the next entry, closes the array or is not JSON (a bracket or quote is missing);
+    /// splitting resumed there.
+    Unbalanced { resumed_at: u64 },
+    /// Brackets nested deeper than `limit` (`source.max_depth`).
+    TooDeep { limit: u32 },
+    /// `size` bytes, over `limit` (`source.max_entry_kib`): only the first bytes were kept.
+    /// `cut`: the input also ended inside it.
+    TooLarge { size: u64, limit: u64, cut: bool },
+}
+
+impl Flaw {
+    /// Why an entry with this flaw is bad, for the report and the dead letter.
+    pub fn reason(self) -> Option<String> {
+        Some(match self {
+            Flaw::None => return None,
+            Flaw::Cut => "the input ended inside this entry (it was cut off)".into(),
+            Flaw::Unbalanced { resumed_at } => format!(
+                "unbalanced JSON: the entry was still open (a bracket or quote is missing) where the line at byte {resumed_at} starts another entry, closes the array or is not JSON (gcloud's layout); reading resumed there"
+            ),
+            Flaw::TooDeep { limit } => {
+                format!("nested more than {limit} levels deep (source.max_depth)")
+            }
+            Flaw::TooLarge { size, limit, cut } => format!(
+                "entry of {size} bytes is larger than the limit of {limit} bytes (source.max_entry_kib){}; raw holds only its first bytes",
+                if cut {
+                    ", and the input ended inside it"
+                } else {
+                    ""
+                }
+            ),
+        })
+    }
+}
+
+impl Batch {
+    /// The text behind a span. Spans are only ever made from valid UTF-8 (see `parse`); invalid
+    /// bytes make this return the empty string rather than panic.
+    pub fn str(&self, s: Str) -> &str {
+        let len = (s.len & !ARENA_BIT) as usize;
+        let start = s.start as usize;
+        if s.len & ARENA_BIT != 0 {
+            self.arena.get(start..start + len).unwrap_or("")
+        } else {
+            self.buf
+                .get(start..start + len)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or("")
+        }
+    }
+
+    /// Raw bytes behind a span of the buffer.
+    pub fn bytes(&self, s: Str) -> &[u8] {
+        let len = (s.len & !ARENA_BIT) as usize;
+        let start = s.start as usize;
+        if s.len & ARENA_BIT != 0 {
+            self.arena.as_bytes().get(start..start + len).unwrap_or(&[])
+        } else {
+            self.buf.get(start..start + len).unwrap_or(&[])
+        }
+    }
+
+    /// Appends text to the arena and returns its span.
+    pub fn push_arena(&mut self, text: &str) -> Str {
+        let start = self.arena.len();
+        self.arena.push_str(text);
+        Str::arena(start..self.arena.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_names_and_numbers() {
+        assert_eq!(Severity::parse("warning"), Some(Severity::Warning));
+        assert_eq!(Severity::parse("WARN"), Some(Severity::Warning));
+        assert_eq!(Severity::parse("500"), Some(Severity::Error));
+        assert_eq!(Severity::parse("650"), Some(Severity::Critical));
+        assert_eq!(Severity::parse("9999"), Some(Severity::Emergency));
+        assert_eq!(Severity::parse("nonsense"), None);
+        assert!(Severity::Critical > Severity::Error);
+    }
+
+    #[test]
+    fn spans_resolve_to_buffer_or_arena() {
+        let mut b = Batch {
+            buf: Arc::new(b"hello world".to_vec()),
+            ..Default::default()
+        };
+        let raw = Str::raw(6..11);
+        assert_eq!(b.str(raw), "world");
+        let a = b.push_arena("unescaped \"x\"");
+        assert_eq!(b.str(a), "unescaped \"x\"");
+        assert!(!a.is_empty());
+        assert!(Str::EMPTY.is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the aggregate stage hands on, and the report the prioritize stage builds for the sinks.
+// ---------------------------------------------------------------------------------------------
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A sample entry kept raw.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub timestamp: Option<i64>,
+    pub insert_id: String,
+    pub raw: String,
+}
+
+/// An entry that could not be processed, as reported.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BadInfo {
+    pub input: String,
+    pub entry: u64,
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// Everything counted about one fingerprint. Serialized as is (before template mining, under
+/// its raw id) in the JSON report's `mergeable` section, so `gardener merge` can combine runs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Cluster {
+    pub id: u64,
+    pub template: String,
+    /// Service and code location the template belongs to (see `fingerprint::scope`).
+    pub scope: String,
+    pub service: String,
+    pub count: u64,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    /// Entries per severity, indexed by [`Severity::index`].
+    pub severities: [u64; 9],
+    /// Entries whose severity came from their text (Cloud Logging's was DEFAULT or missing).
+    #[serde(default)]
+    pub severity_from_text: u64,
+    pub revisions: BTreeMap<String, u64>,
+    /// `module:function:line` (or `file:function:line`) with counts.
+    pub locations: BTreeMap<String, u64>,
+    /// Entries per second of event time (Unix seconds), within reach of the largest window.
+    #[serde(with = "crate::model::record::pairs")]
+    pub per_second: BTreeMap<i64, u64>,
+    /// The time series: entries per bucket of event time (`aggregate.bucket`), keyed by the
+    /// bucket's start in Unix seconds (aligned to the epoch). Merged by sum; bounded to
+    /// `aggregate.max_buckets` back from the reference when aggregation finishes.
+    #[serde(with = "crate::model::record::pairs")]
+    pub series: BTreeMap<i64, u64>,
+    /// Counts in the configured windows (filled when aggregation finishes).
+    #[serde(skip)]
+    pub windows: Vec<u64>,
+    /// The newest entries, newest first.
+    pub samples: Vec<Sample>,
+    pub http_statuses: BTreeMap<u16, u64>,
+    /// Request latency in microseconds.
+    #[serde(with = "crate::model::record::histogram")]
+    pub latency_us: Option<hdrhistogram::Histogram<u64>>,
+    /// A sample of the cluster's trace ids, for related clusters.
+    pub traces: TraceSketch,
+    /// Which entries the state store already counted, told by insertId (see
+    /// `state::SeenIds`). Not in the mergeable section: `gardener merge` counts by high-water
+    /// marks.
+    #[serde(skip)]
+    pub recount: Recount,
+    /// For a service's overflow cluster (`aggregate::overflow`): the distinct messages folded
+    /// into it because the run held more than `aggregate.max_clusters`; 0 for any other.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub folded: u64,
+}
+
+/// The template of a service's overflow cluster (see `aggregate::overflow`): the distinct
+/// messages past `aggregate.max_clusters`, counted together. Mining leaves it alone.
+pub const OVERFLOW_TEMPLATE: &str =
+    "Other distinct messages, over aggregate.max_clusters (counted together)";
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A cluster's entries told apart by the state's insertId memory: those at or after the
+/// memory's start whose id it holds were counted by an earlier run (`repeated`), the others
+/// there are new (`fresh`). Entries older than the memory's start are neither: the cluster's
+/// high-water mark decides for them (see `state::Store::new_entries`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Recount {
+    pub fresh: u64,
+    pub repeated: u64,
+}
+
+/// The trace ids of a cluster with the `k` smallest xxh3 hashes (a bottom-k sketch), each with
+/// the event time of the trace's first entry in the cluster, sorted by hash. Two clusters'
+/// sketches show the traces they share and which cluster's entry came first; sketches merge
+/// exactly (union, keep the `k` smallest). See `crates/core/src/stages/report/related.rs`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceSketch {
+    pub k: usize,
+    /// `[[hash, first entry (Unix ns)], ...]`, ascending by hash, at most `k`.
+    pub marks: Vec<(u64, i64)>,
+}
+
+impl Cluster {
+    pub fn max_severity(&self) -> Severity {
+        Severity::ALL
+            .into_iter()
+            .rev()
+            .find(|s| self.severities[s.index()] > 0)
+            .unwrap_or_default()
+    }
+}
+
+/// The result of aggregation, handed to the prioritize stage.
+#[derive(Clone, Debug, Default)]
+pub struct Aggregate {
+    pub clusters: Vec<Cluster>,
+    /// (name, seconds) of each window, in configured order.
+    pub windows: Vec<(String, i64)>,
+    /// The time windows were measured back from.
+    pub reference: Option<i64>,
+    pub entries: u64,
+    pub bad_count: u64,
+    pub bad: Vec<BadInfo>,
+    pub repaired_utf8: u64,
+    pub without_timestamp: u64,
+    /// Fields of an unexpected type ignored (the entries were kept).
+    pub ignored_fields: u64,
+    /// Entries dated more than `aggregate.future_margin` after the run's clock: counted, but
+    /// without their time.
+    pub future_dated: u64,
+    /// The latest such date (Unix nanoseconds).
+    pub future_latest: Option<i64>,
+    /// Entries within `state.overlap` of the newest, as `(timestamp ns, key)` with the key from
+    /// `state::seen::entry_key`, for the state's insertId memory; `None` when not collected
+    /// (no state, or `gardener merge`).
+    pub seen: Option<Vec<(i64, u64)>>,
+    /// Clusters dropped from memory by `gardener watch` because no entry of theirs was seen
+    /// within the longest window (their entries stay in the totals).
+    pub evicted: u64,
+}
+
+impl Aggregate {
+    /// The oldest bucket this run observed in full view: its oldest entry's bucket, but no
+    /// older than the series keeps (`aggregate.max_buckets`).
+    pub fn first_bucket(&self, bucket: i64, max_buckets: usize) -> Option<i64> {
+        let reference = self.reference?;
+        let first = self.clusters.iter().filter_map(|c| c.first_seen).min()?;
+        Some(
+            crate::model::time::bucket_start(first.div_euclid(crate::model::time::NANOS), bucket)
+                .max(crate::model::time::series_floor(
+                    reference,
+                    bucket,
+                    max_buckets,
+                )),
+        )
+    }
+}
+
+/// The report every sink renders: the JSON report is this, serialised.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub tool: String,
+    pub generated_at: String,
+    /// True when the run was interrupted: counts cover only what was read until then.
+    pub partial: bool,
+    pub inputs: Vec<String>,
+    /// The time windows were measured back from (newest entry, or `--now`).
+    pub reference_time: Option<String>,
+    pub time_range: Option<TimeRange>,
+    pub services: BTreeMap<String, u64>,
+    pub totals: Totals,
+    pub windows: Vec<String>,
+    pub priorities: BTreeMap<String, u64>,
+    /// Problems (groups of related clusters, see `crates/core/src/stages/report/correlate.rs`), most urgent first.
+    pub problems: Vec<ProblemReport>,
+    pub clusters: Vec<ClusterReport>,
+    pub notes: Vec<String>,
+    pub bad_entries: Vec<BadInfo>,
+    pub stages: Vec<crate::model::stats::StageReport>,
+    /// What the GitHub sink did (or planned), when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<GithubReport>,
+    /// Time series, spikes and what changed since the last run.
+    pub trends: TrendsReport,
+    /// Clusters that share traces or started together, strongest first (see `crates/core/src/stages/report/related.rs`).
+    pub related: Vec<Related>,
+    /// What `gardener merge` needs to combine this report with others (see `crates/core/src/topology/merge.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mergeable: Option<Mergeable>,
+}
+
+/// A cluster's status across runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Never seen by an earlier run (the state does not know it).
+    New,
+    /// Known, and neither escalating nor regressed.
+    Ongoing,
+    /// Known, and the spike test flagged it.
+    Escalating,
+    /// It had disappeared (not seen for longer than `state.regression_gap`) or its issue was
+    /// closed, and it is back.
+    Regressed,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Ongoing => "ongoing",
+            Status::Escalating => "escalating",
+            Status::Regressed => "regressed",
+        }
+    }
+}
+
+/// The spike test's verdict on a cluster that it flagged (see `trend::spike`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Escalation {
+    /// Recent rate over baseline rate.
+    pub factor: f64,
+    /// Entries in the recent window.
+    pub recent: u64,
+    /// Entries the baseline rate predicts for the recent window.
+    pub expected: f64,
+    /// Length of the recent window, in seconds.
+    pub recent_secs: i64,
+    /// Observed time before the recent window (this run and the stored history), in seconds.
+    pub baseline_secs: i64,
+    /// Entries in the baseline.
+    pub baseline: u64,
+    /// Upper bound on the chance of `recent` or more entries at the baseline rate.
+    pub p_bound: f64,
+}
+
+/// What is known about a cluster across runs, when a state store is used.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct History {
+    /// The first entry ever seen (RFC 3339).
+    pub first_seen: Option<String>,
+    /// The newest entry seen before this run (RFC 3339).
+    pub previous_last_seen: Option<String>,
+    /// Entries counted over all runs, this one included (each entry counted once).
+    pub total: u64,
+    /// Priority in the previous report.
+    pub previous_priority: Option<String>,
+    /// Its GitHub issue was closed (as last seen by the GitHub sink).
+    pub closed: bool,
+}
+
+/// Writes `(Unix seconds, count)` pairs as a JSON object keyed by RFC 3339 times.
+fn rfc3339_keyed<S: serde::Serializer>(pairs: &[(i64, u64)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(pairs.len()))?;
+    let mut buf = [0u8; crate::model::time::RFC3339_LEN];
+    for (secs, n) in pairs {
+        m.serialize_entry(
+            crate::model::time::write_rfc3339(secs * 1_000_000_000, &mut buf),
+            n,
+        )?;
+    }
+    m.end()
+}
+
+/// Per cluster: status, spike verdict, state history and time series.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ClusterTrend {
+    /// `new`, `ongoing`, `escalating`, `regressed`; without a state store only `ongoing` or
+    /// `escalating`.
+    pub status: Option<Status>,
+    /// Set when the spike test flagged the cluster.
+    pub escalation: Option<Escalation>,
+    /// From the state store.
+    pub history: Option<History>,
+    /// Entries per bucket: (bucket start in Unix seconds, count), ascending; empty buckets
+    /// left out. In JSON, an object keyed by the bucket's start in RFC 3339 (formatted while
+    /// writing: a report can hold hundreds of thousands of buckets).
+    #[serde(serialize_with = "rfc3339_keyed")]
+    pub series: Vec<(i64, u64)>,
+    /// The series as a text sparkline over the run's time range.
+    pub sparkline: String,
+}
+
+/// A known cluster that was not seen for `state.resolved_after` (newly so since the last run).
+#[derive(Clone, Debug, Serialize)]
+pub struct Resolved {
+    pub id: String,
+    pub service: String,
+    pub template: String,
+    pub last_seen: String,
+    pub total: u64,
+    pub priority: String,
+}
+
+/// Report-wide trend information.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TrendsReport {
+    /// The time-series bucket (`aggregate.bucket`).
+    pub bucket: String,
+    /// The recent window of the spike test (`trend.recent`).
+    pub recent: String,
+    /// The state file, when one is used.
+    pub state: Option<String>,
+    /// Reference time of the previous run recorded in the state (RFC 3339).
+    pub previous_run: Option<String>,
+    /// Known clusters that look resolved since the last run.
+    pub resolved: Vec<Resolved>,
+    /// How long a cluster must be gone to look resolved (`state.resolved_after`).
+    pub resolved_after: String,
+    /// Whether the state file was updated by this run (not for interrupted runs).
+    pub state_updated: bool,
+}
+
+/// The JSON report's `mergeable` section: the run's aggregates before template mining, keyed
+/// by raw fingerprint, and its input counts. `gardener merge` combines several of these into
+/// exactly the report one run over all their input gives (see `crates/core/src/topology/merge.rs`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Mergeable {
+    /// [`MERGE_FORMAT`]; merge refuses any other.
+    pub format: u32,
+    /// Settings the parts must share to be merged.
+    pub settings: MergeSettings,
+    /// Event time of the newest entry, Unix nanoseconds.
+    pub newest: Option<i64>,
+    pub partial: bool,
+    pub inputs: Vec<String>,
+    pub bytes_read: u64,
+    pub entries_read: u64,
+    pub entries_processed: u64,
+    pub entries_skipped: u64,
+    pub utf8_repaired: u64,
+    pub without_timestamp: u64,
+    #[serde(default)]
+    pub future_dated: u64,
+    #[serde(default)]
+    pub ignored_fields: u64,
+    /// The first skipped entries (the report's `bad_entries`).
+    pub bad: Vec<BadInfo>,
+    pub notes: Vec<String>,
+    /// One per raw (not yet generalized) fingerprint, by id; `per_second` is `[[second,
+    /// count], ...]` and `latency_us` `[[microseconds, count], ...]`.
+    pub clusters: Vec<Cluster>,
+}
+
+/// What must be equal for two `mergeable` sections to be merged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MergeSettings {
+    /// (name, seconds) of each window.
+    pub windows: Vec<(String, i64)>,
+    /// Samples kept per cluster.
+    pub samples: usize,
+    /// `--now`, Unix nanoseconds, when it was given.
+    pub now: Option<i64>,
+    /// Hash of what shapes raw fingerprints (mask pack, `fingerprint.max_message_bytes`).
+    pub grouping: String,
+    /// `related.traces_per_cluster`.
+    pub traces_per_cluster: usize,
+}
+
+/// Two clusters that look connected, the likely cause first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Related {
+    /// Fingerprint of the cluster that came first (the likely cause).
+    pub first: String,
+    /// Fingerprint of the cluster that followed.
+    pub then: String,
+    /// Trace ids found in both clusters' trace sketches.
+    pub shared_traces: u64,
+    /// False when a sketch was full: `shared_traces` counts the shared traces among the
+    /// sampled ones, and `estimated_shared_traces` scales it to all of them.
+    pub exact: bool,
+    pub estimated_shared_traces: u64,
+    /// Shared traces in which `first`'s entry came before `then`'s, and the other way round
+    /// (equal times count in neither).
+    pub first_led: u64,
+    pub then_led: u64,
+    /// Both clusters began (first entry) within `related.co_start` of each other, in
+    /// different services, after the input began.
+    pub started_together: bool,
+    /// `then`'s first entry minus `first`'s, in milliseconds (negative when `then` began
+    /// earlier although its traces follow).
+    pub start_gap_ms: i64,
+}
+
+/// The GitHub sink's results: one action per problem considered.
+#[derive(Clone, Debug, Serialize)]
+pub struct GithubReport {
+    /// `OWNER/REPO`.
+    pub repo: String,
+    /// `live` (writes sent), `dry-run` (`--dry-run`: nothing written) or `no-token` (no
+    /// `GITHUB_TOKEN`: planned offline from the state file, nothing sent).
+    pub mode: String,
+    pub actions: Vec<GithubAction>,
+    /// Why writing stopped before the end (rate limit, caps, an error), when it did.
+    pub stopped: Option<String>,
+    pub notes: Vec<String>,
+}
+
+/// What happened to one problem on GitHub.
+#[derive(Clone, Debug, Serialize)]
+pub struct GithubAction {
+    /// The problem id (the issue marker's `fingerprint`).
+    pub fingerprint: String,
+    /// The problem's member clusters.
+    pub clusters: Vec<String>,
+    pub title: String,
+    pub priority: Priority,
+    /// The issue number, when the cluster has one.
+    pub issue: Option<u64>,
+    pub url: Option<String>,
+    /// `create`, `comment`, `escalate`, `reopen`, `unchanged` or `skip`.
+    pub action: String,
+    /// `done`, `planned` (dry run), `deferred` (caps or rate limit: next run), `failed`, or
+    /// `none` for `unchanged` and `skip`.
+    pub status: String,
+    /// `P2 → P0` when the priority label changed (or would change).
+    pub priority_change: Option<String>,
+    /// Why, in a few words.
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TimeRange {
+    pub first: String,
+    pub last: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    pub bytes_read: u64,
+    pub entries_read: u64,
+    pub entries_processed: u64,
+    pub entries_skipped: u64,
+    pub utf8_repaired: u64,
+    pub without_timestamp: u64,
+    /// Entries dated more than `aggregate.future_margin` after the run's clock, counted
+    /// without their time.
+    pub future_dated: u64,
+    /// Fields of an unexpected type ignored (e.g. `protoPayload.status` as a number); the
+    /// entries were kept.
+    pub ignored_fields: u64,
+    pub clusters: u64,
+    /// Distinct messages past `aggregate.max_clusters`, counted in their service's overflow
+    /// cluster instead of one by one; absent when the cap was not reached.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub clusters_folded: u64,
+    /// Clusters past `sinks.sampled_clusters` whose sample entries the reports leave out
+    /// (their counts are all there); absent when the cap was not reached.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub clusters_unsampled: u64,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterReport {
+    pub id: String,
+    /// The id of the problem the cluster belongs to (exactly one).
+    pub problem: String,
+    pub priority: Priority,
+    pub title: String,
+    /// The rule that set the priority.
+    pub rule: String,
+    pub expected: bool,
+    pub labels: Vec<String>,
+    pub service: String,
+    pub template: String,
+    pub max_severity: String,
+    pub severities: BTreeMap<String, u64>,
+    /// Of those, entries whose severity was read from their text (a logger prefix's level, or
+    /// an access line's status) because Cloud Logging's was DEFAULT or missing.
+    pub severity_from_text: u64,
+    pub count: u64,
+    /// For a service's overflow cluster: the distinct messages counted in it (see
+    /// `aggregate::overflow`); absent for any other cluster.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub folded: u64,
+    pub windows: BTreeMap<String, u64>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub revisions: BTreeMap<String, u64>,
+    pub locations: BTreeMap<String, u64>,
+    pub samples: Vec<serde_json::Value>,
+    pub http: Option<HttpReport>,
+    /// Entries per second of event time (Unix seconds) within reach of the largest window: how
+    /// the GitHub sink counts entries newer than what it last reported.
+    #[serde(skip)]
+    pub per_second: BTreeMap<i64, u64>,
+    /// Status across runs, spike verdict, history and time series.
+    pub trend: ClusterTrend,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpReport {
+    pub statuses: BTreeMap<String, u64>,
+    pub latency_ms: Option<LatencyReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LatencyReport {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub count: u64,
+}
+
+/// A priority: P0 (drop everything) to P5 (noise). Written `P0`..`P5` in reports and rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Priority(pub u8);
+
+impl std::fmt::Display for Priority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "P{}", self.0)
+    }
+}
+
+impl Serialize for Priority {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Why a member cluster belongs to its problem: one piece of evidence linking it to the
+/// problem's lead cluster (see `crates/core/src/stages/report/correlate.rs`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    /// Both appear in the same requests (trace ids).
+    Traces {
+        /// Traces found in both clusters' trace sketches.
+        shared: u64,
+        /// Of the member's sampled traces, the share that the lead also has (0..1).
+        share: f64,
+        /// Shared traces where the lead's entry came first, and where the member's did.
+        lead_first: u64,
+        member_first: u64,
+    },
+    /// Both fire in the same time bins much more often than chance.
+    Burst {
+        /// Bins where both had entries; bins where the lead and the member had entries.
+        together: u32,
+        lead_bins: u32,
+        member_bins: u32,
+        /// Bins observed, and their length in seconds.
+        bins: u32,
+        bin_secs: i64,
+        /// The chance of `together` or more shared bins were the two independent
+        /// (hypergeometric tail).
+        p: f64,
+    },
+    /// The same cause after the variable part of the message, or the same exception type.
+    Cause { phrase: String },
+    /// The same log statement (code location) or the same route and status class.
+    Location { location: String },
+}
+
+/// One member cluster of a problem (other than its lead) and why it is there.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Link {
+    pub cluster: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A problem: a lead cluster (the likely root) and what it drags along, judged as one.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProblemReport {
+    /// Stable id: derived from the lead cluster's id when the problem is first seen, then kept
+    /// by the state store while members come and go.
+    pub id: String,
+    pub priority: Priority,
+    /// The rule that set the priority.
+    pub rule: String,
+    /// In words: placeholders shown as `…`, cut at a word boundary.
+    pub title: String,
+    /// The GitHub issue's title (`prioritize.title` or the rule's, with `{summary}` the title).
+    pub issue_title: String,
+    pub labels: Vec<String>,
+    /// Expected behaviour: reported, never filed.
+    pub expected: bool,
+    /// The lead cluster's id.
+    pub lead: String,
+    /// Member cluster ids, the lead first, then by entries.
+    pub clusters: Vec<String>,
+    pub services: Vec<String>,
+    pub max_severity: String,
+    /// Entries of all members.
+    pub count: u64,
+    pub windows: BTreeMap<String, u64>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    /// HTTP statuses of the members' request logs.
+    pub http_statuses: BTreeMap<String, u64>,
+    /// Requests answered 5xx.
+    pub http_5xx: u64,
+    /// Estimated distinct traces (requests) the problem touched.
+    pub traces: u64,
+    /// Revisions its entries came from.
+    pub revisions: u64,
+    /// The most pressing trend status of its members.
+    pub status: Option<Status>,
+    /// The largest escalation factor among its members, when one escalates.
+    pub escalation: Option<f64>,
+    /// Impact score that orders problems of one priority (larger first).
+    pub score: f64,
+    /// The evidence in one sentence.
+    pub summary: String,
+    /// Per member (other than the lead): how it is linked to the lead.
+    pub evidence: Vec<Link>,
+}
+
+/// Version of the JSON report's `mergeable` section; `gardener merge` refuses any other.
+pub const MERGE_FORMAT: u32 = 1;
+
+/// The longest latency a histogram tells apart, in µs (an hour); longer ones count as an hour.
+pub const LATENCY_MAX_US: u64 = 3_600_000_000;
+
+/// An empty latency histogram: from 1 µs, two significant digits, up to [`LATENCY_MAX_US`].
+/// It grows with the longest latency recorded: sized for an hour from the start it held 26 KB
+/// of counters per cluster with requests (most of the aggregate's memory with thousands of
+/// them). The buckets depend only on the lowest value and the digits, so every value, count
+/// and percentile is the same as in a histogram sized for an hour.
+pub fn latency_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new(2).expect("2 significant digits is valid")
+}
+
+/// `BTreeMap<K, V>` as `[[key, value], ...]`: compact, and keys need not be strings.
+pub mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+/// A latency histogram as its recorded `[[value, count], ...]`, or `null`.
+pub mod histogram {
+    use hdrhistogram::Histogram;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(h: &Option<Histogram<u64>>, s: S) -> Result<S::Ok, S::Error> {
+        match h {
+            None => s.serialize_none(),
+            Some(h) => s.collect_seq(
+                h.iter_recorded()
+                    .map(|v| (v.value_iterated_to(), v.count_at_value())),
+            ),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Histogram<u64>>, D::Error> {
+        let Some(pairs) = Option::<Vec<(u64, u64)>>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let mut h = super::latency_histogram();
+        for (value, count) in pairs {
+            if value > h.highest_equivalent(super::LATENCY_MAX_US) {
+                return Err(D::Error::custom(format!(
+                    "latency value {value} out of range: over {} µs",
+                    super::LATENCY_MAX_US
+                )));
+            }
+            h.record_n(value, count).map_err(|e| {
+                D::Error::custom(format!("latency value {value} out of range: {e:?}"))
+            })?;
+        }
+        Ok(Some(h))
+    }
+}

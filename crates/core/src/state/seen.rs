@@ -1,0 +1,212 @@
+//! The state's insertId memory: one key per entry counted, for the entries of the last
+//! `state.overlap` before the newest one counted. Runs whose inputs overlap (an hourly run over
+//! the last two days is the normal case) then count each entry once, even entries with equal
+//! timestamps or in the same second as a cluster's high-water mark.
+//!
+//! An entry's key is xxh3 of its insertId seeded with its timestamp (Cloud Logging treats
+//! entries with the same insertId and timestamp as one); an entry without an insertId is keyed
+//! by its whole raw text instead. Entries older than the memory's start, and runs made before
+//! the memory existed, fall back to the clusters' high-water marks (see
+//! [`super::Store::new_entries`]).
+//!
+//! Stored in `state.json` as `seen_ids`: `since` (Unix ns), `entries`, and `keys`, the base64
+//! of little-endian `(timestamp ns, key)` pairs in time order: 16 bytes an entry, so the
+//! default cap of 1,000,000 entries is about 21 MB of state.
+
+use base64::Engine;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::stages::fingerprint::IdSet;
+
+const PAIR: usize = 16;
+
+/// The key of one entry: its insertId (else its raw text) hashed with its timestamp.
+pub fn entry_key(insert_id: &[u8], raw: &[u8], timestamp: i64) -> u64 {
+    let text = if insert_id.is_empty() { raw } else { insert_id };
+    xxhash_rust::xxh3::xxh3_64_with_seed(text, timestamp as u64)
+}
+
+/// The remembered entries.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SeenIds {
+    /// Every entry counted at or after this time (Unix ns) is remembered; `None`: no memory.
+    pub since: Option<i64>,
+    /// `(timestamp ns, key)`, sorted.
+    pub entries: Vec<(i64, u64)>,
+}
+
+impl SeenIds {
+    pub fn is_empty(&self) -> bool {
+        self.since.is_none() && self.entries.is_empty()
+    }
+
+    /// What the aggregate stage looks entries up in.
+    pub fn lookup(&self) -> Lookup {
+        Lookup {
+            since: self.since,
+            keys: self.entries.iter().map(|e| e.1).collect(),
+        }
+    }
+
+    /// Adds a complete run's entries (`run`, those within `overlap` of its newest) and keeps
+    /// the last `overlap` (ns) before the newest entry remembered, at most `cap` entries (the
+    /// oldest dropped first, whole timestamps at a time, the start moved past them).
+    /// `run_oldest` is the run's oldest entry: without an earlier memory, older entries that
+    /// earlier runs counted are not in it, so the memory cannot start before it.
+    pub fn remember(
+        &mut self,
+        mut run: Vec<(i64, u64)>,
+        run_oldest: Option<i64>,
+        overlap: i64,
+        cap: usize,
+    ) {
+        let had = self.since;
+        self.entries.append(&mut run);
+        self.entries.sort_unstable();
+        self.entries.dedup();
+        let Some(newest) = self.entries.last().map(|e| e.0) else {
+            return;
+        };
+        let mut since = newest.saturating_sub(overlap);
+        match had {
+            Some(old) => since = since.max(old),
+            None => {
+                if let Some(o) = run_oldest {
+                    since = since.max(o);
+                }
+            }
+        }
+        if self.entries.len() > cap {
+            let cut = self.entries[self.entries.len() - cap].0;
+            // Entries at the cut's own timestamp may be partly dropped: start just after it.
+            since = since.max(cut.saturating_add(1));
+        }
+        let keep = self.entries.partition_point(|e| e.0 < since);
+        self.entries.drain(..keep);
+        self.since = Some(since);
+    }
+
+    /// Forgets everything (after `gardener merge`, which counts without insertIds).
+    pub fn clear(&mut self) {
+        *self = SeenIds::default();
+    }
+}
+
+/// The memory as a set, for lookups per entry.
+#[derive(Debug, Default)]
+pub struct Lookup {
+    pub since: Option<i64>,
+    keys: IdSet,
+}
+
+impl Lookup {
+    /// `Some(true)` when an earlier run counted the entry, `Some(false)` when it is new, `None`
+    /// when the memory cannot tell (the entry is older than its start, or there is none).
+    pub fn counted(&self, timestamp: i64, key: u64) -> Option<bool> {
+        match self.since {
+            Some(s) if timestamp >= s => Some(self.keys.contains(&key)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored {
+    since: Option<i64>,
+    entries: usize,
+    keys: String,
+}
+
+impl Serialize for SeenIds {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::with_capacity(self.entries.len() * PAIR);
+        for (t, k) in &self.entries {
+            bytes.extend_from_slice(&t.to_le_bytes());
+            bytes.extend_from_slice(&k.to_le_bytes());
+        }
+        Stored {
+            since: self.since,
+            entries: self.entries.len(),
+            keys: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SeenIds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SeenIds, D::Error> {
+        use serde::de::Error;
+        let stored = Stored::deserialize(d)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(stored.keys.as_bytes())
+            .map_err(|e| D::Error::custom(format!("seen_ids.keys: {e}")))?;
+        if bytes.len() != stored.entries * PAIR {
+            return Err(D::Error::custom(format!(
+                "seen_ids.keys holds {} bytes, not {} entries of {PAIR}",
+                bytes.len(),
+                stored.entries
+            )));
+        }
+        let entries = bytes
+            .chunks_exact(PAIR)
+            .map(|c| {
+                let (t, k) = c.split_at(8);
+                (
+                    i64::from_le_bytes(t.try_into().expect("8 bytes")),
+                    u64::from_le_bytes(k.try_into().expect("8 bytes")),
+                )
+            })
+            .collect();
+        Ok(SeenIds {
+            since: stored.since,
+            entries,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_overlap_and_tells_counted_from_new() {
+        let mut s = SeenIds::default();
+        s.remember(vec![(10, 1), (20, 2), (30, 3)], Some(10), 15, 100);
+        // Newest 30, overlap 15: from 15 on.
+        assert_eq!(s.since, Some(15));
+        assert_eq!(s.entries, vec![(20, 2), (30, 3)]);
+        let l = s.lookup();
+        assert_eq!(l.counted(20, 2), Some(true));
+        assert_eq!(l.counted(30, 9), Some(false));
+        assert_eq!(l.counted(14, 1), None);
+        // A later run: the start never moves back.
+        s.remember(vec![(30, 3), (31, 4)], Some(5), 100, 100);
+        assert_eq!(s.since, Some(15));
+        assert_eq!(s.entries, vec![(20, 2), (30, 3), (31, 4)]);
+    }
+
+    #[test]
+    fn a_first_memory_starts_at_the_run_and_the_cap_moves_the_start() {
+        let mut s = SeenIds::default();
+        s.remember(vec![(50, 1), (60, 2)], Some(50), 1000, 100);
+        assert_eq!(s.since, Some(50));
+        let mut s = SeenIds::default();
+        s.remember(vec![(1, 1), (2, 2), (2, 3), (3, 4)], Some(1), 1000, 2);
+        // The two newest are (2, 3) and (3, 4); (2, 2) would be lost: start after 2.
+        assert_eq!(s.since, Some(3));
+        assert_eq!(s.entries, vec![(3, 4)]);
+    }
+
+    #[test]
+    fn round_trips_through_json_and_refuses_a_cut_file() {
+        let mut s = SeenIds::default();
+        s.remember(vec![(-5, u64::MAX), (7, 0)], None, 100, 10);
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<SeenIds>(&text).unwrap(), s);
+        let cut = text.replace("\"entries\":2", "\"entries\":3");
+        assert!(serde_json::from_str::<SeenIds>(&cut).is_err());
+        assert_eq!(entry_key(b"", b"{}", 1), entry_key(b"{}", b"x", 1));
+        assert_ne!(entry_key(b"a", b"", 1), entry_key(b"a", b"", 2));
+    }
+}
