@@ -7,9 +7,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use gardener_core::config::{Config, InputFormat};
+use gardener_core::console::warn;
 use gardener_core::exit;
+use gardener_core::model::run::{RunError, RunOptions};
 use gardener_core::stages::fingerprint::{Masker, MessageGrouper, format_id};
-use gardener_core::topology::pipeline::{self, RunError, RunOptions};
+use gardener_core::topology::pipeline;
 use gardener_devtools::generator::{GenFormat, GenOptions};
 
 const ABOUT: &str =
@@ -541,7 +543,7 @@ fn load_config(arg: &ConfigArg) -> Result<Config, String> {
 }
 
 fn fail(code: i32, msg: &str) -> ExitCode {
-    pipeline::warn(msg);
+    warn(msg);
     ExitCode::from(code as u8)
 }
 
@@ -554,7 +556,13 @@ fn main() -> ExitCode {
         Command::Validate(args) => match load_config(&args) {
             Ok(cfg) => {
                 let rules = cfg.rules().map(|r| r.len()).unwrap_or(0);
-                let windows = cfg.aggregate.windows.join(", ");
+                let windows = cfg
+                    .aggregate
+                    .windows
+                    .iter()
+                    .map(|w| w.text())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let github = match &cfg.sinks.github.repo {
                     Some(r) => format!("GitHub sink on for {r}"),
                     None => "GitHub sink off".into(),
@@ -627,12 +635,12 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 /// something else.
 fn before_run_warnings(cfg: &gardener_core::config::Config, args: &RunArgs) {
     if args.github_api.is_some() && args.github.is_none() && cfg.sinks.github.repo.is_none() {
-        pipeline::warn(
+        warn(
             "warning: --github-api has no effect without --github OWNER/REPO (or sinks.github.repo)",
         );
     }
     if cfg.source.kind == gardener_core::config::SourceKind::Gcloud && !args.files.is_empty() {
-        pipeline::warn(
+        warn(
             "warning: source.kind is gcloud, but files were given: the files are read and gcloud is not run (drop the files to run gcloud)",
         );
     }
@@ -645,7 +653,7 @@ fn before_run_warnings(cfg: &gardener_core::config::Config, args: &RunArgs) {
             .unwrap_or(0);
         let text = String::from_utf8_lossy(&head[..n]);
         if text.trim_start().starts_with('{') && text.contains("\"tool\": \"log-gardener") {
-            pipeline::warn(&format!(
+            warn(&format!(
                 "warning: {f} is a gardener JSON report, not log entries: to combine reports, use `gardener merge {f} …`"
             ));
         }
@@ -679,7 +687,7 @@ fn check_terminal_input(cfg: &gardener_core::config::Config, args: &RunArgs) -> 
     if in_the_background_of_stdin() {
         return Err("standard input is a terminal, and gardener runs in the background of it: nothing can be read there. Give a file (gardener run FILE), pipe the entries in (… | gardener run), or run it in the foreground (timeout --foreground …)".into());
     }
-    pipeline::warn(
+    warn(
         "reading log entries from the terminal (paste them, then Ctrl-D); to read a file: gardener run FILE, or pipe gcloud logging read … --format=json into it",
     );
     Ok(())
@@ -693,7 +701,7 @@ fn after_run_warnings(
 ) {
     let t = &r.totals;
     if t.clusters_folded > 0 {
-        pipeline::warn(&format!(
+        warn(&format!(
             "note: {} distinct messages were past aggregate.max_clusters and are counted together, one overflow cluster per service (every entry still counts); raise aggregate.max_clusters to see them one by one (memory and run time grow with it)",
             t.clusters_folded
         ));
@@ -704,7 +712,7 @@ fn after_run_warnings(
         } else {
             ""
         };
-        pipeline::warn(&format!(
+        warn(&format!(
             "warning: none of the {} read could be used{hint}",
             plural(t.entries_read, "entry", "entries")
         ));
@@ -714,7 +722,7 @@ fn after_run_warnings(
         if let (Some(first), Some(last)) = (parse(&range.first), parse(&range.last)) {
             let day = 86_400 * 1_000_000_000_i64;
             if now < first || now > last + day {
-                pipeline::warn(&format!(
+                warn(&format!(
                     "warning: --now is outside the entries' time range ({} → {}): windows count back from --now, so they may be empty; leave --now out to count back from the newest entry",
                     range.first, range.last
                 ));
@@ -788,7 +796,7 @@ fn cmd_run(cmd: RunCmd) -> ExitCode {
             let t = &out.report.totals;
             after_run_warnings(&out.report, now, forced_ndjson);
             if t.entries_skipped > 0 {
-                pipeline::warn(&format!(
+                warn(&format!(
                     "{} skipped as bad (see the report's input problems{})",
                     plural(t.entries_skipped, "entry", "entries"),
                     if out.report.bad_entries.is_empty() {
@@ -865,7 +873,7 @@ fn take_share(
             .sum()
     };
     if !quiet {
-        pipeline::warn(&format!(
+        warn(&format!(
             "shard {shard}: {} of {} files, {:.1} MB of {:.1} MB",
             mine.len(),
             sized.len(),
@@ -1060,8 +1068,8 @@ fn every_of(every: &str) -> Result<std::time::Duration, ExitCode> {
 /// Runs a pipeline (`run` or `merge`) on a multi-threaded runtime; errors become their exit
 /// codes, with the message on stderr.
 fn execute(
-    job: impl std::future::Future<Output = Result<pipeline::Outcome, RunError>>,
-) -> Result<pipeline::Outcome, ExitCode> {
+    job: impl std::future::Future<Output = Result<gardener_core::stages::report::Outcome, RunError>>,
+) -> Result<gardener_core::stages::report::Outcome, ExitCode> {
     run_blocking(job)
 }
 
@@ -1101,7 +1109,7 @@ fn sink_code(errors: &[gardener_core::stages::sink::SinkError]) -> i32 {
         if e.is_closed_pipe() {
             continue;
         }
-        pipeline::warn(&e.to_string());
+        warn(&e.to_string());
         code = exit::SINK_FAILED;
     }
     code

@@ -10,8 +10,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use gardener_core::config::{Config, InputFormat};
+use gardener_core::model::run::RunOptions;
 use gardener_core::stages::source::{Limits, split_pieces};
-use gardener_core::topology::pipeline::{self, RunOptions};
+use gardener_core::topology::pipeline;
 use gardener_devtools::fuzzing;
 
 /// Bytes rich in what the splitter cares about.

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::model::record::Severity;
+use crate::model::time::Span;
 
 /// The built-in mask pack (`rules/masks.yaml`).
 pub const DEFAULT_MASKS: &str = include_str!("../../../rules/masks.yaml");
@@ -248,17 +249,17 @@ pub struct AggregateConfig {
     /// nothing and never wait on a lock.
     pub shards: usize,
     /// Sliding windows counted back from the newest entry (or `--now`), e.g. `5m`, `1h`, `24h`.
-    pub windows: Vec<String>,
+    pub windows: Vec<Span>,
     /// Sample entries kept per cluster (the newest ones).
     pub samples: usize,
     /// Size of the time-series buckets counted per cluster (event time, aligned to the Unix
     /// epoch), e.g. `5m`.
-    pub bucket: String,
+    pub bucket: Span,
     /// Buckets kept per cluster, counted back from the reference time; older ones are dropped.
     pub max_buckets: usize,
     /// Entries dated more than this after the run's clock (a clock gone wrong) are counted
     /// without their time, so they move neither the windows nor the state, e.g. `1d`.
-    pub future_margin: String,
+    pub future_margin: Span,
     /// Clusters held in full detail (samples, series, locations) and mined, prioritized and
     /// reported one by one; past it, those of the lowest severity and fewest entries are
     /// counted together in one overflow cluster per service (0: no cap).
@@ -269,11 +270,11 @@ impl Default for AggregateConfig {
     fn default() -> Self {
         AggregateConfig {
             shards: 2,
-            windows: ["5m", "1h", "6h", "24h"].map(String::from).to_vec(),
+            windows: ["5m", "1h", "6h", "24h"].map(Span::new).to_vec(),
             samples: 3,
-            bucket: "5m".into(),
+            bucket: Span::new("5m"),
             max_buckets: 576,
-            future_margin: "1d".into(),
+            future_margin: Span::new("1d"),
             max_clusters: 10_000,
         }
     }
@@ -286,9 +287,9 @@ impl Default for AggregateConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct TrendConfig {
     /// The recent window, ending at the reference time, e.g. `1h`.
-    pub recent: String,
+    pub recent: Span,
     /// Least baseline (observed time before the recent window) needed to judge, e.g. `3h`.
-    pub min_baseline: String,
+    pub min_baseline: Span,
     /// Least entries in the recent window for a cluster to be flagged.
     pub min_count: u64,
     /// Least ratio of the recent rate to the baseline rate for a cluster to be flagged.
@@ -301,8 +302,8 @@ pub struct TrendConfig {
 impl Default for TrendConfig {
     fn default() -> Self {
         TrendConfig {
-            recent: "1h".into(),
-            min_baseline: "3h".into(),
+            recent: Span::new("1h"),
+            min_baseline: Span::new("3h"),
             min_count: 10,
             factor: 3.0,
             max_p: 0.001,
@@ -317,17 +318,17 @@ pub struct StateConfig {
     /// Directory of the state file (`state.json`); `none` runs stateless. `--state` wins.
     pub dir: String,
     /// A cluster not seen for longer than this that comes back is regressed, e.g. `24h`.
-    pub regression_gap: String,
+    pub regression_gap: Span,
     /// A known cluster not seen for this long is listed as resolved-looking, e.g. `24h`.
-    pub resolved_after: String,
+    pub resolved_after: Span,
     /// Time-series history kept per cluster in the state, e.g. `7d`.
-    pub history: String,
+    pub history: Span,
     /// How long a run waits for another run that holds the state's lock (one writer per
     /// state), e.g. `10m`; `0s` fails at once (exit 5).
-    pub lock_wait: String,
+    pub lock_wait: Span,
     /// The insertId memory keeps the entries of this span before the newest entry counted, so
     /// that overlapping runs count each entry once (see `state::seen`), e.g. `2d`.
-    pub overlap: String,
+    pub overlap: Span,
     /// Entries the insertId memory keeps at most (16 bytes each in memory, about 21 in the
     /// file); past it the oldest are forgotten and fall back to the high-water marks.
     pub max_ids: usize,
@@ -337,11 +338,11 @@ impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
             dir: ".log-gardener".into(),
-            regression_gap: "24h".into(),
-            resolved_after: "24h".into(),
-            history: "7d".into(),
-            lock_wait: "10m".into(),
-            overlap: "2d".into(),
+            regression_gap: Span::new("24h"),
+            resolved_after: Span::new("24h"),
+            history: Span::new("7d"),
+            lock_wait: Span::new("10m"),
+            overlap: Span::new("2d"),
             max_ids: 1_000_000,
         }
     }
@@ -360,7 +361,7 @@ pub struct RelatedConfig {
     /// Clusters of different services whose first entries are at most this far apart started
     /// together (e.g. `1m`; `0s` turns this off). Clusters already there when the input begins
     /// are left out: their start is not in the input.
-    pub co_start: String,
+    pub co_start: Span,
     /// Entries a cluster needs before its start counts for `co_start`.
     pub co_start_min_entries: u64,
     /// Relations listed in the worklog and the JSON report, strongest first.
@@ -372,7 +373,7 @@ impl Default for RelatedConfig {
         RelatedConfig {
             traces_per_cluster: 64,
             min_shared_traces: 2,
-            co_start: "1m".into(),
+            co_start: Span::new("1m"),
             co_start_min_entries: 5,
             max_listed: 30,
         }
@@ -382,16 +383,12 @@ impl Default for RelatedConfig {
 impl RelatedConfig {
     /// `co_start` in seconds (0 when it does not parse; `check` reports that).
     pub fn co_start_secs(&self) -> i64 {
-        crate::model::time::parse_duration(&self.co_start).unwrap_or(0)
+        self.co_start.secs()
     }
 
     /// `co_start` is a duration, or zero (off).
     fn co_start_ok(&self) -> bool {
-        let t = self.co_start.trim();
-        crate::model::time::parse_duration(t).is_some()
-            || t.trim_end_matches(|c: char| c.is_ascii_alphabetic())
-                .parse::<u64>()
-                == Ok(0)
+        self.co_start.is_valid()
     }
 }
 
@@ -406,7 +403,7 @@ pub struct CorrelateConfig {
     /// most of the member.
     pub min_trace_share: f64,
     /// Bin length for the bursts-together test (e.g. `1m`).
-    pub burst_bin: String,
+    pub burst_bin: Span,
     /// Bins with entries of both clusters needed before bursts can link them.
     pub burst_min_together: u32,
     /// Largest chance (hypergeometric tail) of that many shared bins for independent
@@ -425,7 +422,7 @@ impl Default for CorrelateConfig {
         CorrelateConfig {
             min_shared_traces: 3,
             min_trace_share: 0.5,
-            burst_bin: "1m".into(),
+            burst_bin: Span::new("1m"),
             burst_min_together: 3,
             burst_max_p: 1e-6,
             burst_max_clusters: 2000,
@@ -438,9 +435,7 @@ impl Default for CorrelateConfig {
 impl CorrelateConfig {
     /// `burst_bin` in seconds (60 when it does not parse; `check` reports that).
     pub fn burst_bin_secs(&self) -> i64 {
-        crate::model::time::parse_duration(&self.burst_bin)
-            .filter(|&s| s > 0)
-            .unwrap_or(60)
+        Some(self.burst_bin.secs()).filter(|&s| s > 0).unwrap_or(60)
     }
 }
 
@@ -867,15 +862,11 @@ impl Config {
     /// Time-series bucket size in seconds (at least 1).
     /// `aggregate.future_margin` in nanoseconds (checked by `validate`).
     pub fn future_margin_nanos(&self) -> i64 {
-        crate::model::time::parse_duration(&self.aggregate.future_margin)
-            .unwrap_or(86_400)
-            .saturating_mul(1_000_000_000)
+        self.aggregate.future_margin.nanos()
     }
 
     pub fn bucket_secs(&self) -> i64 {
-        crate::model::time::parse_duration(&self.aggregate.bucket)
-            .unwrap_or(300)
-            .max(1)
+        self.aggregate.bucket.secs().max(1)
     }
 
     /// Window lengths in seconds, in configured order, with their names.
@@ -883,7 +874,8 @@ impl Config {
         self.aggregate
             .windows
             .iter()
-            .filter_map(|w| crate::model::time::parse_duration(w).map(|s| (w.clone(), s)))
+            .filter(|w| w.is_positive())
+            .map(|w| (w.text().to_string(), w.secs()))
             .collect()
     }
 
@@ -929,7 +921,7 @@ impl Config {
             problems.push("related.traces_per_cluster must be at most 4096".into());
         }
         let c = &self.correlate;
-        if crate::model::time::parse_duration(&c.burst_bin).is_none_or(|s| s <= 0) {
+        if !c.burst_bin.is_positive() {
             problems.push(format!(
                 "correlate.burst_bin: '{}' is not a duration (use e.g. 1m, 5m)",
                 c.burst_bin
@@ -962,7 +954,7 @@ impl Config {
         let mut seen = Vec::new();
         let mut windows_ok = true;
         for w in &self.aggregate.windows {
-            match crate::model::time::parse_duration(w) {
+            match Some(w.secs()).filter(|_| w.is_positive()) {
                 None => {
                     windows_ok = false;
                     problems.push(format!(
@@ -985,13 +977,13 @@ impl Config {
             ("state.history", &self.state.history),
             ("state.overlap", &self.state.overlap),
         ] {
-            if crate::model::time::parse_duration(value).is_none_or(|s| s <= 0) {
+            if !value.is_positive() {
                 problems.push(format!(
                     "{key}: '{value}' is not a positive duration (use e.g. 90s, 5m, 1h, 2d)"
                 ));
             }
         }
-        if crate::model::time::parse_duration(&self.state.lock_wait).is_none_or(|s| s < 0) {
+        if !self.state.lock_wait.is_valid() {
             problems.push(format!(
                 "state.lock_wait: '{}' is not a duration (use e.g. 30s, 10m; 0s: do not wait)",
                 self.state.lock_wait
@@ -1168,7 +1160,7 @@ pub fn label_problem(what: &str, label: &str) -> Option<String> {
 
 /// A rule's problems; `windows` is `None` when `aggregate.windows` is itself wrong (the rule's
 /// windows are then not checked).
-fn check_rule(r: &Rule, windows: Option<&[String]>) -> Vec<String> {
+fn check_rule(r: &Rule, windows: Option<&[Span]>) -> Vec<String> {
     let mut errs = Vec::new();
     for l in &r.labels {
         errs.extend(label_problem("label", l));
@@ -1208,10 +1200,15 @@ fn check_rule(r: &Rule, windows: Option<&[String]>) -> Vec<String> {
         }
     }
     for w in m.window_at_least.keys() {
-        if windows.is_some_and(|ws| !ws.contains(w)) {
+        if windows.is_some_and(|ws| !ws.iter().any(|x| x.text() == w)) {
             errs.push(format!(
                 "window '{w}' is not one of aggregate.windows ({})",
-                windows.unwrap_or_default().join(", ")
+                windows
+                    .unwrap_or_default()
+                    .iter()
+                    .map(Span::text)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
     }
@@ -1286,6 +1283,34 @@ mod tests {
         .0;
         assert!(err.contains("chanel_capacity"), "{err}");
         assert!(err.contains('3'), "{err}");
+    }
+
+    #[test]
+    fn durations_are_typed_once_and_all_bad_ones_listed() {
+        let yaml = "state:\n  lock_wait: 0s\n  overlap: 36h\n  history: later\ntrend:\n  recent: 0m\nrelated:\n  co_start: 0s\n";
+        let err = Config::from_yaml(yaml, "t.yaml").unwrap_err().0;
+        assert!(
+            err.contains("state.history: 'later' is not a positive duration"),
+            "{err}"
+        );
+        assert!(
+            err.contains("trend.recent: '0m' is not a positive duration"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("lock_wait") && !err.contains("co_start"),
+            "{err}"
+        );
+        let ok = "state:\n  lock_wait: 0s\n  overlap: 36h\nrelated:\n  co_start: 0s\naggregate:\n  windows: [1h, 90m]\n";
+        let cfg = Config::from_yaml(ok, "t.yaml").unwrap();
+        // 0s means: do not wait for another run's lock (it used to fall back to 10 minutes).
+        assert_eq!(cfg.state.lock_wait.duration(), std::time::Duration::ZERO);
+        assert_eq!(cfg.state.overlap.secs(), 36 * 3600);
+        assert_eq!(cfg.related.co_start_secs(), 0);
+        assert_eq!(
+            cfg.windows(),
+            vec![("1h".to_string(), 3600), ("90m".to_string(), 5400)]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! `gardener-devtools` crate.
 
 pub mod config;
+pub mod console;
 pub mod model;
 pub mod stages;
 pub mod state;

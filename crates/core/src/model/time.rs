@@ -157,6 +157,126 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     n.checked_mul(unit).filter(|&v| v > 0)
 }
 
+/// A length of time as the configuration writes it (`90s`, `5m`, `1h`, `2d`, or a number of
+/// seconds), with the text kept as written (window names in reports are that text).
+///
+/// Read leniently: text that is no duration is kept, and [`crate::config::Config::check`]
+/// refuses it with every other problem of the file at once, naming the key. Past that check,
+/// [`Span::secs`] is the length; code never parses duration strings itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    text: String,
+    secs: Option<i64>,
+}
+
+impl Span {
+    /// The span `text` names (zero included); see [`Span::is_valid`].
+    pub fn new(text: &str) -> Span {
+        Span {
+            secs: parse_span(text),
+            text: text.to_string(),
+        }
+    }
+
+    /// The text as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the text is a duration (of zero or more seconds).
+    pub fn is_valid(&self) -> bool {
+        self.secs.is_some()
+    }
+
+    /// Whether the text is a duration of at least one second.
+    pub fn is_positive(&self) -> bool {
+        self.secs.is_some_and(|s| s > 0)
+    }
+
+    /// Length in seconds (0 for text that is no duration, which the configuration check
+    /// refuses before anything runs).
+    pub fn secs(&self) -> i64 {
+        self.secs.unwrap_or(0)
+    }
+
+    /// Length in nanoseconds, saturating.
+    pub fn nanos(&self) -> i64 {
+        self.secs().saturating_mul(NANOS)
+    }
+
+    /// Length as a `std::time::Duration`.
+    pub fn duration(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.secs().max(0) as u64)
+    }
+}
+
+impl From<&str> for Span {
+    fn from(text: &str) -> Span {
+        Span::new(text)
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl serde::Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Span;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration such as 90s, 5m, 1h, 2d")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Span, E> {
+                Ok(Span::new(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Span, E> {
+                Ok(Span::new(&v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Span, E> {
+                Ok(Span::new(&v.to_string()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// [`parse_duration`], zero allowed.
+fn parse_span(s: &str) -> Option<i64> {
+    let t = s.trim();
+    let zero = t.trim_end_matches(|c: char| c.is_ascii_alphabetic()).trim();
+    if !zero.is_empty() && zero.bytes().all(|b| b == b'0') {
+        let unit = t[zero.len()..].trim();
+        return matches!(
+            unit,
+            "" | "s"
+                | "sec"
+                | "secs"
+                | "m"
+                | "min"
+                | "mins"
+                | "h"
+                | "hr"
+                | "hrs"
+                | "d"
+                | "day"
+                | "days"
+                | "w"
+        )
+        .then_some(0);
+    }
+    parse_duration(t)
+}
+
 /// Formats seconds back as the shortest unit that divides them: 300 → `5m`.
 pub fn format_duration(secs: i64) -> String {
     for (unit, name) in [(86_400, "d"), (3600, "h"), (60, "m")] {
@@ -306,6 +426,22 @@ mod tests {
         assert_eq!(format_duration(300), "5m");
         assert_eq!(format_duration(86_400), "1d");
         assert_eq!(format_duration(90), "90s");
+    }
+
+    #[test]
+    fn spans_keep_their_text_and_allow_zero() {
+        let s = Span::new("90m");
+        assert_eq!((s.secs(), s.text(), s.is_positive()), (5400, "90m", true));
+        assert_eq!(Span::new("0s").secs(), 0);
+        assert!(Span::new("0s").is_valid() && !Span::new("0s").is_positive());
+        assert!(!Span::new("soon").is_valid());
+        assert!(!Span::new("0 parsecs").is_valid());
+        assert_eq!(Span::new("2d").nanos(), 172_800 * NANOS);
+        let back: Span = serde_json::from_str("\"1h\"").unwrap();
+        assert_eq!(back, Span::new("1h"));
+        let n: Span = serde_json::from_str("45").unwrap();
+        assert_eq!(n.secs(), 45);
+        assert_eq!(serde_json::to_string(&Span::new("1h")).unwrap(), "\"1h\"");
     }
 
     #[test]

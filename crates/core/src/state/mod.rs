@@ -35,11 +35,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::model::id::Known;
+use crate::model::id::format_id;
 use crate::model::record::{Aggregate, Cluster, Report};
 use crate::model::time::bucket_start;
-use crate::model::time::{format_rfc3339, parse_duration, parse_rfc3339};
-use crate::stages::fingerprint::format_id;
-use crate::stages::fingerprint::mine::Known;
+use crate::model::time::{format_rfc3339, parse_rfc3339};
 use seen::SeenIds;
 
 use crate::model::time::NANOS;
@@ -187,11 +187,8 @@ impl Store {
         self.clusters
             .iter()
             .filter_map(|(fp, s)| {
-                let problem = s
-                    .problem
-                    .as_deref()
-                    .and_then(crate::stages::fingerprint::parse_id)?;
-                Some((crate::stages::fingerprint::parse_id(fp)?, problem))
+                let problem = s.problem.as_deref().and_then(crate::model::id::parse_id)?;
+                Some((crate::model::id::parse_id(fp)?, problem))
             })
             .collect()
     }
@@ -217,7 +214,7 @@ impl Store {
         cfg: &Config,
     ) {
         let bucket = self.bucket_secs;
-        let history = parse_duration(&cfg.state.history).unwrap_or(7 * 86_400);
+        let history = cfg.state.history.secs();
         // Priority and (redacted, when reports are) template from the report.
         let reported: BTreeMap<&str, (crate::model::record::Priority, &str, &str)> = report
             .clusters
@@ -284,7 +281,7 @@ impl Store {
         match seen {
             Some(run) => {
                 let oldest = agg.clusters.iter().filter_map(|c| c.first_seen).min();
-                let overlap = parse_duration(&cfg.state.overlap).unwrap_or(2 * 86_400);
+                let overlap = cfg.state.overlap.secs();
                 self.seen_ids.remember(
                     run,
                     oldest,

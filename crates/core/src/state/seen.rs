@@ -16,7 +16,7 @@
 use base64::Engine;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::stages::fingerprint::IdSet;
+use crate::model::id::IdSet;
 
 const PAIR: usize = 16;
 

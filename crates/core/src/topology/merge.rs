@@ -7,7 +7,7 @@
 //! halves may each see two words at a position where the whole input shows four and is
 //! generalized. So the report's `mergeable` section holds the aggregate shards' clusters under
 //! their *raw* (masked, not yet mined) fingerprints, and merge re-runs mining and
-//! `aggregate::finish` through the same code as a run ([`crate::topology::pipeline::conclude`]).
+//! `aggregate::finish` through the same code as a run ([`crate::stages::report::conclude`]).
 //!
 //! **Why the result is exact and order-independent.** Every part of a cluster is a sum (counts,
 //! severities, revisions, locations, HTTP statuses, per-second counts, latency histogram
@@ -38,9 +38,10 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::Config;
 use crate::model::record::{Aggregate, MergeSettings, Mergeable};
+use crate::model::run::{RunError, RunOptions};
 use crate::model::time::format_rfc3339;
 use crate::stages::aggregate::Combiner;
-use crate::topology::pipeline::{Finisher, Gathered, Outcome, RunError, RunOptions, conclude};
+use crate::stages::report::{Finisher, Gathered, Outcome, conclude};
 
 /// Version of the `mergeable` section; merge refuses any other.
 pub use crate::model::record::MERGE_FORMAT as FORMAT;
@@ -358,12 +359,12 @@ pub async fn watch(cfg: Config, opts: RunOptions, co: Coordinate) -> Result<Outc
             return Ok(out);
         }
         for e in &out.sink_errors {
-            crate::topology::pipeline::warn(&format!(
+            crate::console::warn(&format!(
                 "merge --watch: {e} (trying again at the next interval)"
             ));
         }
         if co.announce {
-            crate::topology::pipeline::warn(&format!(
+            crate::console::warn(&format!(
                 "merge --watch: report {n} at {}: {count} partials, {} entries read, {} problems ({} ms)",
                 format_rfc3339(now),
                 out.report.totals.entries_read,
@@ -453,7 +454,7 @@ fn read_dir(
                 let why = match e {
                     RunError::Input(m) | RunError::Config(m) | RunError::Locked(m) => m,
                 };
-                crate::topology::pipeline::warn(&format!("merge --watch: left out: {why}"));
+                crate::console::warn(&format!("merge --watch: left out: {why}"));
                 notes.push(format!("left out: {why}"));
             }
         }

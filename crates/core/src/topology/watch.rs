@@ -3,7 +3,7 @@
 //!
 //! The stages run as in `gardener run`. Every `--every`, the report stage cuts the pipeline at
 //! the source (see [`crate::stages::epoch`]), takes a snapshot of every aggregate shard, and runs the
-//! same tail as a run ([`pipeline::conclude`]) on them: template mining, trends, problems,
+//! same tail as a run ([`report::conclude`]) on them: template mining, trends, problems,
 //! priorities, redaction, GitHub (at most once per interval), the state (saved every
 //! interval) and the report files (each replaced whole, see [`crate::stages::sink::replace`]). Reading
 //! goes on while a report is made.
@@ -27,10 +27,12 @@ use tokio::sync::oneshot;
 
 use crate::config::{Config, SourceKind};
 use crate::model::record::{Aggregate, Mergeable};
+use crate::model::run::{RunError, RunOptions};
 use crate::model::time::{NANOS, format_rfc3339, now_nanos};
 use crate::stages::aggregate::SnapshotRequest;
+use crate::stages::report::{self, Gathered, Outcome};
 use crate::stages::sink::SinkError;
-use crate::topology::pipeline::{self, Gathered, Outcome, RunError, RunOptions, Running, Watching};
+use crate::topology::pipeline::{self, Running, Watching};
 
 /// How often the interval wait looks whether the source has ended.
 const SOURCE_POLL: Duration = Duration::from_millis(50);
@@ -163,9 +165,9 @@ pub async fn run(
             c.add_to(&mut gathered, reach);
         }
         if let Some(c) = keeper.as_mut().filter(|_| watch.partials.is_some()) {
-            let m = pipeline::partial(&running.cfg, &running.finisher, gathered, Some(now));
+            let m = report::partial(&running.cfg, &running.finisher, gathered, Some(now));
             if let Err(e) = c.save(&m, &lines.ledger, sent).await {
-                pipeline::warn(&format!("watch: {e}"));
+                crate::console::warn(&format!("watch: {e}"));
             }
             if watch.announce {
                 announce_partial(reports, &m, &c.path, now);
@@ -175,7 +177,7 @@ pub async fn run(
             if let (Some(c), Some(m)) = (keeper.as_mut(), &out.report.mergeable)
                 && let Err(e) = c.save(m, &lines.ledger, sent).await
             {
-                pipeline::warn(&format!("watch: {e}"));
+                crate::console::warn(&format!("watch: {e}"));
             }
             if watch.announce {
                 announce(reports, &out, now);
@@ -195,7 +197,7 @@ pub async fn run(
         c.add_to(&mut gathered, reach);
     }
     if let Some(c) = keeper.as_mut().filter(|_| watch.partials.is_some()) {
-        let m = pipeline::partial(&running.cfg, &running.finisher, gathered, Some(now_nanos()));
+        let m = report::partial(&running.cfg, &running.finisher, gathered, Some(now_nanos()));
         let mut errors = Vec::new();
         if let Err(e) = c.save(&m, &lines.ledger, u64::MAX).await {
             errors.push(SinkError {
@@ -217,13 +219,13 @@ pub async fn run(
     let entries = running.entries_task.take();
     let mut last = opts.clone();
     last.now = Some(now_nanos());
-    let out = pipeline::conclude(&cfg, &last, &mut running.finisher, gathered, entries).await;
+    let out = report::conclude(&cfg, &last, &mut running.finisher, gathered, entries).await;
     if let Some(c) = keeper.as_mut()
         && !out.report.partial
         && let Some(m) = &out.report.mergeable
         && let Err(e) = c.save(m, &lines.ledger, u64::MAX).await
     {
-        pipeline::warn(&format!("watch: {e}"));
+        crate::console::warn(&format!("watch: {e}"));
     }
     Ok(Finished::Report(Box::new(out)))
 }
@@ -280,7 +282,7 @@ impl Checkpoint {
         every: Duration,
     ) -> Result<Option<Checkpoint>, RunError> {
         if dir.trim() == "none" {
-            pipeline::warn(
+            crate::console::warn(
                 "warning: Pub/Sub without a state directory (--state none): messages are acknowledged after each report, and a restart starts counting from zero",
             );
             return Ok(None);
@@ -542,9 +544,9 @@ async fn report(running: &mut Running, opts: &RunOptions, gathered: Gathered, no
     let mut at = opts.clone();
     at.now = Some(now);
     at.progress = false;
-    let out = pipeline::conclude(&cfg, &at, &mut running.finisher, gathered, None).await;
+    let out = report::conclude(&cfg, &at, &mut running.finisher, gathered, None).await;
     for e in &out.sink_errors {
-        pipeline::warn(&format!("watch: {e} (trying again at the next interval)"));
+        crate::console::warn(&format!("watch: {e} (trying again at the next interval)"));
     }
     out
 }
@@ -559,7 +561,7 @@ fn announce(n: u64, out: &Outcome, now: i64) {
         .take(3)
         .map(|(p, n)| format!("{n} {p}"))
         .collect();
-    pipeline::warn(&format!(
+    crate::console::warn(&format!(
         "watch: report {n} at {}: {} entries read, {} problems{}",
         format_rfc3339(now),
         r.totals.entries_read,
@@ -574,7 +576,7 @@ fn announce(n: u64, out: &Outcome, now: i64) {
 
 /// One line on stderr per partial written.
 fn announce_partial(n: u64, m: &Mergeable, path: &Path, now: i64) {
-    pipeline::warn(&format!(
+    crate::console::warn(&format!(
         "watch: partial {n} at {}: {} entries read, {} clusters in {}",
         format_rfc3339(now),
         m.entries_read,

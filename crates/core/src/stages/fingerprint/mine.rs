@@ -35,6 +35,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{VAR, fingerprint_id};
+pub use crate::model::id::Known;
 
 /// Distinct words at one position that can make it a variable.
 pub const MIN_DISTINCT: usize = 3;
@@ -112,14 +113,6 @@ struct Node {
     members: Vec<u64>,
     /// Entries of all members.
     count: u64,
-}
-
-/// A generalized template remembered from earlier runs.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub struct Known {
-    /// The template's scope, as in [`Raw::service`].
-    pub scope: String,
-    pub template: String,
 }
 
 /// What mining decided.

@@ -9,7 +9,7 @@
 pub mod mask;
 pub mod mine;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
@@ -18,36 +18,10 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_64_with_seed};
 
 pub use mask::{Masker, VAR};
 
+pub use crate::model::id::{IdHasher, IdMap, IdSet, format_id, parse_id};
 use crate::model::record::{Batch, NewTemplate};
 use crate::model::stats::StageStats;
 use crate::stages::epoch::Number;
-
-/// A hasher for keys that already are uniform 64-bit hashes (fingerprints, xxh3 cache keys): the
-/// key is its own hash, which saves SipHash on every lookup of the hot paths.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 keys are expected; anything else still hashes (poorly) rather than panics.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// A map keyed by a 64-bit hash (see [`IdHasher`]).
-pub type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
-/// A set of 64-bit hashes (see [`IdHasher`]).
-pub type IdSet = HashSet<u64, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// The stable cluster id of a template in a scope (see [`scope`]).
 pub fn fingerprint_id(scope: &str, template: &str) -> u64 {
@@ -90,16 +64,6 @@ fn scoped_id(
     buf.push(0x1f);
     buf.extend_from_slice(template.as_bytes());
     xxh3_64(buf)
-}
-
-/// Formats an id as the 16 hex digits users see.
-pub fn format_id(id: u64) -> String {
-    format!("{id:016x}")
-}
-
-/// Parses the 16 hex digits back.
-pub fn parse_id(s: &str) -> Option<u64> {
-    u64::from_str_radix(s, 16).ok()
 }
 
 /// One worker's memory: which templates it has announced, and a cache from exact message to id
@@ -343,6 +307,7 @@ pub fn fingerprint_message(masker: &Masker, service: &str, msg: &str) -> (u64, S
 mod tests {
     use super::*;
     use crate::config::Config;
+    use std::collections::HashSet;
 
     fn masker() -> Masker {
         Masker::new(&Config::default().masks().unwrap(), 4096).unwrap()

@@ -2,7 +2,7 @@
 //! titles, bodies and comments always; the markdown worklog and the JSON report (its mergeable
 //! section included) unless `redact.reports: false`.
 //!
-//! Templates are redacted once, before mining (see `pipeline::conclude`), so every title,
+//! Templates are redacted once, before mining (see `report::conclude`), so every title,
 //! summary and issue title is cut from redacted text, never redacted after a cut; a cluster's
 //! raw fingerprint never depends on redaction. The rest of the report (samples, locations,
 //! notes, problems) is redacted here, on the finished [`Report`].
@@ -320,7 +320,7 @@ impl Redactor {
         self.memo.forget();
     }
 
-    /// A worker's partial (see `pipeline::partial`), as [`Redactor::report`] leaves the
+    /// A worker's partial (see `report::partial`), as [`Redactor::report`] leaves the
     /// mergeable section of a JSON report: samples, locations, notes and bad-entry reasons.
     pub fn mergeable(&self, m: &mut crate::model::record::Mergeable) {
         self.mergeable_clusters(&mut m.clusters);
@@ -348,7 +348,7 @@ impl Redactor {
         }
     }
 
-    /// Redacts templates in place, before mining (see `pipeline::conclude`): titles are then
+    /// Redacts templates in place, before mining (see `report::conclude`): titles are then
     /// cut from redacted text, and the JSON report's mergeable section, which `gardener merge`
     /// mines again, holds what a run mined.
     pub fn templates(&self, clusters: &mut [crate::model::record::Cluster]) {

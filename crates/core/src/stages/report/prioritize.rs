@@ -20,6 +20,7 @@ use crate::model::record::{
     Aggregate, Cluster, ClusterReport, ClusterTrend, Evidence, HttpReport, LatencyReport, Link,
     Priority, ProblemReport, Severity, Status,
 };
+pub use crate::model::text::{cut_at_word, words};
 use crate::model::time::format_rfc3339;
 use crate::stages::report::correlate::Problem;
 
@@ -179,7 +180,9 @@ impl Prioritizer {
                 windows: m
                     .window_at_least
                     .iter()
-                    .filter_map(|(w, n)| windows.iter().position(|x| x == w).map(|i| (i, *n)))
+                    .filter_map(|(w, n)| {
+                        windows.iter().position(|x| x.text() == w).map(|i| (i, *n))
+                    })
                     .collect(),
                 rule,
             };
@@ -488,47 +491,6 @@ fn impact(p: &ProblemReport, f: &Facts) -> f64 {
     (score * 100.0).round() / 100.0
 }
 
-/// A template in words: placeholders as `…`, one line, cut at a word boundary to at most
-/// `max` characters.
-pub fn words(template: &str, max: usize) -> String {
-    let mut out = String::with_capacity(template.len().min(max + 4));
-    for w in template.split_whitespace() {
-        let w = w.replace("<*>", "…");
-        let w = collapse_ellipses(&w);
-        if w == "…" && out.ends_with('…') {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(&w);
-    }
-    cut_at_word(&out, max)
-}
-
-fn collapse_ellipses(w: &str) -> String {
-    let mut s = w.to_string();
-    while s.contains("……") || s.contains("….") {
-        s = s.replace("……", "…").replace("….", "…");
-    }
-    s
-}
-
-/// `text` cut at the last word boundary before `max` characters, with `…` when cut.
-pub fn cut_at_word(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let head: String = text.chars().take(max.saturating_sub(1)).collect();
-    let at_boundary = text.chars().nth(max.saturating_sub(1)) == Some(' ');
-    let cut = match head.rfind(' ') {
-        _ if at_boundary => head.as_str(),
-        Some(i) if i >= head.len() / 2 => &head[..i],
-        _ => head.as_str(),
-    };
-    format!("{}…", cut.trim_end_matches([' ', ',', ':', ';', '-', '…']))
-}
-
 /// `HTTP GET /x 503` → `HTTP 503 on GET /x`.
 fn request_words(template: &str) -> Option<String> {
     let rest = template.strip_prefix("HTTP ")?;
@@ -729,7 +691,7 @@ fn render(
             })
             .collect(),
         http,
-        // Filled in by the run only when the GitHub sink needs it (see `pipeline::conclude`):
+        // Filled in by the run only when the GitHub sink needs it (see `report::conclude`):
         // a copy of every cluster's per-second counts is megabytes at a million entries.
         per_second: Default::default(),
         trend: ClusterTrend::default(),

@@ -35,7 +35,7 @@ use crate::model::record::{
     Aggregate, Cluster, ClusterTrend, Escalation, History, Resolved, Status, TrendsReport,
 };
 use crate::model::time::bucket_start;
-use crate::model::time::{format_rfc3339, parse_duration};
+use crate::model::time::format_rfc3339;
 use crate::stages::fingerprint::format_id;
 use crate::state::Store;
 
@@ -61,8 +61,8 @@ impl SpikeSettings {
         let t = &cfg.trend;
         SpikeSettings {
             bucket: cfg.bucket_secs(),
-            recent: parse_duration(&t.recent).unwrap_or(3600).max(1),
-            min_baseline: parse_duration(&t.min_baseline).unwrap_or(3 * 3600),
+            recent: t.recent.secs().max(1),
+            min_baseline: t.min_baseline.secs(),
             min_count: t.min_count,
             factor: t.factor,
             max_p: t.max_p,
@@ -158,8 +158,8 @@ pub struct Judged {
 /// run (`None`: stateless).
 pub fn judge(agg: &Aggregate, store: Option<&Store>, cfg: &Config) -> Judged {
     let s = SpikeSettings::new(cfg);
-    let gap = parse_duration(&cfg.state.regression_gap).unwrap_or(86_400);
-    let resolved_after = parse_duration(&cfg.state.resolved_after).unwrap_or(86_400);
+    let gap = cfg.state.regression_gap.secs();
+    let resolved_after = cfg.state.resolved_after.secs();
     let mut out = Judged {
         clusters: HashMap::new(),
         resolved: Vec::new(),
@@ -256,12 +256,12 @@ pub fn judge(agg: &Aggregate, store: Option<&Store>, cfg: &Config) -> Judged {
 /// The report-wide trend section (before the state is updated).
 pub fn report(cfg: &Config, store: Option<&Store>, resolved: Vec<Resolved>) -> TrendsReport {
     TrendsReport {
-        bucket: cfg.aggregate.bucket.clone(),
-        recent: cfg.trend.recent.clone(),
+        bucket: cfg.aggregate.bucket.text().to_string(),
+        recent: cfg.trend.recent.text().to_string(),
         state: store.map(|s| s.path.display().to_string()),
         previous_run: store.and_then(|s| s.reference.clone()),
         resolved,
-        resolved_after: cfg.state.resolved_after.clone(),
+        resolved_after: cfg.state.resolved_after.text().to_string(),
         state_updated: false,
     }
 }

@@ -542,7 +542,7 @@ fn changes(o: &mut String, r: &Report) {
                 o,
                 "- **{}** {} — last seen {} ({} over all runs)",
                 x.priority,
-                crate::stages::report::prioritize::words(&x.template, 90),
+                crate::model::text::words(&x.template, 90),
                 short_time(&x.last_seen),
                 entries(x.total)
             );
@@ -821,7 +821,7 @@ fn member_table(o: &mut String, members: &[&ClusterReport], max: usize) {
             o,
             "| {}{} | {} | {} | {} | {range} | `{}` |",
             if i == 0 { "**lead** " } else { "" },
-            cell(&crate::stages::report::prioritize::words(&c.template, 90)),
+            cell(&crate::model::text::words(&c.template, 90)),
             thousands(c.count),
             c.max_severity,
             cell(&c.service),

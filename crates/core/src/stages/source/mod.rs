@@ -19,11 +19,10 @@ use crate::config::{Config, InputFormat, SourceKind};
 use crate::stages::epoch::Gate;
 
 mod again;
-pub mod progress;
 pub mod pubsub;
+use crate::console::progress::Progress;
 use crate::model::record::{Batch, EntrySpan, Flaw};
 use crate::model::stats::StageStats;
-use crate::stages::source::progress::Progress;
 
 /// What to read.
 #[derive(Clone, Debug, PartialEq, Eq)]

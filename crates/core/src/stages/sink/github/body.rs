@@ -264,7 +264,7 @@ fn member_table(o: &mut String, members: &[&ClusterReport]) {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | `{}` |",
-            cell(&crate::stages::report::prioritize::words(&m.template, 100)),
+            cell(&crate::model::text::words(&m.template, 100)),
             thousands(m.count),
             m.max_severity,
             cell(&m.service),

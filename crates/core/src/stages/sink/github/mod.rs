@@ -38,15 +38,7 @@ use api::{Api, ApiError, ApiSettings, Issue};
 use plan::{Kind, Known, Plan, Previous};
 use state::{Entry, State};
 
-/// A token that never shows in logs or debug output.
-#[derive(Clone)]
-pub struct Token(pub String);
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(***)")
-    }
-}
+pub use crate::model::run::Token;
 
 /// What the sink needs beyond the report.
 #[derive(Clone, Debug)]
