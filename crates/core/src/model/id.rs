@@ -25,6 +25,12 @@ impl std::hash::Hasher for IdHasher {
     }
 }
 
+/// The aggregate shard (of `shards`) that counts the cluster `id`: the fingerprint stage routes
+/// each record there, and the shard keeps the templates of its clusters.
+pub fn shard_of(id: u64, shards: usize) -> usize {
+    (id % shards.max(1) as u64) as usize
+}
+
 /// A map keyed by a 64-bit hash (see [`IdHasher`]).
 pub type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
 /// A set of 64-bit hashes (see [`IdHasher`]).

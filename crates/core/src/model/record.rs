@@ -197,6 +197,16 @@ pub struct Batch {
     pub ignored_fields: u64,
 }
 
+/// A batch as one aggregate shard receives it: the whole batch, shared with the other shards
+/// and the entries sink, and the indexes of the records that are this shard's (see
+/// [`crate::model::id::shard_of`]). Each shard visits only its own records.
+#[derive(Debug)]
+pub struct Routed {
+    pub batch: std::sync::Arc<Batch>,
+    /// Indexes into `batch.records`, in order.
+    pub records: Vec<u32>,
+}
+
 /// A template announced by the fingerprint stage the first time a worker meets it.
 #[derive(Clone, Debug)]
 pub struct NewTemplate {

@@ -21,7 +21,7 @@ use tokio::sync::{Mutex, mpsc};
 use crate::config::Config;
 use crate::console::progress::Progress;
 use crate::console::warn;
-use crate::model::record::{Aggregate, Batch};
+use crate::model::record::{Aggregate, Batch, Routed};
 use crate::model::run::{RunError, RunOptions};
 use crate::model::stats::StageStats;
 use crate::model::time::{format_rfc3339, now_nanos};
@@ -177,7 +177,7 @@ pub async fn start(
         })
     });
     for shard in 0..cfg.aggregate.shards {
-        let (tx, rx) = mpsc::channel::<Arc<Batch>>(cap);
+        let (tx, rx) = mpsc::channel::<Routed>(cap);
         shard_txs.push(tx);
         let set = shard_settings(&cfg, opts, shard, &input_names, remember.clone(), watching);
         let control = watching.then(|| {
@@ -199,19 +199,24 @@ pub async fn start(
             control,
         )));
     }
-    let entries_task = entries_sink(&cfg, opts, &input_names, cap, &mut shard_txs);
+    let (entries_tx, entries_task) = match entries_sink(&cfg, opts, &input_names, cap) {
+        Some((tx, task)) => (Some(tx), Some(task)),
+        None => (None, None),
+    };
     let parse_rx = Arc::new(Mutex::new(parse_rx));
     for _ in 0..cfg.fingerprint.workers {
         workers.push(tokio::spawn(fingerprint::run(
             Arc::clone(&masker),
             Arc::clone(&parse_rx),
             shard_txs.clone(),
+            entries_tx.clone(),
             Arc::clone(&stats[2]),
             number.clone(),
         )));
     }
     drop(parse_rx);
     drop(shard_txs);
+    drop(entries_tx);
     if let (Some((_, w)), Some(gate), Some(number)) = (watch, gate, number) {
         *w = Some(Watching {
             gate,
@@ -308,8 +313,7 @@ fn entries_sink(
     opts: &RunOptions,
     input_names: &Arc<Vec<String>>,
     cap: usize,
-    shard_txs: &mut Vec<mpsc::Sender<Arc<Batch>>>,
-) -> Option<EntriesTask> {
+) -> Option<(mpsc::Sender<Arc<Batch>>, EntriesTask)> {
     let entries_path = opts.entries.clone().or_else(|| cfg.sinks.entries.clone());
     let dead_path = opts
         .dead_letter
@@ -319,7 +323,6 @@ fn entries_sink(
         return None;
     }
     let (tx, rx) = mpsc::channel::<Arc<Batch>>(cap);
-    shard_txs.push(tx);
     let s = sink::entries::EntriesSink {
         entries: entries_path,
         dead_letter: dead_path,
@@ -327,8 +330,11 @@ fn entries_sink(
     };
     let (ids_tx, ids_rx) = tokio::sync::oneshot::channel();
     Some((
-        tokio::task::spawn_blocking(move || s.run(rx, ids_rx)),
-        ids_tx,
+        tx,
+        (
+            tokio::task::spawn_blocking(move || s.run(rx, ids_rx)),
+            ids_tx,
+        ),
     ))
 }
 

@@ -30,7 +30,9 @@ pub mod overflow;
 
 pub use combine::{Combiner, combine};
 
-use crate::model::record::{Aggregate, BadInfo, Batch, Cluster, Record, Sample, TraceSketch};
+use crate::model::record::{
+    Aggregate, BadInfo, Batch, Cluster, Record, Routed, Sample, TraceSketch,
+};
 use crate::model::stats::StageStats;
 pub use crate::model::time::{bucket_start, series_floor};
 use crate::stages::epoch::Counted;
@@ -135,11 +137,21 @@ impl Shard {
     }
 
     fn mine(&self, id: u64) -> bool {
-        id % self.set.shards as u64 == self.set.shard as u64
+        crate::model::id::shard_of(id, self.set.shards) == self.set.shard
     }
 
-    /// Adds a batch; returns how many of its entries were this shard's.
+    /// Adds the records of a whole batch that are this shard's; returns how many were.
     pub fn add(&mut self, batch: &Batch) -> usize {
+        let records: Vec<u32> = (0..batch.records.len() as u32)
+            .filter(|&i| self.mine(batch.records[i as usize].fingerprint))
+            .collect();
+        self.add_routed(batch, &records)
+    }
+
+    /// Adds a batch routed to this shard: `records` are the indexes of its records (see
+    /// [`Routed`]); the batch's bad entries and counts go to shard 0. Returns how many records
+    /// were added.
+    pub fn add_routed(&mut self, batch: &Batch, records: &[u32]) -> usize {
         if let Some(margin) = self.set.rolling_margin {
             self.set.latest = crate::model::time::now_nanos().saturating_add(margin);
         }
@@ -170,18 +182,19 @@ impl Shard {
                 }
             }
         }
-        let mut own = 0;
-        for r in &batch.records {
-            if self.mine(r.fingerprint) {
-                self.record(batch, r);
-                own += 1;
-            }
+        for &i in records {
+            let r = &batch.records[i as usize];
+            debug_assert!(
+                self.mine(r.fingerprint),
+                "a record routed to the wrong shard"
+            );
+            self.record(batch, r);
         }
         self.batches += 1;
         if self.batches % 64 == 0 {
             self.prune();
         }
-        own
+        records.len()
     }
 
     fn record(&mut self, batch: &Batch, r: &Record) {
@@ -545,7 +558,7 @@ pub struct Control {
 
 /// Runs one shard until its input closes, answering snapshot requests meanwhile.
 pub async fn run(
-    mut rx: Receiver<Arc<Batch>>,
+    mut rx: Receiver<Routed>,
     set: AggregateSettings,
     stats: Arc<StageStats>,
     control: Option<Control>,
@@ -577,14 +590,14 @@ pub async fn run(
     shard.end()
 }
 
-async fn next(rx: &mut Receiver<Arc<Batch>>, stats: &StageStats) -> Option<Arc<Batch>> {
+async fn next(rx: &mut Receiver<Routed>, stats: &StageStats) -> Option<Routed> {
     stats.queued(rx.len());
     rx.recv().await
 }
 
-fn add(shard: &mut Shard, batch: &Batch, stats: &StageStats) {
+fn add(shard: &mut Shard, routed: &Routed, stats: &StageStats) {
     let t = stats.start(0);
-    let own = shard.add(batch);
+    let own = shard.add_routed(&routed.batch, &routed.records);
     stats.finish_own(t, own);
 }
 

@@ -18,8 +18,8 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_64_with_seed};
 
 pub use mask::{Masker, VAR};
 
-pub use crate::model::id::{IdHasher, IdMap, IdSet, format_id, parse_id};
-use crate::model::record::{Batch, NewTemplate};
+pub use crate::model::id::{IdHasher, IdMap, IdSet, format_id, parse_id, shard_of};
+use crate::model::record::{Batch, NewTemplate, Routed};
 use crate::model::stats::StageStats;
 use crate::stages::epoch::Number;
 
@@ -181,11 +181,16 @@ impl Fingerprinter {
 pub async fn run(
     masker: Arc<Masker>,
     rx: Arc<Mutex<Receiver<Batch>>>,
-    mut outs: Vec<Sender<Arc<Batch>>>,
+    shards: Vec<Sender<Routed>>,
+    entries: Option<Sender<Arc<Batch>>>,
     stats: Arc<StageStats>,
     epochs: Option<Arc<Number>>,
 ) {
     let mut fp = Fingerprinter::new(masker).with_epochs(epochs);
+    // A shard that has ended (it never does before its input ends) is skipped, keeping the
+    // others' places: records are routed by place.
+    let mut shards: Vec<Option<Sender<Routed>>> = shards.into_iter().map(Some).collect();
+    let mut entries = entries;
     loop {
         let next = {
             let mut rx = rx.lock().await;
@@ -195,19 +200,37 @@ pub async fn run(
         let Some(mut batch) = next else { break };
         let t = stats.start(batch.records.len());
         fp.batch(&mut batch);
+        let routes = route(&batch, shards.len());
         stats.finish(t, batch.records.len());
         let batch = Arc::new(batch);
         let blocked = std::time::Instant::now();
-        let mut i = 0;
-        while i < outs.len() {
-            if outs[i].send(Arc::clone(&batch)).await.is_err() {
-                outs.swap_remove(i);
-            } else {
-                i += 1;
+        for (slot, records) in shards.iter_mut().zip(routes) {
+            if let Some(tx) = slot {
+                let routed = Routed {
+                    batch: Arc::clone(&batch),
+                    records,
+                };
+                if tx.send(routed).await.is_err() {
+                    *slot = None;
+                }
             }
+        }
+        if let Some(tx) = &entries
+            && tx.send(batch).await.is_err()
+        {
+            entries = None;
         }
         stats.blocked(blocked);
     }
+}
+
+/// The indexes of the batch's records, per aggregate shard (see [`shard_of`]).
+fn route(batch: &Batch, shards: usize) -> Vec<Vec<u32>> {
+    let mut routes = vec![Vec::with_capacity(batch.records.len() / shards.max(1) + 8); shards];
+    for (i, r) in batch.records.iter().enumerate() {
+        routes[shard_of(r.fingerprint, shards)].push(i as u32);
+    }
+    routes
 }
 
 /// Fingerprints a stream of messages of one service exactly as a run does — mask each, then
