@@ -11,7 +11,7 @@
 //!   mining, correlation, trends, prioritizing), then [`redact`] cleans what is written;
 //! - [`sink`] writes the worklog, the JSON report, the entries file and GitHub issues.
 //!
-//! [`epoch`] is the control the streaming stages obey when `gardener watch` cuts an interval.
+//! [`worker`] is the runner the parallel stages (parse, fingerprint) share. [`epoch`] is the control the streaming stages obey when `gardener watch` cuts an interval.
 //! [`crate::topology`] starts the stages and joins them with bounded channels.
 
 pub mod aggregate;
@@ -22,3 +22,4 @@ pub mod redact;
 pub mod report;
 pub mod sink;
 pub mod source;
+pub mod worker;

@@ -12,8 +12,6 @@ pub mod mine;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::Mutex;
-use tokio::sync::mpsc::{Receiver, Sender};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_64_with_seed};
 
 pub use mask::{Masker, VAR};
@@ -22,6 +20,8 @@ pub use crate::model::id::{IdHasher, IdMap, IdSet, format_id, parse_id, shard_of
 use crate::model::record::{Batch, NewTemplate, Routed};
 use crate::model::stats::StageStats;
 use crate::stages::epoch::Number;
+use crate::stages::worker::{self, Shared};
+use tokio::sync::mpsc::Sender;
 
 /// The stable cluster id of a template in a scope (see [`scope`]).
 pub fn fingerprint_id(scope: &str, template: &str) -> u64 {
@@ -180,7 +180,7 @@ impl Fingerprinter {
 /// is dropped and the others go on, so a failing sink never costs the report any entries.
 pub async fn run(
     masker: Arc<Masker>,
-    rx: Arc<Mutex<Receiver<Batch>>>,
+    rx: Shared<Batch>,
     shards: Vec<Sender<Routed>>,
     entries: Option<Sender<Arc<Batch>>>,
     stats: Arc<StageStats>,
@@ -191,13 +191,7 @@ pub async fn run(
     // others' places: records are routed by place.
     let mut shards: Vec<Option<Sender<Routed>>> = shards.into_iter().map(Some).collect();
     let mut entries = entries;
-    loop {
-        let next = {
-            let mut rx = rx.lock().await;
-            stats.queued(rx.len());
-            rx.recv().await
-        };
-        let Some(mut batch) = next else { break };
+    while let Some(mut batch) = worker::next(&rx, &stats).await {
         let t = stats.start(batch.records.len());
         fp.batch(&mut batch);
         let routes = route(&batch, shards.len());

@@ -17,13 +17,13 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::value::RawValue;
-use tokio::sync::Mutex;
-use tokio::sync::mpsc::{Receiver, Sender};
 
 use nested::{Message, Nested, fields};
 
 use crate::model::record::{BadEntry, Batch, EntrySpan, Flaw, Http, Record, Severity, Str};
 use crate::model::stats::StageStats;
+use crate::stages::worker::{self, Shared};
+use tokio::sync::mpsc::Sender;
 
 thread_local! {
     /// Fields of an unexpected type met by this thread's current batch: counted from inside
@@ -597,14 +597,8 @@ pub fn parse_batch(batch: &mut Batch) {
 /// Runs one parse worker. Several workers share the input receiver; each ends when the source
 /// has ended and every batch it sent has been taken, so nothing that was read is left behind
 /// (on a signal the source stops reading, sends what it has and ends).
-pub async fn run(rx: Arc<Mutex<Receiver<Batch>>>, tx: Sender<Batch>, stats: Arc<StageStats>) {
-    loop {
-        let next = {
-            let mut rx = rx.lock().await;
-            stats.queued(rx.len());
-            rx.recv().await
-        };
-        let Some(mut batch) = next else { break };
+pub async fn run(rx: Shared<Batch>, tx: Sender<Batch>, stats: Arc<StageStats>) {
+    while let Some(mut batch) = worker::next(&rx, &stats).await {
         let t = stats.start(batch.spans.len());
         parse_batch(&mut batch);
         stats.finish(t, batch.records.len() + batch.bad.len());
