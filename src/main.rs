@@ -10,6 +10,7 @@ use gardener_core::config::{Config, InputFormat};
 use gardener_core::console::warn;
 use gardener_core::exit;
 use gardener_core::model::run::{RunError, RunOptions};
+use gardener_core::model::time::Timestamp;
 use gardener_core::stages::fingerprint::{Masker, MessageGrouper, format_id};
 use gardener_core::topology::pipeline;
 use gardener_devtools::generator::{GenFormat, GenOptions};
@@ -696,7 +697,7 @@ fn check_terminal_input(cfg: &gardener_core::config::Config, args: &RunArgs) -> 
 /// Results that are probably not what was meant, said after the run with the fix.
 fn after_run_warnings(
     r: &gardener_core::model::record::Report,
-    now: Option<i64>,
+    now: Option<Timestamp>,
     forced_ndjson: bool,
 ) {
     let t = &r.totals;
@@ -718,10 +719,13 @@ fn after_run_warnings(
         ));
     }
     if let (Some(now), Some(range)) = (now, &r.time_range) {
-        let parse = gardener_core::model::time::parse_rfc3339;
-        if let (Some(first), Some(last)) = (parse(&range.first), parse(&range.last)) {
+        let (first, last) = (
+            Timestamp::parse(&range.first),
+            Timestamp::parse(&range.last),
+        );
+        if let (Some(first), Some(last)) = (first, last) {
             let day = 86_400 * 1_000_000_000_i64;
-            if now < first || now > last + day {
+            if now < first || now.nanos() > last.nanos() + day {
                 warn(&format!(
                     "warning: --now is outside the entries' time range ({} → {}): windows count back from --now, so they may be empty; leave --now out to count back from the newest entry",
                     range.first, range.last
@@ -984,10 +988,10 @@ fn host_name() -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-fn parse_now(now: &Option<String>) -> Result<Option<i64>, ExitCode> {
+fn parse_now(now: &Option<String>) -> Result<Option<Timestamp>, ExitCode> {
     match now {
         None => Ok(None),
-        Some(s) => match gardener_core::model::time::parse_rfc3339(s) {
+        Some(s) => match Timestamp::parse(s) {
             Some(t) => Ok(Some(t)),
             None => Err(fail(
                 exit::BAD_CONFIG,

@@ -8,6 +8,8 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::model::time::Timestamp;
+
 /// A piece of text owned by a [`Batch`]: a span of its raw buffer or of its arena.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Str {
@@ -136,8 +138,8 @@ pub struct Record {
     /// The entry's raw JSON, a span of the batch buffer.
     pub raw: Str,
     pub insert_id: Str,
-    /// Event time in Unix nanoseconds (`timestamp`, else `receiveTimestamp`); `None` when absent.
-    pub timestamp: Option<i64>,
+    /// Event time (`timestamp`, else `receiveTimestamp`); `None` when absent.
+    pub timestamp: Option<Timestamp>,
     /// The effective severity: Cloud Logging's, else the level the text's logger prefix names
     /// (see `parse::textlog`).
     pub severity: Severity,
@@ -345,7 +347,7 @@ use serde::{Deserialize, Serialize};
 /// A sample entry kept raw.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
-    pub timestamp: Option<i64>,
+    pub timestamp: Option<Timestamp>,
     pub insert_id: String,
     pub raw: String,
 }
@@ -369,8 +371,8 @@ pub struct Cluster {
     pub scope: String,
     pub service: String,
     pub count: u64,
-    pub first_seen: Option<i64>,
-    pub last_seen: Option<i64>,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
     /// Entries per severity, indexed by [`Severity::index`].
     pub severities: [u64; 9],
     /// Entries whose severity came from their text (Cloud Logging's was DEFAULT or missing).
@@ -483,7 +485,12 @@ impl Aggregate {
     /// older than the series keeps (`aggregate.max_buckets`).
     pub fn first_bucket(&self, bucket: i64, max_buckets: usize) -> Option<i64> {
         let reference = self.reference?;
-        let first = self.clusters.iter().filter_map(|c| c.first_seen).min()?;
+        let first = self
+            .clusters
+            .iter()
+            .filter_map(|c| c.first_seen)
+            .min()?
+            .nanos();
         Some(
             crate::model::time::bucket_start(first.div_euclid(crate::model::time::NANOS), bucket)
                 .max(crate::model::time::series_floor(

@@ -11,7 +11,7 @@ pub struct RunOptions {
     pub entries: Option<String>,
     pub dead_letter: Option<String>,
     /// Reference time for windows, Unix nanoseconds.
-    pub now: Option<i64>,
+    pub now: Option<crate::model::time::Timestamp>,
     /// Print per-stage statistics to stderr.
     pub stats: bool,
     /// Show progress on stderr while reading (the caller checks that stderr is a terminal and

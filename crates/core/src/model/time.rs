@@ -157,6 +157,52 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     n.checked_mul(unit).filter(|&v| v > 0)
 }
 
+/// A point in time: Unix nanoseconds, UTC (event times of entries, first and last seen of
+/// clusters). Serialized as the bare number, as before it had a type; shown as RFC 3339.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Nanoseconds since the Unix epoch.
+    pub fn nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Whole seconds since the Unix epoch (rounded down, also before 1970).
+    pub fn secs(self) -> i64 {
+        self.0.div_euclid(NANOS)
+    }
+
+    /// RFC 3339 with nanoseconds, as Cloud Logging writes it.
+    pub fn rfc3339(self) -> String {
+        format_rfc3339(self.0)
+    }
+
+    /// Parses RFC 3339 (0–9 fraction digits, `Z` or an offset).
+    pub fn parse(s: &str) -> Option<Timestamp> {
+        parse_rfc3339(s).map(Timestamp)
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.rfc3339())
+    }
+}
+
 /// A length of time as the configuration writes it (`90s`, `5m`, `1h`, `2d`, or a number of
 /// seconds), with the text kept as written (window names in reports are that text).
 ///

@@ -39,7 +39,7 @@ use crate::model::id::Known;
 use crate::model::id::format_id;
 use crate::model::record::{Aggregate, Cluster, Report};
 use crate::model::time::bucket_start;
-use crate::model::time::{format_rfc3339, parse_rfc3339};
+use crate::model::time::{Timestamp, format_rfc3339, parse_rfc3339};
 use seen::SeenIds;
 
 use crate::model::time::NANOS;
@@ -233,12 +233,12 @@ impl Store {
             let mark = s.last_seen_nanos();
             let new = new_entries(c, mark);
             s.total += new;
-            if let Some(f) = c.first_seen
+            if let Some(f) = c.first_seen.map(Timestamp::nanos)
                 && s.first_seen_nanos().is_none_or(|old| f < old)
             {
                 s.first_seen = Some(format_rfc3339(f));
             }
-            if let Some(l) = c.last_seen
+            if let Some(l) = c.last_seen.map(Timestamp::nanos)
                 && mark.is_none_or(|old| micros(l) > old)
             {
                 s.last_seen = Some(format_rfc3339(l));
@@ -281,6 +281,7 @@ impl Store {
         match seen {
             Some(run) => {
                 let oldest = agg.clusters.iter().filter_map(|c| c.first_seen).min();
+                let oldest = oldest.map(Timestamp::nanos);
                 let overlap = cfg.state.overlap.secs();
                 self.seen_ids.remember(
                     run,
@@ -400,10 +401,10 @@ pub fn entries_after(c: &Cluster, mark: Option<i64>) -> u64 {
     let Some(mark) = mark else {
         return c.count;
     };
-    if c.last_seen.is_none_or(|l| micros(l) <= mark) {
+    if c.last_seen.is_none_or(|l| micros(l.nanos()) <= mark) {
         return 0;
     }
-    if c.first_seen.is_some_and(|f| micros(f) > mark) {
+    if c.first_seen.is_some_and(|f| micros(f.nanos()) > mark) {
         return c.count;
     }
     let sec = mark.div_euclid(NANOS);
@@ -416,11 +417,11 @@ pub fn entries_after(c: &Cluster, mark: Option<i64>) -> u64 {
 /// The time (Unix seconds) of the cluster's first entry newer than `mark` (Unix nanoseconds),
 /// when it has one (see [`entries_after`] for the precision).
 pub fn first_after(c: &Cluster, mark: i64) -> Option<i64> {
-    if c.last_seen.is_none_or(|l| micros(l) <= mark) {
+    if c.last_seen.is_none_or(|l| micros(l.nanos()) <= mark) {
         return None;
     }
-    if let Some(f) = c.first_seen.filter(|&f| micros(f) > mark) {
-        return Some(f.div_euclid(NANOS));
+    if let Some(f) = c.first_seen.filter(|&f| micros(f.nanos()) > mark) {
+        return Some(f.secs());
     }
     let sec = mark.div_euclid(NANOS);
     let from_seconds = c.per_second.range(sec + 1..).next().map(|(k, _)| *k);
@@ -453,8 +454,8 @@ mod tests {
             scope: "svc".into(),
             service: "svc".into(),
             count: seconds.len() as u64,
-            first_seen: seconds.iter().min().map(|s| s * NANOS),
-            last_seen: seconds.iter().max().map(|s| s * NANOS),
+            first_seen: seconds.iter().min().map(|s| Timestamp(s * NANOS)),
+            last_seen: seconds.iter().max().map(|s| Timestamp(s * NANOS)),
             severities: [0; 9],
             severity_from_text: 0,
             revisions: Default::default(),
@@ -473,6 +474,7 @@ mod tests {
 
     fn aggregate(clusters: Vec<Cluster>) -> Aggregate {
         let reference = clusters.iter().filter_map(|c| c.last_seen).max();
+        let reference = reference.map(Timestamp::nanos);
         Aggregate {
             clusters,
             reference,

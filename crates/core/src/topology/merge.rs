@@ -39,7 +39,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::config::Config;
 use crate::model::record::{Aggregate, MergeSettings, Mergeable};
 use crate::model::run::{RunError, RunOptions};
-use crate::model::time::format_rfc3339;
+use crate::model::time::{Timestamp, format_rfc3339};
 use crate::stages::aggregate::Combiner;
 use crate::stages::report::{Finisher, Gathered, Outcome, conclude};
 
@@ -248,7 +248,7 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
         combined.add(take_aggregate(&mut p.m));
         parts.push(p);
     }
-    opts.now = merged_now(&parts, opts.now)?;
+    opts.now = merged_now(&parts, opts.now.map(Timestamp::nanos))?.map(Timestamp);
     let mut finisher = Finisher::new(&cfg, &opts)?;
     let gathered = gathered_of(parts, combined, started, Vec::new());
     Ok(conclude(&cfg, &opts, &mut finisher, gathered, None).await)
@@ -353,7 +353,7 @@ pub async fn watch(cfg: Config, opts: RunOptions, co: Coordinate) -> Result<Outc
         gathered.last = stop.is_some();
         gathered.partial |= stop == Some(true);
         let mut at = opts.clone();
-        at.now = Some(newest.map_or(now, |t| t.max(now)));
+        at.now = Some(Timestamp(newest.map_or(now, |t| t.max(now))));
         let out = conclude(&cfg, &at, &mut finisher, gathered, None).await;
         if stop.is_some() {
             return Ok(out);

@@ -24,7 +24,7 @@ use crate::console::warn;
 use crate::model::record::{Aggregate, Batch, Routed};
 use crate::model::run::{RunError, RunOptions};
 use crate::model::stats::StageStats;
-use crate::model::time::{format_rfc3339, now_nanos};
+use crate::model::time::{Timestamp, format_rfc3339, now_nanos};
 use crate::stages::aggregate::{self, AggregateSettings};
 use crate::stages::fingerprint::{self, Masker};
 use crate::stages::parse;
@@ -33,12 +33,12 @@ use crate::stages::sink;
 use crate::stages::source::{self, Input};
 
 /// Runs the pipeline to the end of the input (or a signal) and writes every sink.
+/// `gardener run` is a watch with no interval: the stages start, the input is read to its end,
+/// and the one epoch there is, the last, is reported (see [`Running::last_epoch`]).
 pub async fn run(cfg: Config, opts: RunOptions) -> Result<Outcome, RunError> {
     let mut running = start(cfg, &opts, None).await?;
     let gathered = running.drain().await?;
-    let cfg = Arc::clone(&running.cfg);
-    let entries = running.entries_task.take();
-    Ok(conclude(&cfg, &opts, &mut running.finisher, gathered, entries).await)
+    Ok(running.last_epoch(&opts, gathered).await)
 }
 
 /// What `gardener watch` adds to a pipeline: the epoch gate at the source, the epoch number
@@ -289,7 +289,7 @@ fn shard_settings(
         samples: cfg.aggregate.samples,
         reach: cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400),
         traces: cfg.related.traces_per_cluster,
-        now: opts.now,
+        now: opts.now.map(Timestamp::nanos),
         bucket: cfg.bucket_secs(),
         max_buckets: cfg.aggregate.max_buckets,
         max_clusters: cfg
@@ -339,6 +339,15 @@ fn entries_sink(
 }
 
 impl Running {
+    /// The last epoch of a pipeline, after [`Running::drain`]: the report stage runs on
+    /// everything counted, and the entries sink gets the final ids. All that `run` reports, and
+    /// how `watch` ends (its earlier epochs are cut from the running pipeline).
+    pub async fn last_epoch(&mut self, opts: &RunOptions, gathered: Gathered) -> Outcome {
+        let cfg = Arc::clone(&self.cfg);
+        let entries = self.entries_task.take();
+        conclude(&cfg, opts, &mut self.finisher, gathered, entries).await
+    }
+
     /// Waits for every stage to end (end of input, or a signal) and gathers what the shards
     /// counted, with the notes and checks of the whole run.
     pub async fn drain(&mut self) -> Result<Gathered, RunError> {

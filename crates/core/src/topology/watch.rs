@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use crate::config::{Config, SourceKind};
 use crate::model::record::{Aggregate, Mergeable};
 use crate::model::run::{RunError, RunOptions};
-use crate::model::time::{NANOS, format_rfc3339, now_nanos};
+use crate::model::time::{NANOS, Timestamp, format_rfc3339, now_nanos};
 use crate::stages::aggregate::SnapshotRequest;
 use crate::stages::report::{self, Gathered, Outcome};
 use crate::stages::sink::SinkError;
@@ -215,11 +215,9 @@ pub async fn run(
             errors,
         });
     }
-    let cfg = Arc::clone(&running.cfg);
-    let entries = running.entries_task.take();
     let mut last = opts.clone();
-    last.now = Some(now_nanos());
-    let out = report::conclude(&cfg, &last, &mut running.finisher, gathered, entries).await;
+    last.now = Some(Timestamp(now_nanos()));
+    let out = running.last_epoch(&last, gathered).await;
     if let Some(c) = keeper.as_mut()
         && !out.report.partial
         && let Some(m) = &out.report.mergeable
@@ -397,7 +395,7 @@ impl Checkpoint {
         if let Some(floor) = newest.map(|n| n.saturating_sub(reach)) {
             m.clusters.retain(|c| {
                 crate::stages::aggregate::overflow::is_overflow(c)
-                    || c.last_seen.is_none_or(|l| l >= floor)
+                    || c.last_seen.is_none_or(|l| l.nanos() >= floor)
             });
         }
         g.entries_read += m.entries_read;
@@ -542,7 +540,7 @@ fn evicted_note(parts: &[(Aggregate, Option<i64>)]) -> Option<String> {
 async fn report(running: &mut Running, opts: &RunOptions, gathered: Gathered, now: i64) -> Outcome {
     let cfg = Arc::clone(&running.cfg);
     let mut at = opts.clone();
-    at.now = Some(now);
+    at.now = Some(Timestamp(now));
     at.progress = false;
     let out = report::conclude(&cfg, &at, &mut running.finisher, gathered, None).await;
     for e in &out.sink_errors {

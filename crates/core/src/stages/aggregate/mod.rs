@@ -39,7 +39,7 @@ use crate::stages::epoch::Counted;
 use crate::stages::fingerprint::IdMap;
 use crate::state::seen::{Lookup, entry_key};
 
-use crate::model::time::NANOS;
+use crate::model::time::{NANOS, Timestamp};
 /// Bad entries listed one by one in the report (all are counted).
 const BAD_LISTED: usize = 100;
 
@@ -243,7 +243,7 @@ impl Shard {
         c.count += 1;
         c.severities[r.severity.index()] += 1;
         c.severity_from_text += u64::from(r.severity_from_text);
-        let timestamp = match r.timestamp {
+        let timestamp = match r.timestamp.map(Timestamp::nanos) {
             Some(ts) if ts > self.set.latest => {
                 // Dated in the future (a clock gone wrong): its time would move the reference,
                 // empty every window and cut the state's history.
@@ -255,8 +255,9 @@ impl Shard {
         };
         match timestamp {
             Some(ts) => {
-                c.first_seen = Some(c.first_seen.map_or(ts, |f| f.min(ts)));
-                c.last_seen = Some(c.last_seen.map_or(ts, |l| l.max(ts)));
+                let at = Timestamp(ts);
+                c.first_seen = Some(c.first_seen.map_or(at, |f| f.min(at)));
+                c.last_seen = Some(c.last_seen.map_or(at, |l| l.max(at)));
                 self.newest = Some(self.newest.map_or(ts, |n| n.max(ts)));
                 let reference = self.set.now.or(self.newest).unwrap_or(ts);
                 let sec = ts.div_euclid(NANOS);
@@ -440,7 +441,7 @@ impl Shard {
         let before = self.clusters.len();
         let templates = &mut self.templates;
         self.clusters.retain(|id, c| {
-            let keep = overflow::is_overflow(c) || c.last_seen.is_none_or(|l| l >= floor);
+            let keep = overflow::is_overflow(c) || c.last_seen.is_none_or(|l| l.nanos() >= floor);
             if !keep {
                 templates.remove(id);
             }
@@ -496,7 +497,11 @@ fn per_minute(per_second: &mut BTreeMap<i64, u64>, from: i64, to: i64) {
 
 /// Sample order: newest first; ties broken by insertId, then raw bytes, so the choice does not
 /// depend on input order.
-fn sample_key<'a>(ts: Option<i64>, id: &'a str, raw: &'a str) -> (Option<i64>, &'a str, &'a str) {
+fn sample_key<'a>(
+    ts: Option<Timestamp>,
+    id: &'a str,
+    raw: &'a str,
+) -> (Option<Timestamp>, &'a str, &'a str) {
     (ts, id, raw)
 }
 
@@ -797,7 +802,7 @@ mod tests {
         let at = |fingerprint: u64, secs: i64| Batch {
             buf: Arc::new(b"{}".to_vec()),
             records: vec![Record {
-                timestamp: Some(secs * NANOS),
+                timestamp: Some(Timestamp(secs * NANOS)),
                 fingerprint,
                 raw: crate::model::record::Str::raw(0..2),
                 ..Default::default()
@@ -840,7 +845,7 @@ mod tests {
                 buf: Arc::new(raw.into_bytes()),
                 records: vec![Record {
                     entry_no: i as u64,
-                    timestamp: Some(*t * NANOS),
+                    timestamp: Some(Timestamp(*t * NANOS)),
                     fingerprint: 1,
                     raw: crate::model::record::Str::raw(0..2),
                     ..Default::default()
@@ -869,7 +874,7 @@ mod tests {
             records: fingerprints
                 .iter()
                 .map(|&f| Record {
-                    timestamp: Some(1_000 * NANOS),
+                    timestamp: Some(Timestamp(1_000 * NANOS)),
                     fingerprint: f,
                     severity: if f == 7 {
                         crate::model::record::Severity::Error
@@ -959,7 +964,7 @@ mod tests {
                 ..Default::default()
             };
             let rec = Record {
-                timestamp: Some(ts),
+                timestamp: Some(Timestamp(ts)),
                 insert_id: b.push_arena(id),
                 raw: crate::model::record::Str::raw(0..raw.len()),
                 ..Default::default()
@@ -979,7 +984,7 @@ mod tests {
         }
         let ids = |v: &Vec<Sample>| {
             v.iter()
-                .map(|s| (s.timestamp.unwrap(), s.insert_id.clone()))
+                .map(|s| (s.timestamp.unwrap().nanos(), s.insert_id.clone()))
                 .collect::<Vec<_>>()
         };
         assert_eq!(

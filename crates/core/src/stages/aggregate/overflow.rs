@@ -107,6 +107,7 @@ pub fn fold_list(
 mod tests {
     use super::*;
     use crate::model::record::Severity;
+    use crate::model::time::Timestamp;
 
     fn cluster(id: u64, service: &str, severity: Severity, count: u64) -> Cluster {
         let mut c = Cluster {
@@ -114,8 +115,8 @@ mod tests {
             template: format!("message {id}"),
             service: service.into(),
             count,
-            first_seen: Some(id as i64),
-            last_seen: Some(id as i64 + 10),
+            first_seen: Some(Timestamp(id as i64)),
+            last_seen: Some(Timestamp(id as i64 + 10)),
             ..Cluster::default()
         };
         c.severities[severity.index()] = count;
@@ -153,7 +154,10 @@ mod tests {
             (a.count, a.folded, a.severities[Severity::Info.index()]),
             (502, 2, 502)
         );
-        assert_eq!((a.first_seen, a.last_seen), (Some(1), Some(13)));
+        assert_eq!(
+            (a.first_seen, a.last_seen),
+            (Some(Timestamp(1)), Some(Timestamp(13)))
+        );
         assert_eq!(a.per_second.values().sum::<u64>(), 502);
         assert_eq!(a.template, OVERFLOW_TEMPLATE);
         let b = &map[&overflow_id("b")];

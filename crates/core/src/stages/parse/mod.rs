@@ -22,6 +22,7 @@ use nested::{Message, Nested, fields};
 
 use crate::model::record::{BadEntry, Batch, EntrySpan, Flaw, Http, Record, Severity, Str};
 use crate::model::stats::StageStats;
+use crate::model::time::Timestamp;
 use crate::stages::worker::{self, Shared};
 use tokio::sync::mpsc::Sender;
 
@@ -379,12 +380,8 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>) -> Result<Record, String> {
     r.timestamp = e
         .timestamp
         .as_deref()
-        .and_then(crate::model::time::parse_rfc3339)
-        .or_else(|| {
-            e.receive_timestamp
-                .as_deref()
-                .and_then(crate::model::time::parse_rfc3339)
-        });
+        .and_then(Timestamp::parse)
+        .or_else(|| e.receive_timestamp.as_deref().and_then(Timestamp::parse));
     if let Some(s) = &e.severity {
         r.severity = Severity::parse(&s.0).unwrap_or_default();
     }
@@ -663,10 +660,7 @@ mod tests {
         assert_eq!(b.str(r.trace), "projects/p/traces/0123");
         assert_eq!(b.str(r.labels), r#"{"instanceId": "00af"}"#);
         assert_eq!(r.severity, Severity::Error);
-        assert_eq!(
-            r.timestamp,
-            crate::model::time::parse_rfc3339("2025-09-14T02:57:03.399376Z")
-        );
+        assert_eq!(r.timestamp, Timestamp::parse("2025-09-14T02:57:03.399376Z"));
         // Nothing was unescaped: every field is borrowed from the buffer.
         assert!(b.arena.is_empty());
     }

@@ -42,7 +42,7 @@ use crate::config::CorrelateConfig;
 use crate::model::record::{Cluster, Evidence, Severity, TraceSketch};
 use crate::stages::report::related::{SharedTraces, shared_pairs_of};
 
-use crate::model::time::NANOS;
+use crate::model::time::{NANOS, Timestamp};
 /// Bins the burst test looks at, at most (the bin widens for longer inputs).
 const MAX_BINS: i64 = 4096;
 
@@ -335,7 +335,7 @@ pub fn is_eligible(c: &Cluster) -> bool {
 fn rank(c: &Cluster) -> Rank {
     (
         std::cmp::Reverse(c.max_severity()),
-        c.first_seen.unwrap_or(i64::MAX),
+        c.first_seen.map_or(i64::MAX, Timestamp::nanos),
         std::cmp::Reverse(c.count),
         c.id,
     )

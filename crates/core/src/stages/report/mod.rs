@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::console::warn;
 use crate::model::record::{Aggregate, Mergeable, Report, TimeRange, Totals};
 use crate::model::run::{RunError, RunOptions};
-use crate::model::time::{format_rfc3339, now_nanos};
+use crate::model::time::{Timestamp, format_rfc3339, now_nanos};
 use crate::stages::aggregate;
 use crate::stages::fingerprint::mine::{self, Raw};
 use crate::stages::redact::Redactor;
@@ -69,7 +69,7 @@ impl Finisher {
             store: Store::open(opts.state.as_deref().unwrap_or(&cfg.state.dir), cfg)
                 .map_err(RunError::Input)?,
             merge_settings: cfg
-                .merge_settings(opts.now)
+                .merge_settings(opts.now.map(Timestamp::nanos))
                 .map_err(|e| RunError::Config(e.0))?,
             _locks: locks,
         })
@@ -241,7 +241,7 @@ pub async fn conclude(
     steps.step("combining the shards");
     // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
     let parts = std::mem::take(&mut gathered.parts);
-    let (combined, newest) = combine_parts(cfg, finisher, parts, opts.now);
+    let (combined, newest) = combine_parts(cfg, finisher, parts, opts.now.map(Timestamp::nanos));
     let json_path = opts.json.clone().or_else(|| cfg.sinks.json.clone());
     let mut pre_mining =
         (json_path.is_some() || gathered.keep_mergeable).then(|| combined.clusters.clone());
@@ -370,7 +370,7 @@ fn mine_and_finish(
         (combined, newest),
         &mined.finals,
         cfg.windows(),
-        opts.now,
+        opts.now.map(Timestamp::nanos),
         cfg.aggregate.samples,
     );
     aggregate::bound_series(&mut agg, cfg.bucket_secs(), cfg.aggregate.max_buckets);
@@ -479,11 +479,11 @@ fn assemble(
     let (mut first, mut last) = (None::<i64>, None::<i64>);
     for c in &agg.clusters {
         *services.entry(c.service.clone()).or_insert(0) += c.count;
-        first = match (first, c.first_seen) {
+        first = match (first, c.first_seen.map(Timestamp::nanos)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        last = match (last, c.last_seen) {
+        last = match (last, c.last_seen.map(Timestamp::nanos)) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };

@@ -21,7 +21,7 @@ use crate::model::record::{
     Priority, ProblemReport, Severity, Status,
 };
 pub use crate::model::text::{cut_at_word, words};
-use crate::model::time::format_rfc3339;
+use crate::model::time::Timestamp;
 use crate::stages::report::correlate::Problem;
 
 /// What rules test, for a cluster or a whole problem (see [`Facts::of_cluster`] and
@@ -430,12 +430,12 @@ fn render_problem(
             .iter()
             .filter_map(|c| c.first_seen)
             .min()
-            .map(format_rfc3339),
+            .map(Timestamp::rfc3339),
         last_seen: members
             .iter()
             .filter_map(|c| c.last_seen)
             .max()
-            .map(format_rfc3339),
+            .map(Timestamp::rfc3339),
         http_statuses: statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         http_5xx,
         traces,
@@ -679,8 +679,8 @@ fn render(
         count: c.count,
         folded: c.folded,
         windows,
-        first_seen: c.first_seen.map(format_rfc3339),
-        last_seen: c.last_seen.map(format_rfc3339),
+        first_seen: c.first_seen.map(Timestamp::rfc3339),
+        last_seen: c.last_seen.map(Timestamp::rfc3339),
         revisions: c.revisions.clone(),
         locations: c.locations.clone(),
         samples: c

@@ -162,11 +162,12 @@ pub fn find(clusters: &[Cluster], cfg: &RelatedConfig) -> Vec<Related> {
     let mut together = BTreeSet::new();
     if window > 0 {
         let input_start = clusters.iter().filter_map(|c| c.first_seen).min();
+        let input_start = input_start.map(|s| s.nanos());
         let mut starts: Vec<(i64, usize)> = clusters
             .iter()
             .enumerate()
             .filter(|(_, c)| c.count >= cfg.co_start_min_entries)
-            .filter_map(|(i, c)| c.first_seen.map(|f| (f, i)))
+            .filter_map(|(i, c)| c.first_seen.map(|f| (f.nanos(), i)))
             .filter(|&(f, _)| input_start.is_some_and(|s| f > s + window))
             .collect();
         starts.sort_unstable();
@@ -187,7 +188,7 @@ pub fn find(clusters: &[Cluster], cfg: &RelatedConfig) -> Vec<Related> {
         .into_iter()
         .map(|((a, b), p)| {
             let (ca, cb) = (&clusters[a], &clusters[b]);
-            let start = |c: &Cluster| c.first_seen.unwrap_or(i64::MAX);
+            let start = |c: &Cluster| c.first_seen.map_or(i64::MAX, |f| f.nanos());
             // The cluster that leads in more shared traces came first; else the one that began
             // first; else the smaller id.
             let a_first = match p.a_led.cmp(&p.b_led) {
@@ -218,7 +219,7 @@ pub fn find(clusters: &[Cluster], cfg: &RelatedConfig) -> Vec<Related> {
                 then_led: t_led,
                 started_together: together.contains(&(a, b)),
                 start_gap_ms: match (f.first_seen, t.first_seen) {
-                    (Some(x), Some(y)) => (y - x).div_euclid(NANOS_PER_MS),
+                    (Some(x), Some(y)) => (y.nanos() - x.nanos()).div_euclid(NANOS_PER_MS),
                     _ => 0,
                 },
             }

@@ -35,7 +35,7 @@ use crate::model::record::{
     Aggregate, Cluster, ClusterTrend, Escalation, History, Resolved, Status, TrendsReport,
 };
 use crate::model::time::bucket_start;
-use crate::model::time::format_rfc3339;
+use crate::model::time::{Timestamp, format_rfc3339};
 use crate::stages::fingerprint::format_id;
 use crate::state::Store;
 
@@ -270,7 +270,10 @@ pub fn report(cfg: &Config, store: Option<&Store>, resolved: Vec<Resolved>) -> T
 fn history(st: &Store, c: &Cluster) -> Option<History> {
     let k = st.clusters.get(&format_id(c.id));
     let new = crate::state::new_entries(c, k.and_then(|k| k.last_seen_nanos()));
-    let first = match (k.and_then(|k| k.first_seen_nanos()), c.first_seen) {
+    let first = match (
+        k.and_then(|k| k.first_seen_nanos()),
+        c.first_seen.map(Timestamp::nanos),
+    ) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };

@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::Receiver;
 
 use crate::model::record::Batch;
-use crate::model::time::format_rfc3339;
+use crate::model::time::Timestamp;
 use crate::stages::fingerprint::format_id;
 use crate::stages::sink::{SinkError, open};
 
@@ -171,7 +171,7 @@ impl EntriesSink {
                 line.clear();
                 let e = EntryLine {
                     insert_id: batch.str(r.insert_id),
-                    timestamp: r.timestamp.map(format_rfc3339),
+                    timestamp: r.timestamp.map(Timestamp::rfc3339),
                     service: batch.str(r.service),
                     severity: r.severity.name(),
                     severity_from_text: r.severity_from_text,
