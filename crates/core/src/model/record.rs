@@ -734,13 +734,107 @@ pub struct Related {
 pub struct GithubReport {
     /// `OWNER/REPO`.
     pub repo: String,
-    /// `live` (writes sent), `dry-run` (`--dry-run`: nothing written) or `no-token` (no
-    /// `GITHUB_TOKEN`: planned offline from the state file, nothing sent).
-    pub mode: String,
+    /// `live`, `dry-run` or `no-token` (see [`GithubMode`]).
+    pub mode: GithubMode,
     pub actions: Vec<GithubAction>,
     /// Why writing stopped before the end (rate limit, caps, an error), when it did.
     pub stopped: Option<String>,
     pub notes: Vec<String>,
+}
+
+/// How the GitHub sink ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GithubMode {
+    /// Writes were sent.
+    Live,
+    /// `--dry-run`: planned, nothing written.
+    DryRun,
+    /// No `GITHUB_TOKEN`: planned offline from the state file, nothing sent.
+    NoToken,
+}
+
+impl GithubMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            GithubMode::Live => "live",
+            GithubMode::DryRun => "dry-run",
+            GithubMode::NoToken => "no-token",
+        }
+    }
+}
+
+impl std::fmt::Display for GithubMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the GitHub sink did (or would do) for one problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueAction {
+    Create,
+    Comment,
+    Escalate,
+    Reopen,
+    Unchanged,
+    Skip,
+    /// GitHub could not be read, so what to do is not known.
+    Unknown,
+}
+
+impl IssueAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            IssueAction::Create => "create",
+            IssueAction::Comment => "comment",
+            IssueAction::Escalate => "escalate",
+            IssueAction::Reopen => "reopen",
+            IssueAction::Unchanged => "unchanged",
+            IssueAction::Skip => "skip",
+            IssueAction::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for IssueAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How far an [`IssueAction`] got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueStatus {
+    /// Written to GitHub.
+    Done,
+    /// A dry run (or no token): what would be written.
+    Planned,
+    /// Caps or the rate limit: the next run does it.
+    Deferred,
+    Failed,
+    /// Nothing to write (`unchanged`, `skip`).
+    None,
+}
+
+impl IssueStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            IssueStatus::Done => "done",
+            IssueStatus::Planned => "planned",
+            IssueStatus::Deferred => "deferred",
+            IssueStatus::Failed => "failed",
+            IssueStatus::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for IssueStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// What happened to one problem on GitHub.
@@ -755,11 +849,8 @@ pub struct GithubAction {
     /// The issue number, when the cluster has one.
     pub issue: Option<u64>,
     pub url: Option<String>,
-    /// `create`, `comment`, `escalate`, `reopen`, `unchanged` or `skip`.
-    pub action: String,
-    /// `done`, `planned` (dry run), `deferred` (caps or rate limit: next run), `failed`, or
-    /// `none` for `unchanged` and `skip`.
-    pub status: String,
+    pub action: IssueAction,
+    pub status: IssueStatus,
     /// `P2 → P0` when the priority label changed (or would change).
     pub priority_change: Option<String>,
     /// Why, in a few words.

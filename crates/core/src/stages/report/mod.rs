@@ -21,7 +21,9 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::console::warn;
-use crate::model::record::{Aggregate, Mergeable, Report, TimeRange, Totals};
+use crate::model::record::{
+    Aggregate, GithubMode, IssueAction, Mergeable, Report, TimeRange, Totals,
+};
 use crate::model::run::{RunError, RunOptions};
 use crate::model::time::{Timestamp, format_rfc3339, now_nanos};
 use crate::stages::aggregate;
@@ -825,26 +827,26 @@ fn print_github_summary(
     label: &str,
     prefix: &str,
 ) {
-    if g.mode != "live" {
+    if g.mode != GithubMode::Live {
         print_github_plan(g, label, prefix);
     }
-    let mut counts: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
     for a in &g.actions {
         *counts
-            .entry((a.action.clone(), a.status.clone()))
+            .entry((a.action.name(), a.status.name()))
             .or_default() += 1;
     }
     let parts: Vec<String> = counts
         .iter()
         .map(|((a, s), n)| {
-            if s == "none" {
+            if *s == "none" {
                 format!("{n} {a}")
             } else {
                 format!("{n} {a} {s}")
             }
         })
         .collect();
-    let mode = match g.mode.as_str() {
+    let mode = match g.mode.name() {
         "dry-run" => " (dry run: nothing written)",
         "no-token" => " (no GITHUB_TOKEN: nothing sent)",
         _ => "",
@@ -867,7 +869,7 @@ fn print_github_plan(g: &crate::model::record::GithubReport, label: &str, prefix
     let planned: Vec<&crate::model::record::GithubAction> = g
         .actions
         .iter()
-        .filter(|a| a.action != "skip" && a.action != "unchanged")
+        .filter(|a| !matches!(a.action, IssueAction::Skip | IssueAction::Unchanged))
         .collect();
     let _ = writeln!(e, "gardener: GitHub plan for {} ({}):", g.repo, g.mode);
     let _ = writeln!(

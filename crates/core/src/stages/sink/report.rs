@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use crate::config::WorklogConfig;
 use crate::model::record::{
-    ClusterReport, GithubAction, GithubReport, HttpReport, LatencyReport, ProblemReport, Report,
-    Status,
+    ClusterReport, GithubAction, GithubReport, HttpReport, IssueAction, IssueStatus, LatencyReport,
+    ProblemReport, Report, Status,
 };
 use crate::stages::sink::{SinkError, replace};
 
@@ -572,7 +572,7 @@ const LISTED: usize = 10;
 
 /// What an action was, in the seeds' words.
 fn action_taken(a: &GithubAction) -> String {
-    let (todo, done) = match a.action.as_str() {
+    let (todo, done) = match a.action.name() {
         "create" => ("create new issue", "Created new issue"),
         "comment" => ("add latest logs", "Updated existing issue with latest logs"),
         "escalate" => ("escalate existing issue", "Escalated existing issue"),
@@ -581,7 +581,7 @@ fn action_taken(a: &GithubAction) -> String {
         "skip" => ("", "No issue (not filed)"),
         _ => ("decide", "Not decided"),
     };
-    match a.status.as_str() {
+    match a.status.name() {
         "planned" => format!("Would {todo}"),
         "deferred" => format!("Deferred to next run: {todo}"),
         "failed" => format!("FAILED to {todo}"),
@@ -595,7 +595,7 @@ const DEFERRED_LISTED: usize = 5;
 /// The "GitHub issue processing results" section.
 fn github_section(o: &mut String, g: &GithubReport) {
     let _ = writeln!(o, "## 🎯 GitHub Issue Processing Results\n");
-    let mode = match g.mode.as_str() {
+    let mode = match g.mode.name() {
         "dry-run" => "**DRY RUN** — planned, nothing was written",
         "no-token" => "**PLAN ONLY** — no GITHUB_TOKEN, nothing was sent",
         _ => "live",
@@ -603,8 +603,8 @@ fn github_section(o: &mut String, g: &GithubReport) {
     let _ = writeln!(o, "**Repository:** {} ({mode})  ", g.repo);
     let mut tally: Vec<(String, usize)> = Vec::new();
     for a in &g.actions {
-        let key = if a.status == "none" || a.status == "done" {
-            a.action.clone()
+        let key = if matches!(a.status, IssueStatus::None | IssueStatus::Done) {
+            a.action.to_string()
         } else {
             format!("{} {}", a.action, a.status)
         };
@@ -641,9 +641,9 @@ fn github_section(o: &mut String, g: &GithubReport) {
     let shown: Vec<&GithubAction> = g
         .actions
         .iter()
-        .filter(|a| a.action != "skip" || a.detail.starts_with("expected"))
+        .filter(|a| a.action != IssueAction::Skip || a.detail.starts_with("expected"))
         .filter(|a| {
-            if a.status == "deferred" {
+            if a.status == IssueStatus::Deferred {
                 deferred += 1;
                 deferred <= DEFERRED_LISTED
             } else {

@@ -33,7 +33,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::config::{GithubConfig, parse_priority};
-use crate::model::record::{ClusterReport, GithubAction, GithubReport, Report};
+use crate::model::record::{
+    ClusterReport, GithubAction, GithubMode, GithubReport, IssueAction, IssueStatus, Report,
+};
 use api::{Api, ApiError, ApiSettings, Issue};
 use plan::{Kind, Known, Plan, Previous};
 use state::{Entry, State};
@@ -64,13 +66,6 @@ pub struct Outcome {
     pub closed: BTreeMap<String, bool>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Live,
-    DryRun,
-    NoToken,
-}
-
 /// One problem on its way through the sink.
 struct Item<'a> {
     /// The problem as one filable unit (see [`problem`]).
@@ -81,7 +76,7 @@ struct Item<'a> {
     known: Option<Known>,
     prev: Option<Previous>,
     plan: Plan,
-    status: &'static str,
+    status: IssueStatus,
     issue: Option<u64>,
     url: Option<String>,
     detail: String,
@@ -107,31 +102,26 @@ impl Item<'_> {
 pub async fn run(report: &Report, s: &Settings) -> Outcome {
     let cfg = &s.cfg;
     let mode = match (&s.token, s.dry_run) {
-        (None, _) => Mode::NoToken,
-        (Some(_), true) => Mode::DryRun,
-        (Some(_), false) => Mode::Live,
+        (None, _) => GithubMode::NoToken,
+        (Some(_), true) => GithubMode::DryRun,
+        (Some(_), false) => GithubMode::Live,
     };
     let mut out = GithubReport {
         repo: s.repo.clone(),
-        mode: match mode {
-            Mode::Live => "live",
-            Mode::DryRun => "dry-run",
-            Mode::NoToken => "no-token",
-        }
-        .into(),
+        mode,
         actions: Vec::new(),
         stopped: None,
         notes: Vec::new(),
     };
     let mut errors = Vec::new();
     match mode {
-        Mode::NoToken => out.notes.push(
+        GithubMode::NoToken => out.notes.push(
             "no GITHUB_TOKEN: nothing was sent; the plan comes from the state file alone, so issues closed or relabelled on GitHub since are not seen".into(),
         ),
-        Mode::DryRun => out
+        GithubMode::DryRun => out
             .notes
             .push("dry run: GitHub was read to plan, nothing was written".into()),
-        Mode::Live => {}
+        GithubMode::Live => {}
     }
     let min = parse_priority(&cfg.min_priority).unwrap_or(2);
     let prefix = cfg.priority_label_prefix.as_str();
@@ -163,7 +153,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
                 evidence: &f.evidence,
                 known: None,
                 prev: None,
-                status: "none",
+                status: IssueStatus::None,
                 issue: None,
                 url: None,
                 detail: String::new(),
@@ -180,11 +170,11 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
     let mut api = None;
     if wanted {
         let found = match mode {
-            Mode::NoToken => {
+            GithubMode::NoToken => {
                 find_offline(&mut items, &*state.repo(&s.repo), s);
                 Ok(())
             }
-            Mode::Live | Mode::DryRun => match Api::new(api_settings(s)) {
+            GithubMode::Live | GithubMode::DryRun => match Api::new(api_settings(s)) {
                 Ok(mut a) => {
                     let r = find_online(&mut a, &mut items, &*state.repo(&s.repo), s).await;
                     api = Some(a);
@@ -202,7 +192,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
             out.stopped = Some(format!("{why}; nothing was written, the next run retries"));
             for i in items.iter_mut().filter(|i| i.plan.kind != Kind::Skip) {
                 i.unknown = true;
-                i.status = "deferred";
+                i.status = IssueStatus::Deferred;
                 i.detail = "GitHub could not be read".into();
             }
             out.actions = items.iter().map(action).collect();
@@ -267,12 +257,12 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
                 record_failure(i, e, "look", &mut out, &mut errors);
                 continue;
             }
-            if i.plan.kind == Kind::Create && mode == Mode::Live {
+            if i.plan.kind == Kind::Create && mode == GithubMode::Live {
                 match looks.claim(a, i, &mut claimed).await {
                     Ok(once::Claim::Ours(label)) => claim_held = Some(label),
                     Ok(once::Claim::Adopted) => {}
                     Ok(once::Claim::Busy) => {
-                        i.status = "deferred";
+                        i.status = IssueStatus::Deferred;
                         i.detail = format!(
                             "{}; deferred: another run is filing this problem right now (the next run finds its issue)",
                             i.plan.detail
@@ -297,7 +287,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
         let kind = i.plan.kind;
         i.detail = i.plan.detail.clone();
         if !kind.writes() {
-            if mode == Mode::Live
+            if mode == GithubMode::Live
                 && kind == Kind::Unchanged
                 && let Some(k) = &i.known
             {
@@ -324,12 +314,12 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
             (&mut commented, cfg.max_comments, "max_comments")
         };
         if let Some(why) = &out.stopped {
-            i.status = "deferred";
+            i.status = IssueStatus::Deferred;
             i.detail = format!("{}; deferred: {why}", i.plan.detail);
             continue;
         }
         if *used >= cap {
-            i.status = "deferred";
+            i.status = IssueStatus::Deferred;
             i.detail = format!(
                 "{}; deferred: sinks.github.{cap_name} ({cap}) reached for this run",
                 i.plan.detail
@@ -337,8 +327,8 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
             continue;
         }
         *used += 1;
-        if mode != Mode::Live {
-            i.status = "planned";
+        if mode != GithubMode::Live {
+            i.status = IssueStatus::Planned;
             continue;
         }
         let Some(a) = api.as_mut() else { continue };
@@ -350,7 +340,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
         }
         match applied {
             Ok(entry) => {
-                i.status = "done";
+                i.status = IssueStatus::Done;
                 state.repo(&s.repo).insert(i.cluster.id.clone(), entry);
                 if let Err(e) = state.save(&state_path) {
                     errors.push(e.clone());
@@ -368,7 +358,7 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
             }
         }
     }
-    if mode == Mode::Live
+    if mode == GithubMode::Live
         && let Err(e) = state.save(&state_path)
     {
         errors.push(e);
@@ -394,10 +384,10 @@ pub async fn run(report: &Report, s: &Settings) -> Outcome {
     // Without a token the issues were not read: their state is unknown.
     let closed = items
         .iter()
-        .filter(|i| !i.unknown && mode != Mode::NoToken)
+        .filter(|i| !i.unknown && mode != GithubMode::NoToken)
         .filter_map(|i| {
             let k = i.known.as_ref()?;
-            let reopened = i.plan.kind == Kind::Reopen && i.status == "done";
+            let reopened = i.plan.kind == Kind::Reopen && i.status == IssueStatus::Done;
             Some((i.cluster.id.clone(), !k.open && !k.not_planned && !reopened))
         })
         .collect();
@@ -419,14 +409,14 @@ fn record_failure(
     let text = e.to_string();
     match e {
         ApiError::RateLimited(_) | ApiError::Interrupted => {
-            i.status = "deferred";
+            i.status = IssueStatus::Deferred;
             i.detail = format!("{}; deferred: {text}", i.plan.detail);
             out.stopped = Some(format!(
                 "{text} — writing stopped; the rest is deferred to the next run"
             ));
         }
         e => {
-            i.status = "failed";
+            i.status = IssueStatus::Failed;
             i.detail = format!("{}; failed: {text}", i.plan.detail);
             errors.push(format!("{} ({what}): {text}", i.cluster.id));
             if e.is_fatal() {
@@ -843,11 +833,11 @@ fn action(i: &Item<'_>) -> GithubAction {
         issue: i.issue,
         url: i.url.clone(),
         action: if i.unknown {
-            "unknown".into()
+            IssueAction::Unknown
         } else {
-            i.plan.kind.name().into()
+            i.plan.kind.action()
         },
-        status: i.status.into(),
+        status: i.status,
         priority_change: i.plan.from.map(|f| format!("P{f} → {}", c.priority)),
         detail: if i.detail.is_empty() {
             i.plan.detail.clone()

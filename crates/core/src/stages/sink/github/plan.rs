@@ -16,6 +16,7 @@
 
 use crate::config::parse_priority;
 use crate::model::record::ClusterReport;
+use crate::model::record::IssueAction;
 use crate::model::time::parse_rfc3339;
 
 /// What to do.
@@ -30,6 +31,18 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The action, as the report names it.
+    pub fn action(self) -> IssueAction {
+        match self {
+            Kind::Create => IssueAction::Create,
+            Kind::Comment => IssueAction::Comment,
+            Kind::Escalate => IssueAction::Escalate,
+            Kind::Reopen => IssueAction::Reopen,
+            Kind::Unchanged => IssueAction::Unchanged,
+            Kind::Skip => IssueAction::Skip,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Create => "create",
