@@ -879,6 +879,33 @@ impl Config {
             .collect()
     }
 
+    /// Folds the command line's overrides (`--report`, `--json`, `--entries`,
+    /// `--dead-letter`, `--state`, `--github`, `--github-api`, `--dry-run`) into the
+    /// configuration. Every command does it once, first: from then on the configuration alone
+    /// says where the outputs go and which state and repository are used. Folding again
+    /// changes nothing.
+    pub fn fold(&mut self, o: &crate::model::run::RunOptions) {
+        let s = &mut self.sinks;
+        for (from, to) in [
+            (&o.report, &mut s.report),
+            (&o.json, &mut s.json),
+            (&o.entries, &mut s.entries),
+            (&o.dead_letter, &mut s.dead_letter),
+            (&o.github_repo, &mut s.github.repo),
+        ] {
+            if let Some(v) = from {
+                *to = Some(v.clone());
+            }
+        }
+        if let Some(api) = &o.github_api {
+            s.github.api = api.clone();
+        }
+        s.github.dry_run |= o.dry_run;
+        if let Some(dir) = &o.state {
+            self.state.dir = dir.clone();
+        }
+    }
+
     /// Checks what the YAML types cannot: numbers in range, windows, rules and regexes, and that
     /// the stages fit together.
     pub fn check(&self, origin: &str) -> Result<(), ConfigError> {
@@ -1311,6 +1338,33 @@ mod tests {
             cfg.windows(),
             vec![("1h".to_string(), 3600), ("90m".to_string(), 5400)]
         );
+    }
+
+    #[test]
+    fn the_command_line_folds_into_the_configuration_once() {
+        let mut cfg = Config::from_yaml(
+            "sinks:\n  json: from-config.json\n  github:\n    repo: a/b\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let opts = crate::model::run::RunOptions {
+            report: Some("w.md".into()),
+            state: Some("none".into()),
+            github_api: Some("http://127.0.0.1:9".into()),
+            dry_run: true,
+            ..Default::default()
+        };
+        cfg.fold(&opts);
+        let folded = cfg.clone();
+        cfg.fold(&opts);
+        assert_eq!(cfg, folded, "folding twice changes nothing");
+        assert_eq!(cfg.sinks.report.as_deref(), Some("w.md"));
+        // What the command line leaves out keeps the configuration's value.
+        assert_eq!(cfg.sinks.json.as_deref(), Some("from-config.json"));
+        assert_eq!(cfg.sinks.github.repo.as_deref(), Some("a/b"));
+        assert_eq!(cfg.sinks.github.api, "http://127.0.0.1:9");
+        assert!(cfg.sinks.github.dry_run);
+        assert_eq!(cfg.state.dir, "none");
     }
 
     #[test]

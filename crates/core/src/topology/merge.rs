@@ -226,6 +226,8 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
             "merge needs the JSON reports to merge, e.g. gardener merge day1.json day2.json --report worklog.md".into(),
         ));
     }
+    let mut cfg = cfg;
+    cfg.fold(&opts);
     crate::topology::pipeline::check_outputs(&cfg, &opts)?;
     // Settings first (a bad configuration is reported before any file is read); `now` is
     // checked separately below.
@@ -318,6 +320,8 @@ pub struct Coordinate {
 /// 0); Ctrl-C too, with the report marked partial.
 pub async fn watch(cfg: Config, opts: RunOptions, co: Coordinate) -> Result<Outcome, RunError> {
     use tokio::signal::unix::{SignalKind, signal};
+    let mut cfg = cfg;
+    cfg.fold(&opts);
     crate::topology::pipeline::check_outputs(&cfg, &opts)?;
     let own = cfg
         .merge_settings(None)
@@ -328,7 +332,7 @@ pub async fn watch(cfg: Config, opts: RunOptions, co: Coordinate) -> Result<Outc
             co.dir.display()
         )));
     }
-    refuse_outputs_in(&co.dir, &cfg, &opts)?;
+    refuse_outputs_in(&co.dir, &cfg)?;
     let mut finisher = Finisher::new(&cfg, &opts)?;
     let reach = cfg.windows().iter().map(|w| w.1).max().unwrap_or(86_400);
     let mut term = signal(SignalKind::terminate())
@@ -377,18 +381,11 @@ pub async fn watch(cfg: Config, opts: RunOptions, co: Coordinate) -> Result<Outc
 
 /// Refuses a report the coordinator would write among the partials it reads: a merged JSON
 /// report is mergeable, so the next interval would count its entries again.
-fn refuse_outputs_in(
-    dir: &std::path::Path,
-    cfg: &Config,
-    opts: &RunOptions,
-) -> Result<(), RunError> {
+fn refuse_outputs_in(dir: &std::path::Path, cfg: &Config) -> Result<(), RunError> {
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let outputs = [
-        ("--json", opts.json.as_ref().or(cfg.sinks.json.as_ref())),
-        (
-            "--report",
-            opts.report.as_ref().or(cfg.sinks.report.as_ref()),
-        ),
+        ("--json", cfg.sinks.json.as_ref()),
+        ("--report", cfg.sinks.report.as_ref()),
     ];
     for (flag, path) in outputs {
         let Some(path) = path.filter(|p| *p != "-") else {

@@ -85,6 +85,8 @@ pub async fn start(
     watch: Option<(std::time::Duration, &mut Option<Watching>)>,
 ) -> Result<Running, RunError> {
     let started = Instant::now();
+    let mut cfg = cfg;
+    cfg.fold(opts);
     check_outputs(&cfg, opts)?;
     let cfg = Arc::new(cfg);
     let masker = Arc::new(
@@ -199,7 +201,7 @@ pub async fn start(
             control,
         )));
     }
-    let (entries_tx, entries_task) = match entries_sink(&cfg, opts, &input_names, cap) {
+    let (entries_tx, entries_task) = match entries_sink(&cfg, &input_names, cap) {
         Some((tx, task)) => (Some(tx), Some(task)),
         None => (None, None),
     };
@@ -310,15 +312,11 @@ fn shard_settings(
 /// every batch.
 fn entries_sink(
     cfg: &Config,
-    opts: &RunOptions,
     input_names: &Arc<Vec<String>>,
     cap: usize,
 ) -> Option<(mpsc::Sender<Arc<Batch>>, EntriesTask)> {
-    let entries_path = opts.entries.clone().or_else(|| cfg.sinks.entries.clone());
-    let dead_path = opts
-        .dead_letter
-        .clone()
-        .or_else(|| cfg.sinks.dead_letter.clone());
+    let entries_path = cfg.sinks.entries.clone();
+    let dead_path = cfg.sinks.dead_letter.clone();
     if entries_path.is_none() && dead_path.is_none() {
         return None;
     }
@@ -443,19 +441,10 @@ pub fn part_notes(cfg: &Config, parts: &[(Aggregate, Option<i64>)], say: bool) -
 /// `-` (standard output) is never a file here.
 pub fn check_outputs(cfg: &Config, opts: &RunOptions) -> Result<(), RunError> {
     let outputs = [
-        (
-            "--report",
-            opts.report.as_ref().or(cfg.sinks.report.as_ref()),
-        ),
-        ("--json", opts.json.as_ref().or(cfg.sinks.json.as_ref())),
-        (
-            "--entries",
-            opts.entries.as_ref().or(cfg.sinks.entries.as_ref()),
-        ),
-        (
-            "--dead-letter",
-            opts.dead_letter.as_ref().or(cfg.sinks.dead_letter.as_ref()),
-        ),
+        ("--report", cfg.sinks.report.as_ref()),
+        ("--json", cfg.sinks.json.as_ref()),
+        ("--entries", cfg.sinks.entries.as_ref()),
+        ("--dead-letter", cfg.sinks.dead_letter.as_ref()),
     ];
     let same = |a: &str, b: &str| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(x), Ok(y)) => x == y,

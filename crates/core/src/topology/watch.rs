@@ -111,7 +111,9 @@ pub async fn run(
         // checks would otherwise weigh).
         opts.report = Some("/dev/null".into());
     }
-    let state_dir = opts.state.clone().unwrap_or_else(|| cfg.state.dir.clone());
+    let mut cfg = cfg;
+    cfg.fold(&opts);
+    let state_dir = cfg.state.dir.clone();
     let mut lines = None;
     let mut running = pipeline::start(cfg, &opts, Some((watch.every, &mut lines))).await?;
     let lines = lines.expect("a watching pipeline has its lines");

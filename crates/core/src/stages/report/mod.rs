@@ -63,13 +63,12 @@ impl Finisher {
 
     pub fn new(cfg: &Config, opts: &RunOptions) -> Result<Finisher, RunError> {
         let github = github_settings(cfg, opts)?;
-        let locks = lock_states(cfg, opts, github.as_ref())?;
+        let locks = lock_states(cfg, github.as_ref())?;
         Ok(Finisher {
             prioritizer: Prioritizer::new(cfg).map_err(|e| RunError::Config(e.0))?,
             redactors: Redactors::new(cfg).map_err(|e| RunError::Config(e.0))?,
             github,
-            store: Store::open(opts.state.as_deref().unwrap_or(&cfg.state.dir), cfg)
-                .map_err(RunError::Input)?,
+            store: Store::open(&cfg.state.dir, cfg).map_err(RunError::Input)?,
             merge_settings: cfg
                 .merge_settings(opts.now.map(Timestamp::nanos))
                 .map_err(|e| RunError::Config(e.0))?,
@@ -82,10 +81,9 @@ impl Finisher {
 /// state file's when it writes one (a live run).
 fn lock_states(
     cfg: &Config,
-    opts: &RunOptions,
     github: Option<&sink::github::Settings>,
 ) -> Result<Vec<crate::state::lock::DirLock>, RunError> {
-    let store = opts.state.as_deref().unwrap_or(&cfg.state.dir);
+    let store = cfg.state.dir.as_str();
     let mut dirs: Vec<std::path::PathBuf> = Vec::new();
     // A dry run writes no state: it takes no lock (and makes no directory).
     let dry = github.is_some_and(|g| g.dry_run);
@@ -244,7 +242,7 @@ pub async fn conclude(
     // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
     let parts = std::mem::take(&mut gathered.parts);
     let (combined, newest) = combine_parts(cfg, finisher, parts, opts.now.map(Timestamp::nanos));
-    let json_path = opts.json.clone().or_else(|| cfg.sinks.json.clone());
+    let json_path = cfg.sinks.json.clone();
     let mut pre_mining =
         (json_path.is_some() || gathered.keep_mergeable).then(|| combined.clusters.clone());
 
@@ -315,11 +313,7 @@ pub async fn conclude(
     drop(agg);
 
     steps.step("writing the reports");
-    let report_path = opts
-        .report
-        .clone()
-        .or_else(|| cfg.sinks.report.clone())
-        .unwrap_or_else(|| "-".into());
+    let report_path = cfg.sinks.report.clone().unwrap_or_else(|| "-".into());
     if report_path == "-" {
         // The worklog goes to the terminal the spinner is on.
         steps.finish();
@@ -327,7 +321,6 @@ pub async fn conclude(
     let report_path = (last_report || report_path != "-").then_some(report_path);
     let outputs = outputs(
         cfg,
-        opts,
         report_path.as_deref(),
         json_path.as_deref(),
         had_entries_sink,
@@ -730,7 +723,6 @@ async fn write_reports(
 /// The files a run set out to write, as (what, path); standard output is left out.
 fn outputs(
     cfg: &Config,
-    opts: &RunOptions,
     report: Option<&str>,
     json: Option<&str>,
     entries_sink: bool,
@@ -743,14 +735,10 @@ fn outputs(
         out.push(("JSON report", j.to_string()));
     }
     if entries_sink {
-        if let Some(e) = opts.entries.clone().or_else(|| cfg.sinks.entries.clone()) {
+        if let Some(e) = cfg.sinks.entries.clone() {
             out.push(("entries", e));
         }
-        if let Some(d) = opts
-            .dead_letter
-            .clone()
-            .or_else(|| cfg.sinks.dead_letter.clone())
-        {
+        if let Some(d) = cfg.sinks.dead_letter.clone() {
             out.push(("dead letter", d));
         }
     }
@@ -789,7 +777,7 @@ fn github_settings(
     opts: &RunOptions,
 ) -> Result<Option<sink::github::Settings>, RunError> {
     let g = &cfg.sinks.github;
-    let Some(repo) = opts.github_repo.clone().or_else(|| g.repo.clone()) else {
+    let Some(repo) = g.repo.clone() else {
         if opts.dry_run {
             return Err(RunError::Config(
                 "--dry-run plans GitHub issues: name the repository with --github OWNER/REPO (or sinks.github.repo)".into(),
@@ -802,7 +790,7 @@ fn github_settings(
             "--github {repo}: expected OWNER/REPO, e.g. --github netra-systems/netra-apex"
         )));
     };
-    let api = opts.github_api.clone().unwrap_or_else(|| g.api.clone());
+    let api = g.api.clone();
     if !(api.starts_with("https://") || api.starts_with("http://")) {
         return Err(RunError::Config(format!(
             "--github-api {api}: expected an http(s) URL, e.g. https://api.github.com"
@@ -814,7 +802,7 @@ fn github_settings(
         name,
         api,
         token: opts.github_token.clone(),
-        dry_run: opts.dry_run || g.dry_run,
+        dry_run: g.dry_run,
         cfg: g.clone(),
     }))
 }
