@@ -1016,6 +1016,11 @@ impl Config {
                 self.state.lock_wait
             ));
         }
+        if self.state.max_ids == 0 {
+            problems.push(
+                "state.max_ids must be at least 1 (a run that should remember no entries runs with --state none)".into(),
+            );
+        }
         if !(1..=100_000).contains(&self.aggregate.max_buckets) {
             problems.push("aggregate.max_buckets must be between 1 and 100000".into());
         }

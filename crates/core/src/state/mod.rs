@@ -279,7 +279,10 @@ impl Store {
             }
         }
         match seen {
-            Some(run) => {
+            Some(mut run) => {
+                // What the cut drops, `remember` would (see `cut_to_newest`): cut first, the
+                // run never makes the memory hold more than about twice the cap.
+                crate::state::seen::cut_to_newest(&mut run, cfg.state.max_ids);
                 let oldest = agg.clusters.iter().filter_map(|c| c.first_seen).min();
                 let oldest = oldest.map(Timestamp::nanos);
                 let overlap = cfg.state.overlap.secs();

@@ -83,12 +83,32 @@ impl SeenIds {
         }
         let keep = self.entries.partition_point(|e| e.0 < since);
         self.entries.drain(..keep);
+        // The store lives as long as a watch: what the run's entries took is given back.
+        self.entries.shrink_to_fit();
         self.since = Some(since);
     }
 
     /// Forgets everything (after `gardener merge`, which counts without insertIds).
     pub fn clear(&mut self) {
         *self = SeenIds::default();
+    }
+}
+
+/// Keeps the entries of `seen` dated at or after its `cap + 1`-th newest distinct one (all of
+/// them when there are no more). [`SeenIds::remember`] keeps only entries newer than the time
+/// of the `cap`-th newest of everything it is given (all shards, earlier runs); a list cut here
+/// still holds every entry of that time or newer, and more than `cap` entries, so what the
+/// state keeps, and where its memory starts, are the same as without the cut.
+pub fn cut_to_newest(seen: &mut Vec<(i64, u64)>, cap: usize) {
+    if cap == 0 || seen.len() <= cap + 1 {
+        return;
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() > cap + 1 {
+        let cut = seen[seen.len() - cap - 1].0;
+        let drop = seen.partition_point(|e| e.0 < cut);
+        seen.drain(..drop);
     }
 }
 

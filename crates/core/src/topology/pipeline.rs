@@ -176,6 +176,7 @@ pub async fn start(
         Arc::new(aggregate::Remember {
             lookup: st.seen_ids.lookup(),
             overlap: overlap.saturating_mul(1_000_000_000),
+            max_ids: cfg.state.max_ids,
         })
     });
     for shard in 0..cfg.aggregate.shards {

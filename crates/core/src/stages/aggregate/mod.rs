@@ -37,7 +37,7 @@ use crate::model::stats::StageStats;
 pub use crate::model::time::{bucket_start, series_floor};
 use crate::stages::epoch::Counted;
 use crate::stages::fingerprint::IdMap;
-use crate::state::seen::{Lookup, entry_key};
+use crate::state::seen::{Lookup, cut_to_newest, entry_key};
 
 use crate::model::time::{NANOS, Timestamp};
 /// Bad entries listed one by one in the report (all are counted).
@@ -92,6 +92,9 @@ pub struct Remember {
     pub lookup: Lookup,
     /// `state.overlap`, in nanoseconds: entries this close to the newest are collected.
     pub overlap: i64,
+    /// `state.max_ids`: the state keeps at most this many (the newest), so a shard never
+    /// needs to hold more (see `Shard::prune_seen`). 0: no cap.
+    pub max_ids: usize,
 }
 
 /// One shard's state.
@@ -403,18 +406,32 @@ impl Shard {
         }
     }
 
-    /// Keeps the entries within `state.overlap` of the newest; runs when the list has doubled
-    /// since it was last pruned, so the work per entry stays constant.
+    /// Keeps the entries within `state.overlap` of the newest, and at most the `state.max_ids`
+    /// newest; runs when the list has grown by half the cap (or doubled) since it was last
+    /// pruned, so the work per entry stays constant and memory stays bounded by the cap.
     fn prune_seen(&mut self) {
         let (Some(m), Some(newest)) = (&self.set.remember, self.newest) else {
             return;
         };
-        if self.seen.len() <= 2 * self.seen_kept + 4096 {
+        let cap = if m.max_ids == 0 {
+            usize::MAX
+        } else {
+            m.max_ids
+        };
+        // Pruned when the list has doubled, or grown by a quarter of the cap: constant work
+        // per entry, and never much more than the cap held.
+        let room = |kept: usize| kept.max(4096).min(cap / 4 + 4096);
+        if self.seen.len() <= self.seen_kept + room(self.seen_kept) {
             return;
         }
         let floor = newest.saturating_sub(m.overlap);
         self.seen.retain(|e| e.0 >= floor);
+        cut_to_newest(&mut self.seen, cap);
         self.seen_kept = self.seen.len();
+        // Room for what comes before the next prune, and no more: a list that doubled past the
+        // cap would keep that size for the rest of a watch.
+        self.seen
+            .shrink_to(self.seen_kept + room(self.seen_kept) + 1);
     }
 
     /// A copy of what the shard has counted so far, for an epoch of `gardener watch`; first
@@ -992,5 +1009,47 @@ mod tests {
             vec![(9, "b".into()), (9, "a".into()), (7, "d".into())]
         );
         assert_eq!(ids(&forward), ids(&backward));
+    }
+    #[test]
+    fn a_shard_holds_no_more_ids_than_the_state_keeps_and_the_state_is_the_same() {
+        use crate::state::seen::SeenIds;
+        // Many entries per timestamp, some read twice, split over two shards.
+        let mut x = 7u64;
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for i in 0..6000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let e = (((x >> 33) % 700) as i64, (x >> 7) % 4000);
+            if i % 3 == 0 { a.push(e) } else { b.push(e) }
+        }
+        // Also every entry in one shard: a list cut to exactly the cap would move where the
+        // memory starts.
+        let one_each: Vec<(i64, u64)> = (0..3000).map(|i| (i, i as u64)).collect();
+        for (a, b) in [
+            (a.clone(), b.clone()),
+            ([a, b].concat(), Vec::new()),
+            (one_each, Vec::new()),
+        ] {
+            for cap in [1, 7, 100, 999, 2500, 5000, 10_000] {
+                let mut whole = SeenIds::default();
+                whole.remember([a.clone(), b.clone()].concat(), Some(3), 400, cap);
+                let (mut ca, mut cb) = (a.clone(), b.clone());
+                cut_to_newest(&mut ca, cap);
+                cut_to_newest(&mut cb, cap);
+                assert!(ca.len() <= a.len() && cb.len() <= b.len());
+                let mut cut = SeenIds::default();
+                cut.remember([ca, cb].concat(), Some(3), 400, cap);
+                assert_eq!(whole, cut, "cap {cap}");
+                let mut again = cut.clone();
+                let mut later = whole.clone();
+                let more = vec![(650, 1), (700, 2), (700, 3)];
+                let mut cm = more.clone();
+                cut_to_newest(&mut cm, cap);
+                again.remember(cm, None, 400, cap);
+                later.remember(more, None, 400, cap);
+                assert_eq!(again, later, "cap {cap}, a second run");
+            }
+        }
     }
 }
