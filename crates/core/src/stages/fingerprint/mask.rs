@@ -474,6 +474,28 @@ fn quoted_span(b: &[u8], start: usize, end: usize, eq: bool) -> Option<usize> {
 /// [`STACK_FRAMES`] frames (`file:function`, innermost first). Only those frames are kept (a
 /// ring of borrowed slices, no allocation per frame): tracebacks run to dozens of frames.
 /// A chained traceback (`During handling of the above exception…`) is keyed by its first part.
+/// The lines of `s` as [`str::lines`] gives them (`\n` or `\r\n` ends a line), found with the
+/// memchr crate's vectorized search: a traceback is dozens of lines, and this runs on each.
+fn lines(s: &str) -> impl Iterator<Item = &str> {
+    let mut at = 0;
+    let mut ends = memchr::memchr_iter(b'\n', s.as_bytes());
+    std::iter::from_fn(move || {
+        if at >= s.len() {
+            return None;
+        }
+        let (end, newline) = match ends.next() {
+            Some(e) => (e, true),
+            None => (s.len(), false),
+        };
+        let line = &s[at..end];
+        at = end + 1;
+        Some(match line.strip_suffix('\r') {
+            Some(l) if newline => l,
+            _ => line,
+        })
+    })
+}
+
 fn python_stack(msg: &str, head: usize) -> Stack {
     use memchr::memmem::FinderRev;
     use std::sync::LazyLock;
@@ -481,7 +503,7 @@ fn python_stack(msg: &str, head: usize) -> Stack {
     let mut ring: [(&str, &str); STACK_FRAMES] = [("", ""); STACK_FRAMES];
     let mut seen = 0usize;
     let mut exception = None;
-    for line in msg[head..].lines().skip(1) {
+    for line in lines(&msg[head..]).skip(1) {
         let t = line.trim_start();
         if let Some(rest) = t.strip_prefix("File \"") {
             // File "/path/x.py", line 161, in emit
@@ -870,5 +892,25 @@ mod tests {
         assert_eq!(out, "order <*> failed");
         m.template("a very long message that goes past the limit", &mut out);
         assert_eq!(out, "a very long message");
+    }
+    #[test]
+    fn lines_split_as_str_lines_does() {
+        for s in [
+            "",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\r\nb\r\n",
+            "\n\n",
+            "x\r",
+            "a\n\r\nb",
+            "\r\n",
+        ] {
+            assert_eq!(
+                lines(s).collect::<Vec<_>>(),
+                s.lines().collect::<Vec<_>>(),
+                "{s:?}"
+            );
+        }
     }
 }
