@@ -579,10 +579,10 @@ impl Default for WorklogConfig {
     fn default() -> Self {
         WorklogConfig {
             summary: 10,
-            sections: 15,
+            sections: 6,
             members: 6,
             sample_lines: 20,
-            table_rows: 50,
+            table_rows: 20,
         }
     }
 }
