@@ -742,98 +742,70 @@ pub struct GithubReport {
     pub notes: Vec<String>,
 }
 
-/// How the GitHub sink ran.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum GithubMode {
-    /// Writes were sent.
-    Live,
-    /// `--dry-run`: planned, nothing written.
-    DryRun,
-    /// No `GITHUB_TOKEN`: planned offline from the state file, nothing sent.
-    NoToken,
-}
-
-impl GithubMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            GithubMode::Live => "live",
-            GithubMode::DryRun => "dry-run",
-            GithubMode::NoToken => "no-token",
+/// An enum whose variants are fixed words in the JSON report and on screen: serialized as the
+/// word, shown as the word, and named by [`name`](GithubMode::name).
+macro_rules! worded {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $v:ident = $w:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $w)] $v,)+
         }
-    }
-}
 
-impl std::fmt::Display for GithubMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// What the GitHub sink did (or would do) for one problem.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IssueAction {
-    Create,
-    Comment,
-    Escalate,
-    Reopen,
-    Unchanged,
-    Skip,
-    /// GitHub could not be read, so what to do is not known.
-    Unknown,
-}
-
-impl IssueAction {
-    pub fn name(self) -> &'static str {
-        match self {
-            IssueAction::Create => "create",
-            IssueAction::Comment => "comment",
-            IssueAction::Escalate => "escalate",
-            IssueAction::Reopen => "reopen",
-            IssueAction::Unchanged => "unchanged",
-            IssueAction::Skip => "skip",
-            IssueAction::Unknown => "unknown",
+        impl $name {
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$v => $w,)+
+                }
+            }
         }
-    }
-}
 
-impl std::fmt::Display for IssueAction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// How far an [`IssueAction`] got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IssueStatus {
-    /// Written to GitHub.
-    Done,
-    /// A dry run (or no token): what would be written.
-    Planned,
-    /// Caps or the rate limit: the next run does it.
-    Deferred,
-    Failed,
-    /// Nothing to write (`unchanged`, `skip`).
-    None,
-}
-
-impl IssueStatus {
-    pub fn name(self) -> &'static str {
-        match self {
-            IssueStatus::Done => "done",
-            IssueStatus::Planned => "planned",
-            IssueStatus::Deferred => "deferred",
-            IssueStatus::Failed => "failed",
-            IssueStatus::None => "none",
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
         }
+    };
+}
+
+worded! {
+    /// How the GitHub sink ran.
+    pub enum GithubMode {
+        /// Writes were sent.
+        Live = "live",
+        /// `--dry-run`: planned, nothing written.
+        DryRun = "dry-run",
+        /// No `GITHUB_TOKEN`: planned offline from the state file, nothing sent.
+        NoToken = "no-token",
     }
 }
 
-impl std::fmt::Display for IssueStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+worded! {
+    /// What the GitHub sink did (or would do) for one problem.
+    pub enum IssueAction {
+        Create = "create",
+        Comment = "comment",
+        Escalate = "escalate",
+        Reopen = "reopen",
+        Unchanged = "unchanged",
+        Skip = "skip",
+        /// GitHub could not be read, so what to do is not known.
+        Unknown = "unknown",
+    }
+}
+
+worded! {
+    /// How far an [`IssueAction`] got.
+    pub enum IssueStatus {
+        /// Written to GitHub.
+        Done = "done",
+        /// A dry run (or no token): what would be written.
+        Planned = "planned",
+        /// Caps or the rate limit: the next run does it.
+        Deferred = "deferred",
+        Failed = "failed",
+        /// Nothing to write (`unchanged`, `skip`).
+        None = "none",
     }
 }
 

@@ -44,14 +44,7 @@ impl Kind {
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Kind::Create => "create",
-            Kind::Comment => "comment",
-            Kind::Escalate => "escalate",
-            Kind::Reopen => "reopen",
-            Kind::Unchanged => "unchanged",
-            Kind::Skip => "skip",
-        }
+        self.action().name()
     }
 
     /// Whether the action writes to GitHub.
