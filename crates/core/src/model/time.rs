@@ -158,7 +158,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
 }
 
 /// A point in time: Unix nanoseconds, UTC (event times of entries, first and last seen of
-/// clusters). Serialized as the bare number, as before it had a type; shown as RFC 3339.
+/// clusters). Serialized as the bare number, as before it had a type; written out with [`Timestamp::rfc3339`].
 #[derive(
     Clone,
     Copy,
@@ -194,12 +194,6 @@ impl Timestamp {
     /// Parses RFC 3339 (0–9 fraction digits, `Z` or an offset).
     pub fn parse(s: &str) -> Option<Timestamp> {
         parse_rfc3339(s).map(Timestamp)
-    }
-}
-
-impl std::fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.rfc3339())
     }
 }
 
@@ -253,12 +247,6 @@ impl Span {
     /// Length as a `std::time::Duration`.
     pub fn duration(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.secs().max(0) as u64)
-    }
-}
-
-impl From<&str> for Span {
-    fn from(text: &str) -> Span {
-        Span::new(text)
     }
 }
 

@@ -226,9 +226,7 @@ pub async fn run(cfg: Config, mut opts: RunOptions) -> Result<Outcome, RunError>
             "merge needs the JSON reports to merge, e.g. gardener merge day1.json day2.json --report worklog.md".into(),
         ));
     }
-    let mut cfg = cfg;
-    cfg.fold(&opts);
-    crate::topology::pipeline::check_outputs(&cfg, &opts)?;
+    let cfg = crate::topology::pipeline::prepare(cfg, &opts)?;
     // Settings first (a bad configuration is reported before any file is read); `now` is
     // checked separately below.
     let own = cfg
@@ -320,9 +318,7 @@ pub struct Coordinate {
 /// 0); Ctrl-C too, with the report marked partial.
 pub async fn watch(cfg: Config, opts: RunOptions, co: Coordinate) -> Result<Outcome, RunError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut cfg = cfg;
-    cfg.fold(&opts);
-    crate::topology::pipeline::check_outputs(&cfg, &opts)?;
+    let cfg = crate::topology::pipeline::prepare(cfg, &opts)?;
     let own = cfg
         .merge_settings(None)
         .map_err(|e| RunError::Config(e.0))?;

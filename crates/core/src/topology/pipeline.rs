@@ -85,10 +85,7 @@ pub async fn start(
     watch: Option<(std::time::Duration, &mut Option<Watching>)>,
 ) -> Result<Running, RunError> {
     let started = Instant::now();
-    let mut cfg = cfg;
-    cfg.fold(opts);
-    check_outputs(&cfg, opts)?;
-    let cfg = Arc::new(cfg);
+    let cfg = Arc::new(prepare(cfg, opts)?);
     let masker = Arc::new(
         Masker::new(
             &cfg.masks().map_err(|e| RunError::Config(e.0))?,
@@ -437,10 +434,18 @@ pub fn part_notes(cfg: &Config, parts: &[(Aggregate, Option<i64>)], say: bool) -
     notes
 }
 
+/// What every command does first with its configuration: folds the command line into it
+/// ([`Config::fold`]) and checks the outputs it names ([`check_outputs`]).
+pub fn prepare(mut cfg: Config, opts: &RunOptions) -> Result<Config, RunError> {
+    cfg.fold(opts);
+    check_outputs(&cfg, opts)?;
+    Ok(cfg)
+}
+
 /// Refuses, before anything is read, an output that would overwrite an input or another
 /// output: the same file however it is named (relative, absolute, through a symbolic link).
 /// `-` (standard output) is never a file here.
-pub fn check_outputs(cfg: &Config, opts: &RunOptions) -> Result<(), RunError> {
+fn check_outputs(cfg: &Config, opts: &RunOptions) -> Result<(), RunError> {
     let outputs = [
         ("--report", cfg.sinks.report.as_ref()),
         ("--json", cfg.sinks.json.as_ref()),

@@ -111,11 +111,9 @@ pub async fn run(
         // checks would otherwise weigh).
         opts.report = Some("/dev/null".into());
     }
-    let mut cfg = cfg;
-    cfg.fold(&opts);
-    let state_dir = cfg.state.dir.clone();
     let mut lines = None;
     let mut running = pipeline::start(cfg, &opts, Some((watch.every, &mut lines))).await?;
+    let state_dir = running.cfg.state.dir.clone();
     let lines = lines.expect("a watching pipeline has its lines");
     let lease = crate::stages::source::pubsub::lease(watch.every);
     if pubsub && lease < watch.every * 2 + Duration::from_secs(10) {

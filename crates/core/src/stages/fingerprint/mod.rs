@@ -220,7 +220,9 @@ pub async fn run(
 
 /// The indexes of the batch's records, per aggregate shard (see [`shard_of`]).
 fn route(batch: &Batch, shards: usize) -> Vec<Vec<u32>> {
-    let mut routes = vec![Vec::with_capacity(batch.records.len() / shards.max(1) + 8); shards];
+    // One Vec each (`vec![v; n]` would clone them without their capacity).
+    let each = batch.records.len() / shards.max(1) + 8;
+    let mut routes: Vec<Vec<u32>> = (0..shards).map(|_| Vec::with_capacity(each)).collect();
     for (i, r) in batch.records.iter().enumerate() {
         routes[shard_of(r.fingerprint, shards)].push(i as u32);
     }
