@@ -2,6 +2,7 @@
 //! ([`record`]), times and durations ([`time`]), what each stage measured ([`stats`]), and what a run is asked to do ([`run`]).
 
 pub mod id;
+pub mod latency;
 pub mod record;
 pub mod run;
 pub mod stats;

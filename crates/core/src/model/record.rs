@@ -396,8 +396,7 @@ pub struct Cluster {
     pub samples: Vec<Sample>,
     pub http_statuses: BTreeMap<u16, u64>,
     /// Request latency in microseconds.
-    #[serde(with = "crate::model::record::histogram")]
-    pub latency_us: Option<hdrhistogram::Histogram<u64>>,
+    pub latency_us: Option<Latency>,
     /// A sample of the cluster's trace ids, for related clusters.
     pub traces: TraceSketch,
     /// Which entries the state store already counted, told by insertId (see
@@ -1021,17 +1020,7 @@ pub struct ProblemReport {
 /// Version of the JSON report's `mergeable` section; `gardener merge` refuses any other.
 pub const MERGE_FORMAT: u32 = 1;
 
-/// The longest latency a histogram tells apart, in µs (an hour); longer ones count as an hour.
-pub const LATENCY_MAX_US: u64 = 3_600_000_000;
-
-/// An empty latency histogram: from 1 µs, two significant digits, up to [`LATENCY_MAX_US`].
-/// It grows with the longest latency recorded: sized for an hour from the start it held 26 KB
-/// of counters per cluster with requests (most of the aggregate's memory with thousands of
-/// them). The buckets depend only on the lowest value and the digits, so every value, count
-/// and percentile is the same as in a histogram sized for an hour.
-pub fn latency_histogram() -> hdrhistogram::Histogram<u64> {
-    hdrhistogram::Histogram::new(2).expect("2 significant digits is valid")
-}
+pub use crate::model::latency::{LATENCY_MAX_US, Latency, latency_histogram};
 
 /// `BTreeMap<K, V>` as `[[key, value], ...]`: compact, and keys need not be strings.
 pub mod pairs {
@@ -1053,42 +1042,5 @@ pub mod pairs {
         D: Deserializer<'de>,
     {
         Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
-    }
-}
-
-/// A latency histogram as its recorded `[[value, count], ...]`, or `null`.
-pub mod histogram {
-    use hdrhistogram::Histogram;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(h: &Option<Histogram<u64>>, s: S) -> Result<S::Ok, S::Error> {
-        match h {
-            None => s.serialize_none(),
-            Some(h) => s.collect_seq(
-                h.iter_recorded()
-                    .map(|v| (v.value_iterated_to(), v.count_at_value())),
-            ),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Histogram<u64>>, D::Error> {
-        let Some(pairs) = Option::<Vec<(u64, u64)>>::deserialize(d)? else {
-            return Ok(None);
-        };
-        let mut h = super::latency_histogram();
-        for (value, count) in pairs {
-            if value > h.highest_equivalent(super::LATENCY_MAX_US) {
-                return Err(D::Error::custom(format!(
-                    "latency value {value} out of range: over {} µs",
-                    super::LATENCY_MAX_US
-                )));
-            }
-            h.record_n(value, count).map_err(|e| {
-                D::Error::custom(format!("latency value {value} out of range: {e:?}"))
-            })?;
-        }
-        Ok(Some(h))
     }
 }

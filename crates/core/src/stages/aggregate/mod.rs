@@ -337,11 +337,7 @@ impl Shard {
                 *c.http_statuses.entry(h.status).or_insert(0) += 1;
             }
             if let Some(us) = h.latency_us {
-                // The histogram grows to fit (it cannot fail below the clamp).
-                let _ = c
-                    .latency_us
-                    .get_or_insert_with(latency_histogram)
-                    .record(us.clamp(1, crate::model::record::LATENCY_MAX_US));
+                c.latency_us.get_or_insert_default().record(us);
             }
         }
         keep_sample(&mut c.samples, self.set.samples, batch, r);
@@ -491,8 +487,6 @@ impl Shard {
         (self.out, self.newest)
     }
 }
-
-pub use crate::model::record::latency_histogram;
 
 /// Folds the per-second counts of seconds `from..to` (minute-aligned) into one count per
 /// minute, keyed by the minute's first second.
@@ -659,9 +653,7 @@ pub fn merge_cluster(a: &mut Cluster, b: Cluster, max_samples: usize) {
         *a.http_statuses.entry(k).or_insert(0) += v;
     }
     match (&mut a.latency_us, b.latency_us) {
-        (Some(x), Some(y)) => {
-            let _ = x.add(&y);
-        }
+        (Some(x), Some(y)) => x.add(y),
         (x @ None, y) => *x = y,
         _ => {}
     }
