@@ -391,7 +391,7 @@ struct RunArgs {
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
     /// Print per-stage statistics (entries, busy and blocked time, input channel depth, batch
-    /// latency) to stderr.
+    /// latency) to stderr, and, at the end, the time reading took and each step after it.
     #[arg(long)]
     stats: bool,
     /// No progress display and no summary. Progress (bytes and entries read, rates, ETA for

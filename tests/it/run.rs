@@ -1595,3 +1595,49 @@ fn text_logs_are_read_past_their_colors_and_logger_prefixes() {
             .is_none()
     );
 }
+
+/// `--stats` prints the stage table and, at the end, where the run's time went: reading, then
+/// every step of the end of the run, each with its milliseconds.
+#[test]
+fn stats_print_the_stages_and_the_time_of_each_step() {
+    let dir = tempdir();
+    let d = dir.path();
+    let input = generate(d, "logs.json", 500, 3, "array", "1h");
+    let json = d.join("r.json");
+    let out = gardener(&[
+        "run",
+        "--stats",
+        "--quiet",
+        "--state",
+        "none",
+        "--report",
+        s(&d.join("r.md")),
+        "--json",
+        s(&json),
+        s(&input),
+    ]);
+    out.expect_code(0);
+    assert!(out.stderr.contains("busy ms"), "{}", out.stderr);
+    let time = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("time: reading "))
+        .unwrap_or_else(|| panic!("no time line in {}", out.stderr));
+    for step in [
+        "combining the shards",
+        "mining templates",
+        "redacting",
+        "writing the reports",
+    ] {
+        let ms = time
+            .split(" · ")
+            .find_map(|part| part.strip_prefix(step))
+            .unwrap_or_else(|| panic!("{step} missing from {time}"));
+        assert!(
+            ms.trim()
+                .strip_suffix(" ms")
+                .is_some_and(|n| n.parse::<u64>().is_ok()),
+            "{time}"
+        );
+    }
+}

@@ -94,6 +94,8 @@ impl Drop for Progress {
 pub struct Steps {
     bar: Option<ProgressBar>,
     started: Instant,
+    /// Each step named so far and when it began (for `--stats`).
+    began: Vec<(String, Instant)>,
 }
 
 impl Steps {
@@ -104,11 +106,16 @@ impl Steps {
                 .expect("the step template is valid");
             ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()).with_style(style)
         });
-        Steps { bar, started }
+        Steps {
+            bar,
+            started,
+            began: Vec::new(),
+        }
     }
 
     /// Names the step now running.
     pub fn step(&mut self, what: &str) {
+        self.began.push((what.to_string(), Instant::now()));
         let Some(bar) = &self.bar else { return };
         if bar.is_hidden() && self.started.elapsed() >= DELAY {
             bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -131,6 +138,24 @@ impl Steps {
             bar.finish_and_clear();
         }
     }
+
+    /// One line for `--stats`: how long reading took and each step after it, up to now.
+    pub fn timings(&self) -> String {
+        let now = Instant::now();
+        let mut parts = Vec::new();
+        if let Some((_, first)) = self.began.first() {
+            parts.push(format!("reading {}", ms(*first - self.started)));
+        }
+        for (i, (what, at)) in self.began.iter().enumerate() {
+            let end = self.began.get(i + 1).map_or(now, |next| next.1);
+            parts.push(format!("{what} {}", ms(end - *at)));
+        }
+        format!("time: {}", parts.join(" · "))
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
 }
 
 impl Drop for Steps {
@@ -170,5 +195,23 @@ mod tests {
         );
         s.finish();
         assert!(s.bar.is_none());
+    }
+
+    #[test]
+    fn timings_name_reading_and_every_step() {
+        let mut s = Steps::new(false, Instant::now() - Duration::from_millis(30));
+        s.step("mining templates");
+        s.step("writing the reports");
+        let t = s.timings();
+        assert!(t.starts_with("time: reading "), "{t}");
+        assert!(t.contains(" · mining templates "), "{t}");
+        assert!(t.ends_with(" ms"), "{t}");
+        let reading: u64 = t["time: reading ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(reading >= 30, "{t}");
     }
 }

@@ -23,6 +23,11 @@ impl std::hash::Hasher for IdHasher {
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
     }
+
+    /// A 128-bit hash (the redaction memo's keys): its low half.
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
 }
 
 /// The aggregate shard (of `shards`) that counts the cluster `id`: the fingerprint stage routes

@@ -20,7 +20,9 @@
 
 pub mod detect;
 pub mod keys;
+mod sample;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -53,44 +55,87 @@ pub struct Redactor {
     memo: Arc<Memo>,
 }
 
-/// The memo is emptied when it holds this many bytes of texts (originals and results).
-const MEMO_BYTES: usize = 64 << 20;
+/// The memo's shards are emptied one by one when each holds this many bytes: 32 MB in all.
+const MEMO_BYTES: usize = (32 << 20) / MEMO_SHARDS;
 
-/// Redacted texts by their original. A report's samples repeat the same field values (a
-/// service, a revision, a log name, a user agent) across samples and clusters, and the JSON
+/// Locks the memo is split over, by the text's hash: the two threads redacting a report
+/// (see [`on_two_threads`]) each look up every text, and with one lock they spent much of
+/// their time waiting for each other.
+const MEMO_SHARDS: usize = 16;
+
+/// What redaction made of texts met before. A report's samples repeat the same field values
+/// (a service, a revision, a log name, a user agent) across samples and clusters, and the JSON
 /// report's mergeable section holds the report's samples again, so most texts are met more
 /// than once; redaction is a pure function of the text, and a hash lookup is far cheaper than
-/// asking every pattern. Bounded: emptied when full.
+/// asking every pattern.
+///
+/// A text is known by a 128-bit xxh3 of it, seeded at random per memo (it is never stored or
+/// compared across runs): two different texts among a run's millions share one with a chance
+/// of about n²/2¹²⁹, and no one can make a text that takes another's place without knowing
+/// the seed. So the memo keeps neither the text nor, for the texts redaction leaves as they
+/// are (nearly all), any copy at all: it held twice every sample's text before, the largest
+/// part of the memory at the end of a run. Bounded: each shard emptied when full.
 #[derive(Default)]
 struct Memo {
-    texts: Mutex<Remembered>,
+    seed: Seed,
+    texts: [Mutex<Remembered>; MEMO_SHARDS],
     /// Whether a JSON field name is secret-looking, by the name's hash (names are few).
-    keys: Mutex<IdMap<(Box<str>, bool)>>,
+    keys: [Mutex<KnownKeys>; MEMO_SHARDS],
 }
 
-/// (original, redacted) by the original's hash, and the bytes held.
-type Remembered = (IdMap<(Box<str>, Box<str>)>, usize);
+/// (name, whether secret-looking) by the name's xxh3.
+type KnownKeys = IdMap<(Box<str>, bool)>;
+
+/// The memo's seed, drawn from the standard library's per-process randomness.
+struct Seed(u64);
+
+impl Default for Seed {
+    fn default() -> Self {
+        use std::hash::BuildHasher;
+        Seed(std::collections::hash_map::RandomState::new().hash_one(0x6761_7264_656e_u64))
+    }
+}
+
+/// The result by the text's hash (`None`: the text is unchanged), and the bytes held.
+type Remembered = (
+    std::collections::HashMap<u128, Option<Box<str>>, IdHasher128>,
+    usize,
+);
+
+/// The hash is already random: its low 64 bits index the map.
+type IdHasher128 = std::hash::BuildHasherDefault<crate::model::id::IdHasher>;
+
+/// The shard of a hash (its top bits: the maps index by the low ones).
+fn shard(hash: u128) -> usize {
+    (hash >> 124) as usize % MEMO_SHARDS
+}
 
 impl Memo {
-    fn get(&self, hash: u64, s: &str) -> Option<String> {
-        let texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
-        match texts.0.get(&hash) {
-            Some((original, redacted)) if **original == *s => Some(redacted.to_string()),
-            _ => None,
-        }
+    fn key(&self, s: &str) -> u128 {
+        xxhash_rust::xxh3::xxh3_128_with_seed(s.as_bytes(), self.seed.0)
+    }
+
+    /// `Some(None)`: `s` was met and is unchanged; `Some(Some(r))`: it became `r`.
+    fn get(&self, key: u128) -> Option<Option<String>> {
+        let texts = self.texts[shard(key)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        texts.0.get(&key).map(|r| r.as_deref().map(str::to_string))
     }
 
     /// Whether `name` is secret-looking, asking `judge` once per name.
     fn secret_key(&self, name: &str, judge: impl FnOnce() -> bool) -> bool {
         let hash = xxh3_64(name.as_bytes());
-        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys = self.keys[shard(u128::from(hash) << 64)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some((known, secret)) = keys.get(&hash)
             && **known == *name
         {
             return *secret;
         }
         let secret = judge();
-        if keys.len() < 100_000 {
+        if keys.len() < 100_000 / MEMO_SHARDS {
             keys.insert(hash, (name.into(), secret));
         }
         secret
@@ -98,19 +143,22 @@ impl Memo {
 
     /// Forgets the texts (a report is done; field names are kept, they are few).
     fn forget(&self) {
-        let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
-        *texts = Remembered::default();
+        for texts in &self.texts {
+            *texts.lock().unwrap_or_else(|e| e.into_inner()) = Remembered::default();
+        }
     }
 
-    fn put(&self, hash: u64, s: &str, redacted: &str) {
-        let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
+    fn put(&self, key: u128, redacted: Option<&str>) {
+        let mut texts = self.texts[shard(key)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let (map, bytes) = &mut *texts;
         if *bytes > MEMO_BYTES {
             map.clear();
             *bytes = 0;
         }
-        *bytes += s.len() + redacted.len();
-        map.insert(hash, (s.into(), redacted.into()));
+        *bytes += 48 + redacted.map_or(0, str::len);
+        map.insert(key, redacted.map(Into::into));
     }
 }
 
@@ -191,13 +239,25 @@ impl Redactor {
     /// Redacts one text. Idempotent: redacting redacted text changes nothing (`gardener
     /// merge` redacts what runs already redacted).
     pub fn text(&self, s: &str) -> String {
-        let hash = xxh3_64(s.as_bytes());
-        if let Some(done) = self.memo.get(hash, s) {
-            return done;
+        self.text_cow(s).into_owned()
+    }
+
+    /// [`Redactor::text`], borrowing `s` back where it needs no change (nearly always).
+    pub fn text_cow<'s>(&self, s: &'s str) -> Cow<'s, str> {
+        let key = self.memo.key(s);
+        match self.memo.get(key) {
+            Some(None) => return Cow::Borrowed(s),
+            Some(Some(done)) => return Cow::Owned(done),
+            None => {}
         }
         let out = self.redact(s);
-        self.memo.put(hash, s, &out);
-        out
+        if out == s {
+            self.memo.put(key, None);
+            Cow::Borrowed(s)
+        } else {
+            self.memo.put(key, Some(&out));
+            Cow::Owned(out)
+        }
     }
 
     /// Redacts one text, without the memo.
@@ -247,9 +307,7 @@ impl Redactor {
             Value::Array(items) => items.iter_mut().for_each(|i| self.json(i)),
             Value::Object(map) => {
                 for (k, val) in map.iter_mut() {
-                    let secret = self
-                        .memo
-                        .secret_key(k, || self.core.keys.words.is_secret(k, false));
+                    let secret = self.secret_key(k);
                     match val {
                         // `{"Authorization": ["Bearer …"]}` (Go's http.Header): every value
                         // in a list under a secret name.
@@ -276,6 +334,28 @@ impl Redactor {
         }
     }
 
+    /// Whether a JSON field's value is secret by its name.
+    fn secret_key(&self, name: &str) -> bool {
+        self.memo
+            .secret_key(name, || self.core.keys.words.is_secret(name, false))
+    }
+
+    /// Redacts a JSON text (a sample entry), printed as a `serde_json::Value` prints: one
+    /// pass over the text where it can (see [`sample`]), else through a `Value`; a text that
+    /// is not JSON is redacted as text.
+    pub fn json_text(&self, raw: &str) -> String {
+        if let Some(done) = sample::rewrite(raw, Some(self)) {
+            return done;
+        }
+        match serde_json::from_str::<Value>(raw) {
+            Ok(mut v) => {
+                self.json(&mut v);
+                v.to_string()
+            }
+            Err(_) => self.text(raw),
+        }
+    }
+
     /// Redacts the keys of a map of counts; keys that become equal add up.
     fn count_keys(&self, m: BTreeMap<String, u64>) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
@@ -293,7 +373,7 @@ impl Redactor {
         // The mergeable section first: the report's samples are among its samples, so the
         // report's clusters then find most of their texts in the memo.
         if let Some(m) = &mut r.mergeable {
-            self.mergeable_clusters(&mut m.clusters);
+            self.raw_clusters(&mut m.clusters);
         }
         on_two_threads(&mut r.clusters, |c| {
             // Templates were redacted before mining (`templates`); a second pass would
@@ -323,7 +403,7 @@ impl Redactor {
     /// A worker's partial (see `report::partial`), as [`Redactor::report`] leaves the
     /// mergeable section of a JSON report: samples, locations, notes and bad-entry reasons.
     pub fn mergeable(&self, m: &mut crate::model::record::Mergeable) {
-        self.mergeable_clusters(&mut m.clusters);
+        self.raw_clusters(&mut m.clusters);
         m.notes = m.notes.iter().map(|n| self.text(n)).collect();
         for b in &mut m.bad {
             b.reason = self.text(&b.reason);
@@ -360,19 +440,14 @@ impl Redactor {
         }
     }
 
-    /// The same texts as in the report's clusters, before mining (templates were redacted
-    /// before mining): merging redacted parts gives the redacted report.
-    fn mergeable_clusters(&self, clusters: &mut [crate::model::record::Cluster]) {
+    /// The mergeable section's clusters (before mining): the same texts as in the report's
+    /// clusters (templates were redacted before mining), so merging redacted parts gives the
+    /// redacted report.
+    fn raw_clusters(&self, clusters: &mut [crate::model::record::Cluster]) {
         on_two_threads(clusters, |c| {
             c.locations = self.count_keys(std::mem::take(&mut c.locations));
             for s in &mut c.samples {
-                s.raw = match serde_json::from_str::<Value>(&s.raw) {
-                    Ok(mut v) => {
-                        self.json(&mut v);
-                        v.to_string()
-                    }
-                    Err(_) => self.text(&s.raw),
-                };
+                s.raw = self.json_text(&s.raw);
             }
         });
     }

@@ -326,6 +326,9 @@ pub async fn conclude(
         had_entries_sink,
     );
     let report = write_reports(cfg, report, report_path, json_path, &mut sink_errors).await;
+    if opts.stats {
+        eprintln!("{}", steps.timings());
+    }
     let written = written(&outputs, &report, &sink_errors);
     Outcome {
         report,
@@ -598,8 +601,11 @@ fn redact(cfg: &Config, finisher: &Finisher, report: &mut Report) -> Option<Repo
     }
     let personal = &cfg.redact.personal;
     if finisher.github.is_some() && (!cfg.redact.reports || personal.github != personal.reports) {
-        // Redaction is idempotent: what the reports' pass left, GitHub's pass completes.
+        // Redaction is idempotent: what the reports' pass left, GitHub's pass completes. The
+        // GitHub sink never reads the mergeable section.
+        let mergeable = report.mergeable.take();
         let mut p = report.clone();
+        report.mergeable = mergeable;
         redactors.github.report(&mut p);
         return Some(p);
     }

@@ -1,0 +1,361 @@
+//! A JSON text redacted in one pass over it, written as `serde_json::Value` prints it (compact,
+//! each object's keys sorted, the last of a repeated key kept), with every value redacted as
+//! [`Redactor::json`] redacts a `Value`.
+//!
+//! Samples are whole log entries (1–6 KB each, thousands per report). Parsing each into a
+//! `Value` tree, walking it and printing it again was most of the cost and the memory of
+//! redacting a report; here the text is read once and the result written as it goes, only the
+//! members of one object at a time held apart to be sorted. Where the text is anything but
+//! plain JSON (nested deeper than [`DEPTH`], not JSON at all) the walk gives up and the caller
+//! takes the `Value` path, so every result is the same as that path's.
+
+use std::borrow::Cow;
+
+use super::{REDACTED, Redactor, keys::already_safe};
+
+/// Nesting the walk follows before it leaves the text to the `Value` path (serde_json stops
+/// at 128).
+const DEPTH: usize = 100;
+
+/// How a value is redacted, by where it stands (see [`Redactor::json`]).
+#[derive(Clone, Copy, PartialEq)]
+enum At {
+    /// Strings redacted as text; numbers, booleans and null kept.
+    Plain,
+    /// The value of a secret-looking key: a string (unless already safe) or a number becomes
+    /// `[REDACTED]`; the items of a list are [`At::SecretItem`]; an object is walked plainly.
+    Secret,
+    /// An item of a list under a secret-looking key: safe strings, booleans and null kept as
+    /// they are, other strings and numbers `[REDACTED]`, objects and lists walked plainly.
+    SecretItem,
+}
+
+/// `text` redacted by `r` (or only rewritten, with `None`), or `None` where the walk gives up.
+pub(super) fn rewrite(text: &str, r: Option<&Redactor>) -> Option<String> {
+    let mut w = Walk {
+        src: text,
+        pos: 0,
+        r,
+        depth: 0,
+    };
+    let mut out = Vec::with_capacity(text.len());
+    w.value(&mut out, At::Plain)?;
+    w.skip_ws();
+    if w.pos != text.len() {
+        return None;
+    }
+    String::from_utf8(out).ok()
+}
+
+struct Walk<'a, 'r> {
+    src: &'a str,
+    pos: usize,
+    r: Option<&'r Redactor>,
+    depth: usize,
+}
+
+impl<'a> Walk<'a, '_> {
+    fn peek(&self) -> Option<u8> {
+        self.src.as_bytes().get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, b: u8) -> Option<()> {
+        self.skip_ws();
+        (self.peek()? == b).then(|| self.pos += 1)
+    }
+
+    fn value(&mut self, out: &mut Vec<u8>, at: At) -> Option<()> {
+        self.skip_ws();
+        match self.peek()? {
+            b'{' => self.nested(|w| w.object(out)),
+            b'[' => {
+                let items = if at == At::Secret {
+                    At::SecretItem
+                } else {
+                    At::Plain
+                };
+                self.nested(|w| w.array(out, items))
+            }
+            b'"' => {
+                let s = self.string()?;
+                let r = self.r;
+                let safe = |s: &str| already_safe(s);
+                match (r, at) {
+                    (None, _) => write_str(out, &s),
+                    (Some(r), At::Plain) => write_str(out, &r.text_cow(&s)),
+                    (Some(r), At::Secret) if safe(&s) => write_str(out, &r.text_cow(&s)),
+                    (Some(_), At::SecretItem) if safe(&s) => write_str(out, &s),
+                    (Some(_), _) => write_str(out, REDACTED),
+                }
+                Some(())
+            }
+            b't' => self.literal(out, "true"),
+            b'f' => self.literal(out, "false"),
+            b'n' => self.literal(out, "null"),
+            b'-' | b'0'..=b'9' => {
+                let n = self.number()?;
+                if self.r.is_some() && at != At::Plain {
+                    write_str(out, REDACTED);
+                } else {
+                    out.extend_from_slice(n.to_string().as_bytes());
+                }
+                Some(())
+            }
+            _ => None,
+        }
+    }
+
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> Option<()>) -> Option<()> {
+        self.depth += 1;
+        if self.depth > DEPTH {
+            return None;
+        }
+        f(self)?;
+        self.depth -= 1;
+        Some(())
+    }
+
+    fn literal(&mut self, out: &mut Vec<u8>, word: &str) -> Option<()> {
+        self.src[self.pos..].starts_with(word).then(|| {
+            self.pos += word.len();
+            out.extend_from_slice(word.as_bytes());
+        })
+    }
+
+    fn number(&mut self) -> Option<serde_json::Number> {
+        let start = self.pos;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
+            self.pos += 1;
+        }
+        self.src[start..self.pos].parse().ok()
+    }
+
+    /// A string token, unescaped (borrowed when it has no escapes).
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let bytes = self.src.as_bytes();
+        let start = self.pos;
+        let mut i = start + 1;
+        let mut escaped = false;
+        loop {
+            i += memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
+            if bytes[i] == b'"' {
+                break;
+            }
+            escaped = true;
+            i += 2;
+        }
+        self.pos = i + 1;
+        let inner = &self.src[start + 1..i];
+        if inner.bytes().any(|b| b < 0x20) {
+            return None;
+        }
+        if escaped {
+            serde_json::from_str::<String>(&self.src[start..=i])
+                .ok()
+                .map(Cow::Owned)
+        } else {
+            Some(Cow::Borrowed(inner))
+        }
+    }
+
+    fn array(&mut self, out: &mut Vec<u8>, items: At) -> Option<()> {
+        self.pos += 1;
+        out.push(b'[');
+        self.skip_ws();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            out.push(b']');
+            return Some(());
+        }
+        loop {
+            let at = match (items, self.peek_kind()) {
+                (At::SecretItem, Some(b'{' | b'[')) => At::Plain,
+                (at, _) => at,
+            };
+            self.value(out, at)?;
+            self.skip_ws();
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    out.push(b',');
+                }
+                b']' => {
+                    self.pos += 1;
+                    out.push(b']');
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn peek_kind(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.peek()
+    }
+
+    fn object(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        self.pos += 1;
+        // (key, where its value is in `values`), sorted and written when the object ends.
+        let mut members: Vec<(Cow<'a, str>, std::ops::Range<usize>)> = Vec::new();
+        let mut values = Vec::new();
+        self.skip_ws();
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            out.extend_from_slice(b"{}");
+            return Some(());
+        }
+        loop {
+            self.skip_ws();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.string()?;
+            self.expect(b':')?;
+            let at = match self.r {
+                Some(r) if r.secret_key(&key) => At::Secret,
+                _ => At::Plain,
+            };
+            let start = values.len();
+            self.value(&mut values, at)?;
+            members.push((key, start..values.len()));
+            self.skip_ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        // As a BTreeMap holds them: sorted by key, a repeated key's last value.
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        out.push(b'{');
+        let mut first = true;
+        for (i, (key, range)) in members.iter().enumerate() {
+            if members.get(i + 1).is_some_and(|next| next.0 == *key) {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_str(out, key);
+            out.push(b':');
+            out.extend_from_slice(&values[range.clone()]);
+        }
+        out.push(b'}');
+        Some(())
+    }
+}
+
+/// A JSON string, escaped as serde_json escapes it.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use serde_json::Value;
+
+    fn redactor() -> Redactor {
+        Redactor::new(&Config::default().redact_pack().unwrap()).unwrap()
+    }
+
+    /// The `Value` path: parse, redact, print.
+    fn by_value(r: Option<&Redactor>, text: &str) -> Option<String> {
+        let mut v: Value = serde_json::from_str(text).ok()?;
+        if let Some(r) = r {
+            r.json(&mut v);
+        }
+        Some(v.to_string())
+    }
+
+    const TEXTS: &[&str] = &[
+        r#"{"b": 1, "a": {"z": [1, 2.5, -3e2, true, null], "y": "x"}, "a": "again"}"#,
+        "{\n  \"insertId\": \"abc\",\n  \"textPayload\": \"password=hunter2 at db\",\n  \"labels\": {}\n}",
+        r#"{"token": "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "password": 12345, "api_key": "<*>"}"#,
+        r#"{"Authorization": ["Bearer abcdef0123456789abcdef", "none", null, true, 7, {"k": "v"}, ["x"]]}"#,
+        r#"{"secret": {"inner": "plain text", "password": "p4ss"}, "apiKey": [], "auth": {}}"#,
+        r#"{"msg": "tab\there \"quoted\" \u00e9 \ud83d\ude00 \\ slash\/", "n": 18446744073709551616}"#,
+        r#"{"m": "Authorization: Basic dXNlcjpwYXNzd29yZDEyMw== to https://u:pw@host/x"}"#,
+        r#"[1, "two", {"three": 3}]"#,
+        r#""just a string with token=abcdefABCDEF0123456789""#,
+        r#"{"": "empty key", "é": "non-ascii key", "A": 1, "a": 2, "key": "REDACTED already"}"#,
+        "  {\"spaced\" :  [ ] , \"x\":{ } }  ",
+        r#"{"num": -0, "f": 1.0, "small": 1E-7}"#,
+    ];
+
+    #[test]
+    fn the_same_text_as_the_value_path() {
+        let r = redactor();
+        for text in TEXTS {
+            for which in [None, Some(&r)] {
+                let expect = by_value(which, text);
+                assert!(expect.is_some(), "{text}");
+                assert_eq!(rewrite(text, which), expect, "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn gives_up_where_the_value_path_must_decide() {
+        let deep = format!("{}{}", "[".repeat(DEPTH + 1), "]".repeat(DEPTH + 1));
+        for text in [
+            "{\"a\": 1",
+            "{\"a\" 1}",
+            "[1,]",
+            "{\"a\": tru}",
+            "\"raw\tcontrol\"",
+            "{} trailing",
+            "not json",
+            "{\"big\": 1e400}",
+            "\"ends in a backslash\\",
+            "",
+            deep.as_str(),
+        ] {
+            assert_eq!(rewrite(text, Some(&redactor())), None, "{text}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod on_the_example {
+    use super::*;
+    use crate::config::Config;
+    use serde_json::value::RawValue;
+
+    /// Every entry of the bundled example, as it stands in the file (indented, keys in
+    /// gcloud's order), comes out as the `Value` path gives it, redacted and not.
+    #[test]
+    fn every_entry_of_the_example_as_the_value_path_gives_it() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/netra-staging.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let entries: Vec<Box<RawValue>> = serde_json::from_str(&text).unwrap();
+        assert!(entries.len() > 100);
+        let pack = Config::default().redact_pack().unwrap();
+        for r in [
+            Redactor::new(&pack).unwrap(),
+            Redactor::with_personal(&pack, true).unwrap(),
+        ] {
+            for e in &entries {
+                let mut v: serde_json::Value = serde_json::from_str(e.get()).unwrap();
+                r.json(&mut v);
+                assert_eq!(rewrite(e.get(), Some(&r)), Some(v.to_string()));
+            }
+        }
+    }
+}
