@@ -102,6 +102,7 @@ fn has_run(s: &str, n: usize) -> bool {
 /// The detectors that are always on: long random-looking runs of base64 (key material, cloud
 /// keys) anywhere, paths (`/api/users/…`, a segment in plain lowercase letters) left alone;
 /// and, near credential words, `Basic` credentials and random-looking values.
+#[derive(Clone)]
 pub struct Credentials {
     basic: Regex,
     near_word: Regex,
@@ -227,6 +228,7 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Personal data: card numbers, phone numbers, public IP addresses.
+#[derive(Clone)]
 pub struct Personal {
     /// The value of a field named like a phone number (`mobile=9876543210`).
     phone_key: Regex,

@@ -16,6 +16,7 @@
 use super::REDACTED;
 
 /// Credential key names as lists of lowercase words, each with its words run together.
+#[derive(Clone)]
 pub struct KeyWords {
     anywhere: Vec<(Vec<String>, String)>,
     query: Vec<(Vec<String>, String)>,
@@ -179,6 +180,7 @@ pub fn already_safe(value: &str) -> bool {
 }
 
 /// Finds credential keys and their values in text.
+#[derive(Clone)]
 pub struct KeyValues {
     pub words: KeyWords,
 }
