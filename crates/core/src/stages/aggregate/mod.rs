@@ -169,19 +169,22 @@ impl Shard {
             self.out.bad_count += batch.bad.len() as u64;
             self.out.repaired_utf8 += batch.repaired_utf8;
             self.out.ignored_fields += batch.ignored_fields;
+            // The first BAD_LISTED by (input, entry), whatever order the batches come in
+            // (two workers before this stage can swap them): all kept, cut now and then.
             for b in &batch.bad {
-                if self.out.bad.len() < BAD_LISTED {
-                    self.out.bad.push(BadInfo {
-                        input: self
-                            .set
-                            .inputs
-                            .get(batch.input as usize)
-                            .cloned()
-                            .unwrap_or_default(),
-                        entry: b.entry_no,
-                        offset: b.offset,
-                        reason: b.reason.clone(),
-                    });
+                self.out.bad.push(BadInfo {
+                    input: self
+                        .set
+                        .inputs
+                        .get(batch.input as usize)
+                        .cloned()
+                        .unwrap_or_default(),
+                    entry: b.entry_no,
+                    offset: b.offset,
+                    reason: b.reason.clone(),
+                });
+                if self.out.bad.len() >= 2 * BAD_LISTED {
+                    list_bad(&mut self.out.bad);
                 }
             }
         }
@@ -782,6 +785,40 @@ mod tests {
             inputs: Arc::new(vec!["t".into()]),
             remember: None,
         }
+    }
+
+    /// The bad entries listed are the first by entry number whatever order the batches
+    /// arrive in (two workers before the aggregate can swap them).
+    #[test]
+    fn the_bad_entries_listed_do_not_depend_on_batch_order() {
+        let batches: Vec<Batch> = (0..30u64)
+            .map(|b| Batch {
+                bad: (0..10u64)
+                    .map(|i| crate::model::record::BadEntry {
+                        entry_no: b * 10 + i,
+                        offset: (b * 10 + i) * 100,
+                        reason: "not a JSON object".into(),
+                        raw: Default::default(),
+                        size: 1,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect();
+        let listed = |order: &mut dyn Iterator<Item = &Batch>| {
+            let mut shard = Shard::new(settings());
+            order.for_each(|b| {
+                shard.add(b);
+            });
+            let (mut agg, _) = shard.end();
+            assert_eq!(agg.bad_count, 300);
+            assert!(agg.bad.len() < 2 * BAD_LISTED);
+            list_bad(&mut agg.bad);
+            agg.bad.iter().map(|b| b.entry).collect::<Vec<_>>()
+        };
+        let forward = listed(&mut batches.iter());
+        assert_eq!(forward, (0..BAD_LISTED as u64).collect::<Vec<_>>());
+        assert_eq!(listed(&mut batches.iter().rev()), forward);
     }
 
     #[test]
