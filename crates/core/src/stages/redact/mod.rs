@@ -316,7 +316,11 @@ impl Redactor {
     /// name is secret-looking (unless it is an object or array, which are walked instead).
     pub fn json(&self, v: &mut Value) {
         match v {
-            Value::String(s) => *s = self.text(s),
+            Value::String(s) => {
+                if let Cow::Owned(t) = self.text_cow(s) {
+                    *s = t;
+                }
+            }
             Value::Array(items) => items.iter_mut().for_each(|i| self.json(i)),
             Value::Object(map) => {
                 for (k, val) in map.iter_mut() {
