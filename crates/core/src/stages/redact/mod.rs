@@ -374,10 +374,10 @@ impl Redactor {
     }
 
     /// Redacts the keys of a map of counts; keys that become equal add up.
-    fn count_keys(&self, m: BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    fn count_keys(&self, m: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
         for (k, n) in m {
-            *out.entry(self.text(&k)).or_insert(0) += n;
+            *out.entry(self.text(k)).or_insert(0) += n;
         }
         out
     }
@@ -396,7 +396,7 @@ impl Redactor {
             // Templates were redacted before mining (`templates`); a second pass would
             // change nothing.
             c.title = r.text(&c.title);
-            c.locations = r.count_keys(std::mem::take(&mut c.locations));
+            c.locations = r.count_keys(&c.locations);
             c.samples.iter_mut().for_each(|s| r.json(s));
         });
         for p in &mut r.problems {
@@ -461,14 +461,41 @@ impl Redactor {
     /// clusters (templates were redacted before mining), so merging redacted parts gives the
     /// redacted report.
     fn raw_clusters(&self, clusters: &mut [crate::model::record::Cluster]) {
+        // The texts replaced are freed together, 16 MB at a time, rather than each as it is
+        // replaced: they were allocated by the aggregate's threads, and glibc frees a chunk
+        // into the arena of the thread that allocated it, under that arena's lock, so two
+        // threads freeing them as they went waited on each other (1M mixed entries:
+        // redacting 348 -> 207 ms).
+        let replaced = Mutex::new(Replaced::default());
         on_two_threads(self, clusters, |r, c| {
-            c.locations = r.count_keys(std::mem::take(&mut c.locations));
+            let locations = std::mem::take(&mut c.locations);
+            c.locations = r.count_keys(&locations);
+            let mut texts = Vec::with_capacity(c.samples.len());
             for s in &mut c.samples {
-                s.raw = r.json_text(&s.raw);
+                let redacted = r.json_text(&s.raw);
+                texts.push(std::mem::replace(&mut s.raw, redacted));
             }
+            let full = {
+                let mut held = replaced.lock().unwrap_or_else(|e| e.into_inner());
+                held.bytes += texts.iter().map(String::capacity).sum::<usize>();
+                held.items.push((locations, texts));
+                (held.bytes > REPLACED_BYTES).then(|| std::mem::take(&mut *held))
+            };
+            drop(full);
         });
     }
 }
+
+/// Texts and location counts redaction replaced, held to be freed together (see
+/// [`Redactor::raw_clusters`]).
+#[derive(Default)]
+struct Replaced {
+    items: Vec<(BTreeMap<String, u64>, Vec<String>)>,
+    bytes: usize,
+}
+
+/// Replaced texts held before they are freed together.
+const REPLACED_BYTES: usize = 16 << 20;
 
 /// Runs `f` on every item, the first half of the items on a second thread: redacting a
 /// report's clusters is most of the serial end of a run with many clusters.
