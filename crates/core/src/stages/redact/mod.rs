@@ -830,41 +830,36 @@ mod timing {
             .flat_map(|c| c["samples"].as_array().unwrap().iter())
             .map(|s| s["raw"].as_str().unwrap().to_string())
             .collect();
-        for round in ["json_text, memo cold", "json_text, memo warm"] {
+        let timed = |what: &str, f: &dyn Fn() -> usize| {
             let t = std::time::Instant::now();
-            let n: usize = raws.iter().map(|raw| r.json_text(raw).len()).sum();
-            eprintln!("{:>8.1} ms {n:>8} {round}", t.elapsed().as_secs_f64() * 1e3);
+            let n = f();
+            eprintln!("{:>8.1} ms {n:>8} {what}", t.elapsed().as_secs_f64() * 1e3);
+        };
+        for round in ["json_text, memo cold", "json_text, memo warm"] {
+            timed(round, &|| {
+                raws.iter().map(|raw| r.json_text(raw).len()).sum()
+            });
         }
         let r2 = Redactor::new(&crate::config::Config::default().redact_pack().unwrap()).unwrap();
-        let mut two = raws.clone();
-        let t = std::time::Instant::now();
-        on_two_threads(&r2, &mut two, |r, raw| *raw = r.json_text(raw));
-        eprintln!(
-            "{:>8.1} ms json_text on two threads, memo cold",
-            t.elapsed().as_secs_f64() * 1e3
-        );
-        let t = std::time::Instant::now();
-        let n: usize = raws
-            .iter()
-            .map(|raw| sample::rewrite(raw, None).unwrap().len())
-            .sum();
-        eprintln!(
-            "{:>8.1} ms {n:>8} rewrite without redaction",
-            t.elapsed().as_secs_f64() * 1e3
-        );
-        let t = std::time::Instant::now();
-        let n: usize = raws
-            .iter()
-            .map(|raw| {
-                serde_json::from_str::<Value>(raw)
-                    .unwrap()
-                    .to_string()
-                    .len()
-            })
-            .sum();
-        eprintln!(
-            "{:>8.1} ms {n:>8} Value parse and print",
-            t.elapsed().as_secs_f64() * 1e3
-        );
+        timed("json_text on two threads, memo cold", &|| {
+            let mut two = raws.clone();
+            on_two_threads(&r2, &mut two, |r, raw| *raw = r.json_text(raw));
+            two.len()
+        });
+        timed("rewrite without redaction", &|| {
+            raws.iter()
+                .map(|raw| sample::rewrite(raw, None).unwrap().len())
+                .sum()
+        });
+        timed("Value parse and print", &|| {
+            raws.iter()
+                .map(|raw| {
+                    serde_json::from_str::<Value>(raw)
+                        .unwrap()
+                        .to_string()
+                        .len()
+                })
+                .sum()
+        });
     }
 }

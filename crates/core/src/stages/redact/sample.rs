@@ -179,19 +179,24 @@ impl<'a> Walk<'a, '_> {
                 (at, _) => at,
             };
             self.value(out, at)?;
-            self.skip_ws();
-            match self.peek()? {
-                b',' => {
-                    self.pos += 1;
-                    out.push(b',');
-                }
-                b']' => {
-                    self.pos += 1;
-                    out.push(b']');
-                    return Some(());
-                }
-                _ => return None,
+            let last = self.after_item(b']')?;
+            out.push(if last { b']' } else { b',' });
+            if last {
+                return Some(());
             }
+        }
+    }
+
+    /// Past an item of a list or an object: `Some(false)` after a comma, `Some(true)` after
+    /// `close`, `None` at anything else.
+    fn after_item(&mut self, close: u8) -> Option<bool> {
+        self.skip_ws();
+        let b = self.peek()?;
+        self.pos += 1;
+        match b {
+            b',' => Some(false),
+            b if b == close => Some(true),
+            _ => None,
         }
     }
 
@@ -225,14 +230,8 @@ impl<'a> Walk<'a, '_> {
             let start = values.len();
             self.value(&mut values, at)?;
             members.push((key, start..values.len()));
-            self.skip_ws();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    break;
-                }
-                _ => return None,
+            if self.after_item(b'}')? {
+                break;
             }
         }
         // As a BTreeMap holds them: sorted by key, a repeated key's last value.
