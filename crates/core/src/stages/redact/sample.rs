@@ -165,11 +165,8 @@ impl<'a> Walk<'a, '_> {
     }
 
     fn array(&mut self, out: &mut Vec<u8>, items: At) -> Option<()> {
-        self.pos += 1;
         out.push(b'[');
-        self.skip_ws();
-        if self.peek()? == b']' {
-            self.pos += 1;
+        if self.empty(b']')? {
             out.push(b']');
             return Some(());
         }
@@ -185,6 +182,18 @@ impl<'a> Walk<'a, '_> {
                 return Some(());
             }
         }
+    }
+
+    /// Past the opening bracket of a list or an object: `Some(true)`, and past `close` too,
+    /// when it holds nothing.
+    fn empty(&mut self, close: u8) -> Option<bool> {
+        self.pos += 1;
+        self.skip_ws();
+        let empty = self.peek()? == close;
+        if empty {
+            self.pos += 1;
+        }
+        Some(empty)
     }
 
     /// Past an item of a list or an object: `Some(false)` after a comma, `Some(true)` after
@@ -206,16 +215,13 @@ impl<'a> Walk<'a, '_> {
     }
 
     fn object(&mut self, out: &mut Vec<u8>) -> Option<()> {
-        self.pos += 1;
-        // (key, where its value is in `values`), sorted and written when the object ends.
-        let mut members: Vec<(Cow<'a, str>, std::ops::Range<usize>)> = Vec::new();
-        let mut values = Vec::new();
-        self.skip_ws();
-        if self.peek()? == b'}' {
-            self.pos += 1;
+        if self.empty(b'}')? {
             out.extend_from_slice(b"{}");
             return Some(());
         }
+        // (key, where its value is in `values`), sorted and written when the object ends.
+        let mut members: Vec<(Cow<'a, str>, std::ops::Range<usize>)> = Vec::new();
+        let mut values = Vec::new();
         loop {
             self.skip_ws();
             if self.peek()? != b'"' {
