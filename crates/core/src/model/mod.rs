@@ -3,6 +3,7 @@
 
 pub mod id;
 pub mod latency;
+pub mod memory;
 pub mod record;
 pub mod run;
 pub mod stats;

@@ -344,12 +344,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// A sample entry kept raw.
+/// A sample entry kept raw. The text is shared: the report's copy of the clusters before
+/// mining (its mergeable section) and the mined clusters hold the same texts, not two copies.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     pub timestamp: Option<Timestamp>,
     pub insert_id: String,
-    pub raw: String,
+    pub raw: Arc<str>,
 }
 
 /// An entry that could not be processed, as reported.
@@ -888,7 +889,10 @@ pub struct ClusterReport {
     pub last_seen: Option<String>,
     pub revisions: BTreeMap<String, u64>,
     pub locations: BTreeMap<String, u64>,
-    pub samples: Vec<serde_json::Value>,
+    /// Sample entries as the report prints them: compact JSON text, each object's keys sorted,
+    /// as a `serde_json::Value` prints (see `redact::sample::printed`). Held as text: a parsed
+    /// tree of every sample was a sixth of a 1M-entry run's memory.
+    pub samples: Vec<Box<serde_json::value::RawValue>>,
     pub http: Option<HttpReport>,
     /// Entries per second of event time (Unix seconds) within reach of the largest window: how
     /// the GitHub sink counts entries newer than what it last reported.

@@ -552,8 +552,7 @@ fn keep_sample(samples: &mut Vec<Sample>, max: usize, batch: &Batch, r: &Record)
     s.timestamp = r.timestamp;
     s.insert_id.clear();
     s.insert_id.push_str(id);
-    s.raw.clear();
-    s.raw.push_str(raw);
+    s.raw = raw.into();
     let at = samples
         .iter()
         .position(|x| sample_key(x.timestamp, &x.insert_id, &x.raw) < key)

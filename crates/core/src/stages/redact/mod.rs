@@ -20,7 +20,7 @@
 
 pub mod detect;
 pub mod keys;
-mod sample;
+pub mod sample;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -373,6 +373,15 @@ impl Redactor {
         }
     }
 
+    /// Redacts a report's sample (see [`sample::printed`]) in place; one unchanged is left
+    /// as it is.
+    fn printed_sample(&self, s: &mut Box<serde_json::value::RawValue>) {
+        let text = self.json_text(s.get());
+        if text != s.get() {
+            *s = sample::raw(text);
+        }
+    }
+
     /// Redacts the keys of a map of counts; keys that become equal add up.
     fn count_keys(&self, m: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
@@ -397,7 +406,7 @@ impl Redactor {
             // change nothing.
             c.title = r.text(&c.title);
             c.locations = r.count_keys(&c.locations);
-            c.samples.iter_mut().for_each(|s| r.json(s));
+            c.samples.iter_mut().for_each(|s| r.printed_sample(s));
         });
         for p in &mut r.problems {
             self.problem(p);
@@ -473,11 +482,11 @@ impl Redactor {
             let mut texts = Vec::with_capacity(c.samples.len());
             for s in &mut c.samples {
                 let redacted = r.json_text(&s.raw);
-                texts.push(std::mem::replace(&mut s.raw, redacted));
+                texts.push(std::mem::replace(&mut s.raw, redacted.into()));
             }
             let full = {
                 let mut held = replaced.lock().unwrap_or_else(|e| e.into_inner());
-                held.bytes += texts.iter().map(String::capacity).sum::<usize>();
+                held.bytes += texts.iter().map(|t| t.len()).sum::<usize>();
                 held.items.push((locations, texts));
                 (held.bytes > REPLACED_BYTES).then(|| std::mem::take(&mut *held))
             };
@@ -490,9 +499,12 @@ impl Redactor {
 /// [`Redactor::raw_clusters`]).
 #[derive(Default)]
 struct Replaced {
-    items: Vec<(BTreeMap<String, u64>, Vec<String>)>,
+    /// Per cluster: its location counts and its sample texts.
+    items: Vec<(Locations, Vec<Arc<str>>)>,
     bytes: usize,
 }
+
+type Locations = BTreeMap<String, u64>;
 
 /// Replaced texts held before they are freed together.
 const REPLACED_BYTES: usize = 16 << 20;

@@ -11,6 +11,8 @@
 
 use std::borrow::Cow;
 
+use serde_json::value::RawValue;
+
 use super::{REDACTED, Redactor, keys::already_safe};
 
 /// Nesting the walk follows before it leaves the text to the `Value` path (serde_json stops
@@ -28,6 +30,27 @@ enum At {
     /// An item of a list under a secret-looking key: safe strings, booleans and null kept as
     /// they are, other strings and numbers `[REDACTED]`, objects and lists walked plainly.
     SecretItem,
+}
+
+/// A sample entry's text as the report prints it: as a `serde_json::Value` of it would print
+/// (compact, keys sorted), and a text that is not JSON as a JSON string, as before redaction.
+pub fn printed(text: &str) -> Box<RawValue> {
+    match rewrite(text, None) {
+        Some(done) => raw(done),
+        None => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => raw(v.to_string()),
+            Err(_) => raw(serde_json::Value::String(text.to_string()).to_string()),
+        },
+    }
+}
+
+/// JSON text made here (by [`rewrite`] or a `Value`'s printing) as a `RawValue`.
+pub(super) fn raw(text: String) -> Box<RawValue> {
+    RawValue::from_string(text).unwrap_or_else(|e| {
+        debug_assert!(false, "printed JSON that is not JSON: {e}");
+        let said = serde_json::Value::String(format!("(a sample that could not be printed: {e})"));
+        RawValue::from_string(said.to_string()).expect("a JSON string is JSON")
+    })
 }
 
 /// `text` redacted by `r` (or only rewritten, with `None`), or `None` where the walk gives up.
@@ -330,6 +353,23 @@ mod tests {
             deep.as_str(),
         ] {
             assert_eq!(rewrite(text, Some(&redactor())), None, "{text}");
+        }
+    }
+
+    /// A report's sample prints as the `Value` of its text printed, or, where the text is not
+    /// JSON, as a JSON string of it (what the report printed when it held `Value`s).
+    #[test]
+    fn a_printed_sample_is_its_value_printed_or_its_text_as_a_string() {
+        let deep = format!("{}{}", "[".repeat(DEPTH + 1), "]".repeat(DEPTH + 1));
+        let texts = TEXTS
+            .iter()
+            .copied()
+            .chain(["not json", "{\"a\": 1", &deep]);
+        for text in texts {
+            let expect = serde_json::from_str::<Value>(text)
+                .unwrap_or_else(|_| Value::String(text.to_string()))
+                .to_string();
+            assert_eq!(printed(text).get(), expect, "{text}");
         }
     }
 }

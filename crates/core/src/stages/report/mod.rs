@@ -28,7 +28,7 @@ use crate::model::run::{RunError, RunOptions};
 use crate::model::time::{Timestamp, format_rfc3339, now_nanos};
 use crate::stages::aggregate;
 use crate::stages::fingerprint::mine::{self, Raw};
-use crate::stages::redact::Redactor;
+use crate::stages::redact::{Redactor, sample};
 use crate::stages::sink::{self, SinkError};
 use crate::state::Store;
 use prioritize::Prioritizer;
@@ -238,6 +238,7 @@ pub async fn conclude(
 ) -> Outcome {
     let mut sink_errors = Vec::new();
     let mut steps = crate::console::progress::Steps::new(opts.progress, gathered.started);
+    crate::model::memory::release_freed();
     steps.step("combining the shards");
     // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
     let parts = std::mem::take(&mut gathered.parts);
@@ -261,7 +262,12 @@ pub async fn conclude(
         finisher
             .prioritizer
             .run_problems(&agg, &problems, &judged.clusters, &mut clusters);
-    let unsampled = cap_samples(cfg.sinks.sampled_clusters, &mut clusters, &problem_reports);
+    let unsampled = sample_clusters(
+        cfg.sinks.sampled_clusters,
+        &mut clusters,
+        &problem_reports,
+        &agg,
+    );
     if let (Some(raw), true) = (pre_mining.as_mut(), unsampled > 0) {
         drop_raw_samples(raw, &clusters, &mined.finals);
     }
@@ -282,6 +288,11 @@ pub async fn conclude(
         judged.resolved,
     );
     report.totals.clusters_unsampled = unsampled;
+    // The report holds the samples it prints: the clusters' own are not needed again, and
+    // freeing them now keeps them from adding to the redaction's memory.
+    for c in &mut agg.clusters {
+        c.samples = Vec::new();
+    }
     report.mergeable = pre_mining.map(|clusters| mergeable_of(&report, finisher, newest, clusters));
     if opts.stats {
         steps.suspend(|| print_stats(&report));
@@ -397,31 +408,39 @@ fn prioritized(
     clusters
 }
 
-/// Keeps sample entries for the `cap` highest-priority clusters (`clusters` is in priority
-/// order) and for every problem's lead; every other cluster keeps its counts. Samples are
-/// most of a JSON report with thousands of clusters, and most of the time to redact it.
-/// Returns how many clusters lost their samples.
-fn cap_samples(
+/// Gives the `cap` highest-priority clusters (`clusters` is in priority order) and every
+/// problem's lead their sample entries, printed as the report prints them; every other cluster
+/// keeps its counts. Samples are most of a JSON report with thousands of clusters, and most of
+/// the time to redact it: only those the report keeps are printed at all. Returns how many
+/// clusters were left without.
+fn sample_clusters(
     cap: usize,
     clusters: &mut [crate::model::record::ClusterReport],
     problems: &[crate::model::record::ProblemReport],
+    agg: &Aggregate,
 ) -> u64 {
-    if cap == 0 || clusters.len() <= cap {
-        return 0;
-    }
+    let samples: crate::model::id::IdMap<&[crate::model::record::Sample]> = agg
+        .clusters
+        .iter()
+        .map(|c| (c.id, c.samples.as_slice()))
+        .collect();
     let leads: std::collections::HashSet<&str> = problems.iter().map(|p| p.lead.as_str()).collect();
-    let mut dropped = 0;
-    for c in clusters.iter_mut().skip(cap) {
-        if !leads.contains(c.id.as_str()) {
-            c.samples = Vec::new();
-            dropped += 1;
+    let mut left_out = 0;
+    for (rank, c) in clusters.iter_mut().enumerate() {
+        if cap > 0 && rank >= cap && !leads.contains(c.id.as_str()) {
+            left_out += 1;
+            continue;
+        }
+        let own = crate::stages::fingerprint::parse_id(&c.id).and_then(|id| samples.get(&id));
+        if let Some(own) = own {
+            c.samples = own.iter().map(|s| sample::printed(&s.raw)).collect();
         }
     }
-    dropped
+    left_out
 }
 
 /// Leaves out the samples of the raw clusters (the mergeable section) mined into clusters that
-/// [`cap_samples`] left without: a merge of this report shows no samples for them either.
+/// [`sample_clusters`] left without: a merge of this report shows no samples for them either.
 /// (Keeping only the samples the report shows would be smaller still, but a merge may mine
 /// the raw clusters apart again and then need the others: merges stay exact under the cap.)
 fn drop_raw_samples(

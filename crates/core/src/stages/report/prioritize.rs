@@ -687,13 +687,8 @@ fn render(
         last_seen: c.last_seen.map(Timestamp::rfc3339),
         revisions: c.revisions.clone(),
         locations: c.locations.clone(),
-        samples: c
-            .samples
-            .iter()
-            .map(|s| {
-                serde_json::from_str(&s.raw).unwrap_or(serde_json::Value::String(s.raw.clone()))
-            })
-            .collect(),
+        // Filled in by the run for the clusters that keep them (`report::sample_clusters`).
+        samples: Vec::new(),
         http,
         // Filled in by the run only when the GitHub sink needs it (see `report::conclude`):
         // a copy of every cluster's per-second counts is megabytes at a million entries.

@@ -780,8 +780,12 @@ fn problem_section(
             lead.id
         );
     }
-    if let Some(s) = lead.samples.first() {
-        let (head, text) = compact_sample(s, cfg.sample_lines);
+    if let Some(s) = lead
+        .samples
+        .first()
+        .and_then(|s| serde_json::from_str(s.get()).ok())
+    {
+        let (head, text) = compact_sample(&s, cfg.sample_lines);
         let fence = if text.contains("```") { "~~~~" } else { "```" };
         let _ = writeln!(
             o,

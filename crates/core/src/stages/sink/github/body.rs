@@ -331,7 +331,9 @@ fn facts(o: &mut String, c: &ClusterReport, windows: &[String], full: bool) {
 
 fn sample(o: &mut String, c: &ClusterReport, heading: &str) {
     if let Some(s) = c.samples.first() {
-        let mut text = serde_json::to_string_pretty(s).unwrap_or_default();
+        // Printed again, indented (the report holds it compact).
+        let v: serde_json::Value = serde_json::from_str(s.get()).unwrap_or_default();
+        let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
         if text.len() > SAMPLE_MAX {
             let mut end = SAMPLE_MAX;
             while !text.is_char_boundary(end) {
