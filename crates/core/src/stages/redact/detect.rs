@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use regex::{Captures, Regex};
 
 use super::REDACTED;
+use super::needs::Guarded;
 
 /// Shannon entropy of a text, in bits per character.
 pub fn entropy(s: &str) -> f64 {
@@ -69,15 +70,48 @@ fn replace_some(
     s: &str,
     mut with: impl FnMut(&Captures) -> Option<String>,
 ) -> Option<String> {
+    // The text is only copied once a match is replaced: most matches are kept (a path, a
+    // word that is not a credential), and most texts have none.
+    let mut out = String::new();
+    let mut last = 0;
     let mut changed = false;
-    let out = re.replace_all(s, |c: &Captures| match with(c) {
-        Some(r) => {
+    for c in re.captures_iter(s) {
+        if let Some(r) = with(&c) {
             changed = true;
-            r
+            let m = c.get(0).expect("group 0 is the match");
+            out.push_str(&s[last..m.start()]);
+            out.push_str(&r);
+            last = m.end();
         }
-        None => c[0].to_string(),
-    });
-    changed.then(|| out.into_owned())
+    }
+    changed.then(|| {
+        out.push_str(&s[last..]);
+        out
+    })
+}
+
+/// [`replace_some`] for a pattern whose groups are not needed: the matches are found by the
+/// faster search, without capture positions.
+fn replace_found(
+    re: &Regex,
+    s: &str,
+    mut with: impl FnMut(&str) -> Option<String>,
+) -> Option<String> {
+    let mut out = String::new();
+    let mut last = 0;
+    let mut changed = false;
+    for m in re.find_iter(s) {
+        if let Some(r) = with(m.as_str()) {
+            changed = true;
+            out.push_str(&s[last..m.start()]);
+            out.push_str(&r);
+            last = m.end();
+        }
+    }
+    changed.then(|| {
+        out.push_str(&s[last..]);
+        out
+    })
 }
 
 /// Shortest run of base64 characters taken for a blob.
@@ -104,19 +138,21 @@ fn has_run(s: &str, n: usize) -> bool {
 /// and, near credential words, `Basic` credentials and random-looking values.
 #[derive(Clone)]
 pub struct Credentials {
-    basic: Regex,
-    near_word: Regex,
+    basic: Guarded,
+    near_word: Guarded,
     blob: Regex,
 }
 
 impl Default for Credentials {
     fn default() -> Credentials {
         Credentials {
-            basic: Regex::new(r"(?i)(?-u:\b)(basic)([ \t]+)([A-Za-z0-9+/]{6,}={0,2})").unwrap(),
-            near_word: Regex::new(
+            basic: Guarded::new(
+                Regex::new(r"(?i)(?-u:\b)(basic)([ \t]+)([A-Za-z0-9+/]{6,}={0,2})").unwrap(),
+            ),
+            near_word: Guarded::new(Regex::new(
                 r"(?i)(?-u:\b)((?:token|secret|password|passwd|passphrase|credentials?|api[ _-]?key|key|auth|bearer)[ \t]+(?:[a-z]{1,8}[ \t]+){0,2})([A-Za-z0-9+/=_.~\-]{10,})",
             )
-            .unwrap(),
+            .unwrap()),
             blob: Regex::new(r"[A-Za-z0-9+/_\-]{40,}={0,2}").unwrap(),
         }
     }
@@ -136,8 +172,7 @@ impl Credentials {
         if !has_run(s, BLOB_MIN) {
             return None;
         }
-        replace_some(&self.blob, s, |c| {
-            let v = &c[0];
+        replace_found(&self.blob, s, |v| {
             let opaque = |v: &str| {
                 let (upper, lower, digit) = classes(v);
                 upper && lower && digit && entropy(v) >= 4.0
@@ -148,26 +183,32 @@ impl Credentials {
             if !path {
                 return opaque(v).then(|| "[REDACTED:opaque]".to_string());
             }
-            // A path (`/api/webhooks/…/<token>`): each long segment judged on its own.
-            let mut changed = false;
-            let out: Vec<String> = v
+            // A path (`/api/webhooks/…/<token>`): each long segment judged on its own (most
+            // paths have none, and are not copied).
+            let secret = |seg: &str| seg.len() >= 20 && opaque(seg);
+            if !v.split('/').any(secret) {
+                return None;
+            }
+            let out: Vec<&str> = v
                 .split('/')
                 .map(|seg| {
-                    if seg.len() >= 20 && opaque(seg) {
-                        changed = true;
-                        "[REDACTED:opaque]".to_string()
+                    if secret(seg) {
+                        "[REDACTED:opaque]"
                     } else {
-                        seg.to_string()
+                        seg
                     }
                 })
                 .collect();
-            changed.then(|| out.join("/"))
+            Some(out.join("/"))
         })
     }
 
     /// `Basic <base64>` whose decoding is `user:password`, or that has a digit or `+`/`/`.
     fn basic(&self, s: &str) -> Option<String> {
-        replace_some(&self.basic, s, |c| {
+        if !self.basic.is_match(s) {
+            return None;
+        }
+        replace_some(&self.basic.re, s, |c| {
             let b64 = &c[3];
             let symbolic = b64
                 .bytes()
@@ -181,7 +222,10 @@ impl Credentials {
     /// `token 8f3KpQ2x…`, `secret is Xk9f…`: a random-looking value right after a credential
     /// word, with no `=` or `:` between.
     fn near_word(&self, s: &str) -> Option<String> {
-        replace_some(&self.near_word, s, |c| {
+        if !self.near_word.is_match(s) {
+            return None;
+        }
+        replace_some(&self.near_word.re, s, |c| {
             let v = c[2].trim_end_matches(['.', '-', ';', ',']);
             // Right after the word, a long hex value is a credential (`token 4f9a…`); a few
             // words on (`token for trace 4bf9…`) it takes mixed case to be one.

@@ -20,6 +20,7 @@
 
 pub mod detect;
 pub mod keys;
+pub mod needs;
 pub mod sample;
 
 use std::borrow::Cow;
@@ -162,10 +163,17 @@ impl Memo {
     }
 }
 
+/// A pack pattern, compiled, with the literals its matches need (see [`needs`]).
+#[derive(Clone)]
+struct Pattern {
+    guarded: needs::Guarded,
+    replace: String,
+}
+
 #[derive(Clone)]
 struct Core {
-    /// (pattern, replacement), applied in order.
-    patterns: Vec<(Regex, String)>,
+    /// The pack's patterns, applied in order.
+    patterns: Vec<Pattern>,
     keys: KeyValues,
     credentials: Credentials,
     /// The key words and [`HINTS`] in one search: most texts hold none, and one pass tells
@@ -221,7 +229,8 @@ impl Redactor {
                 .replace
                 .clone()
                 .unwrap_or_else(|| format!("[REDACTED:{}]", p.name));
-            patterns.push((re, replace));
+            let guarded = needs::Guarded::new(re);
+            patterns.push(Pattern { guarded, replace });
         }
         let words = KeyWords::new(&pack.secret_keys, &pack.query_keys);
         let last_words: Vec<String> = pack
@@ -280,9 +289,13 @@ impl Redactor {
         // Each pattern alone: most have a literal part (`ghp_`, `AIza`, `-----BEGIN`) that
         // the regex engine finds with a vectorized substring search, faster than one automaton
         // for the whole pack.
-        for (re, replace) in &core.patterns {
-            if re.is_match(&out) {
-                out = re.replace_all(&out, replace.as_str()).into_owned();
+        for p in &core.patterns {
+            if p.guarded.is_match(&out) {
+                out = p
+                    .guarded
+                    .re
+                    .replace_all(&out, p.replace.as_str())
+                    .into_owned();
             }
         }
         if core.any.is_match(&out) {
@@ -823,10 +836,9 @@ mod timing {
                 t.elapsed().as_secs_f64() * 1e3
             );
         };
-        for (re, _) in &r.core.patterns {
-            time(&re.as_str()[..re.as_str().len().min(60)], &|s| {
-                re.is_match(s)
-            });
+        for p in &r.core.patterns {
+            let re = p.guarded.re.as_str();
+            time(&re[..re.len().min(60)], &|s| p.guarded.is_match(s));
         }
         time("any", &|s| r.core.any.is_match(s));
         time("near_words", &|s| {
