@@ -106,14 +106,15 @@ impl<'a> Walk<'a, '_> {
                 self.nested(|w| w.array(out, items))
             }
             b'"' => {
-                let s = self.string()?;
+                let (s, written) = self.token()?;
                 let r = self.r;
                 let safe = |s: &str| already_safe(s);
+                let copy = |out: &mut Vec<u8>, t: &str| write_text(out, &s, written, t);
                 match (r, at) {
-                    (None, _) => write_str(out, &s),
-                    (Some(r), At::Plain) => write_str(out, &r.text_cow(&s)),
-                    (Some(r), At::Secret) if safe(&s) => write_str(out, &r.text_cow(&s)),
-                    (Some(_), At::SecretItem) if safe(&s) => write_str(out, &s),
+                    (None, _) => copy(out, &s),
+                    (Some(r), At::Plain) => copy(out, &r.text_cow(&s)),
+                    (Some(r), At::Secret) if safe(&s) => copy(out, &r.text_cow(&s)),
+                    (Some(_), At::SecretItem) if safe(&s) => copy(out, &s),
                     (Some(_), _) => write_str(out, REDACTED),
                 }
                 Some(())
@@ -161,6 +162,12 @@ impl<'a> Walk<'a, '_> {
 
     /// A string token, unescaped (borrowed when it has no escapes).
     fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.token().map(|(text, _)| text)
+    }
+
+    /// A string token, unescaped, and its escaped text when serde_json would write the same
+    /// escapes (`\n`, `\"`, never `\/` or `\u00e9`): such a text, unchanged, is copied.
+    fn token(&mut self) -> Option<(Cow<'a, str>, Option<&'a str>)> {
         let bytes = self.src.as_bytes();
         let start = self.pos;
         let mut i = start + 1;
@@ -175,15 +182,14 @@ impl<'a> Walk<'a, '_> {
         }
         self.pos = i + 1;
         let inner = &self.src[start + 1..i];
-        if inner.bytes().any(|b| b < 0x20) {
+        if has_control(inner.as_bytes()) {
             return None;
         }
         if escaped {
-            serde_json::from_str::<String>(&self.src[start..=i])
-                .ok()
-                .map(Cow::Owned)
+            let text = serde_json::from_str::<String>(&self.src[start..=i]).ok()?;
+            Some((Cow::Owned(text), canonical_escapes(inner).then_some(inner)))
         } else {
-            Some(Cow::Borrowed(inner))
+            Some((Cow::Borrowed(inner), Some(inner)))
         }
     }
 
@@ -242,9 +248,11 @@ impl<'a> Walk<'a, '_> {
             out.extend_from_slice(b"{}");
             return Some(());
         }
-        // (key, where its value is in `values`), sorted and written when the object ends.
+        // Members are written where they stand, each `key:value` noted; keys in order (gcloud
+        // sorts them) need nothing more, others are put in order when the object ends.
+        let open = out.len();
+        out.push(b'{');
         let mut members: Vec<(Cow<'a, str>, std::ops::Range<usize>)> = Vec::new();
-        let mut values = Vec::new();
         loop {
             self.skip_ws();
             if self.peek()? != b'"' {
@@ -256,35 +264,108 @@ impl<'a> Walk<'a, '_> {
                 Some(r) if r.secret_key(&key) => At::Secret,
                 _ => At::Plain,
             };
-            let start = values.len();
-            self.value(&mut values, at)?;
-            members.push((key, start..values.len()));
+            if !members.is_empty() {
+                out.push(b',');
+            }
+            let start = out.len();
+            write_str(out, &key);
+            out.push(b':');
+            self.value(out, at)?;
+            members.push((key, start..out.len()));
             if self.after_item(b'}')? {
                 break;
             }
         }
-        // As a BTreeMap holds them: sorted by key, a repeated key's last value.
-        members.sort_by(|a, b| a.0.cmp(&b.0));
-        out.push(b'{');
-        let mut first = true;
-        for (i, (key, range)) in members.iter().enumerate() {
-            if members.get(i + 1).is_some_and(|next| next.0 == *key) {
-                continue;
-            }
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            write_str(out, key);
-            out.push(b':');
-            out.extend_from_slice(&values[range.clone()]);
+        if !members.windows(2).all(|w| w[0].0 < w[1].0) {
+            in_key_order(out, open, &members);
         }
         out.push(b'}');
         Some(())
     }
 }
 
+/// Rewrites the members of the object opened at `open` (written as they came, see
+/// `Walk::object`) as a BTreeMap holds them: sorted by key, a repeated key's last value.
+fn in_key_order(
+    out: &mut Vec<u8>,
+    open: usize,
+    members: &[(Cow<'_, str>, std::ops::Range<usize>)],
+) {
+    let written = out.split_off(open + 1);
+    let at = |r: &std::ops::Range<usize>| r.start - open - 1..r.end - open - 1;
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    // Stable: of equal keys, the last written stays last.
+    order.sort_by(|&a, &b| members[a].0.cmp(&members[b].0));
+    let mut first = true;
+    for (n, &i) in order.iter().enumerate() {
+        if order
+            .get(n + 1)
+            .is_some_and(|&next| members[next].0 == members[i].0)
+        {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(&written[at(&members[i].1)]);
+    }
+}
+
 /// A JSON string, escaped as serde_json escapes it.
+/// Whether `b` holds a control character (never raw in a JSON string), a chunk at a time.
+fn has_control(b: &[u8]) -> bool {
+    b.chunks(32)
+        .any(|c| c.iter().fold(false, |seen, &x| seen | (x < 0x20)))
+}
+
+/// Writes `text`, the string token `read` (escaped in the source as `written`) redacted: the
+/// source's escaped text when `text` is the very text read and serde_json would escape it the
+/// same way, else escaped as serde_json escapes.
+fn write_text(out: &mut Vec<u8>, read: &str, written: Option<&str>, text: &str) {
+    let unchanged = std::ptr::eq(read, text);
+    match written {
+        Some(w) if unchanged => {
+            out.push(b'"');
+            out.extend_from_slice(w.as_bytes());
+            out.push(b'"');
+        }
+        _ => write_str(out, text),
+    }
+}
+
+/// Whether every escape in `inner` (a string token's text, no raw control characters) is the
+/// one serde_json writes for its character: `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`, and
+/// `\u00xx` (lowercase hex) for the other control characters.
+fn canonical_escapes(inner: &str) -> bool {
+    let b = inner.as_bytes();
+    let mut i = 0;
+    while let Some(k) = memchr::memchr(b'\\', &b[i..]) {
+        let at = i + k;
+        match b.get(at + 1) {
+            Some(b'"' | b'\\' | b'n' | b'r' | b't' | b'b' | b'f') => i = at + 2,
+            Some(b'u') => {
+                let hex = b.get(at + 2..at + 6);
+                let control = hex.is_some_and(|h| {
+                    h[0] == b'0'
+                        && h[1] == b'0'
+                        && matches!(h[2], b'0' | b'1')
+                        && matches!(h[3], b'0'..=b'9' | b'a'..=b'f')
+                });
+                // serde_json writes these five by their short names.
+                let short = hex
+                    .is_some_and(|h| matches!(h, b"0008" | b"0009" | b"000a" | b"000c" | b"000d"));
+                if !control || short {
+                    return false;
+                }
+                i = at + 6;
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
 fn write_str(out: &mut Vec<u8>, s: &str) {
     // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
@@ -322,6 +403,9 @@ mod tests {
         r#"{"": "empty key", "é": "non-ascii key", "A": 1, "a": 2, "key": "REDACTED already"}"#,
         "  {\"spaced\" :  [ ] , \"x\":{ } }  ",
         r#"{"num": -0, "f": 1.0, "small": 1E-7}"#,
+        // Escapes as serde_json writes them (copied), and as it does not (written again).
+        r#"{"t": "a\nb\tc\"d\\e\bf\fg\rh\u0000i\u001fj", "u": "\u001F \u000a \u0041"}"#,
+        r#"{"b": "z", "a": {"y": 1, "x": [2, {"w": "v", "v": "w"}]}, "c": "\n"}"#,
     ];
 
     #[test]
