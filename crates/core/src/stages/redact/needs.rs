@@ -123,12 +123,16 @@ struct Literals {
     exact: Option<Set>,
     /// The most selective set every match of the piece contains.
     best: Option<Set>,
+    /// Every match of the piece starts with one of these (`[ \t]+` starts with a space or a
+    /// tab): a run of literals before it goes on into it, and ends there.
+    prefix: Option<Set>,
 }
 
 impl Literals {
     fn exact(set: Set) -> Literals {
         Literals {
             best: score(&set).is_some().then(|| set.clone()),
+            prefix: Some(set.clone()),
             exact: Some(set),
         }
     }
@@ -137,6 +141,7 @@ impl Literals {
         Literals {
             exact: None,
             best: None,
+            prefix: None,
         }
     }
 }
@@ -174,6 +179,7 @@ fn literals(hir: &Hir, folded: &mut bool) -> Literals {
             Literals {
                 exact: inner.exact.filter(|_| once),
                 best: inner.best,
+                prefix: inner.prefix,
             }
         }
         HirKind::Repetition(_) => Literals::none(),
@@ -194,7 +200,12 @@ fn alternation(branches: &[Hir], folded: &mut bool) -> Literals {
     };
     let exact = union(|l| l.exact.as_ref());
     let best = better(exact.clone(), union(|l| l.best.as_ref()));
-    Literals { exact, best }
+    let prefix = union(|l| l.prefix.as_ref());
+    Literals {
+        exact,
+        best,
+        prefix,
+    }
 }
 
 /// A sequence: every part is in every match, so the best of the parts' sets serves; runs of
@@ -220,13 +231,21 @@ fn sequence(parts: &[Hir], folded: &mut bool) -> Literals {
             }
             None => {
                 whole = false;
-                best = better(best, run.take());
+                // The run goes on into how this part starts, and ends there.
+                let into = match (run.take(), l.prefix) {
+                    (Some(r), Some(p)) if r.len() * p.len() <= MAX_LITERALS => {
+                        Some(product(&r, &p))
+                    }
+                    (r, _) => r,
+                };
+                best = better(best, into);
             }
         }
     }
     let exact = run.clone().filter(|_| whole);
     Literals {
         best: better(best, run),
+        prefix: exact.clone(),
         exact,
     }
 }
@@ -304,7 +323,17 @@ mod tests {
     #[test]
     fn the_literals_a_match_cannot_do_without() {
         let dash_u = r"(\s(?:-u|--user|--proxy-user)[ =]+[^\s:]+):[^\s]+";
-        assert_eq!(set(dash_u).unwrap(), ["--proxy-user", "--user", "-u"]);
+        assert_eq!(
+            set(dash_u).unwrap(),
+            [
+                "--proxy-user ",
+                "--proxy-user=",
+                "--user ",
+                "--user=",
+                "-u ",
+                "-u="
+            ]
+        );
         let email = r"\b[A-Za-z0-9._%+-]+(?:@|%40|%2540|\\u0040|&#64;|&#x40;)([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b";
         assert_eq!(
             set(email).unwrap(),
@@ -328,7 +357,15 @@ mod tests {
         }
         // A letter in every case is the letter, searched for in any case.
         assert_eq!(set(r"(?i)token").unwrap(), ["token"]);
-        assert_eq!(set(r"(?i)(?:basic|bearer)\s").unwrap(), ["basic", "bearer"]);
+        assert_eq!(
+            set(r"(?i)(?:basic|bearer)x").unwrap(),
+            ["basicx", "bearerx"]
+        );
+        // A run goes on into how a repetition starts.
+        assert_eq!(
+            set(r"\b(?i:key|auth)[ \t]+\w{10,}").unwrap(),
+            ["auth\t", "auth ", "key\t", "key "]
+        );
         // What may be absent does not count; what must be there does.
         assert_eq!(set(r"(?:abc)?def*").unwrap(), ["de"]);
     }
