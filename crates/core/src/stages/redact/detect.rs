@@ -70,24 +70,13 @@ fn replace_some(
     s: &str,
     mut with: impl FnMut(&Captures) -> Option<String>,
 ) -> Option<String> {
-    // The text is only copied once a match is replaced: most matches are kept (a path, a
-    // word that is not a credential), and most texts have none.
-    let mut out = String::new();
-    let mut last = 0;
-    let mut changed = false;
-    for c in re.captures_iter(s) {
-        if let Some(r) = with(&c) {
-            changed = true;
-            let m = c.get(0).expect("group 0 is the match");
-            out.push_str(&s[last..m.start()]);
-            out.push_str(&r);
-            last = m.end();
-        }
-    }
-    changed.then(|| {
-        out.push_str(&s[last..]);
-        out
-    })
+    splice(
+        s,
+        re.captures_iter(s).filter_map(|c| {
+            let r = with(&c)?;
+            Some((c.get(0)?.range(), r))
+        }),
+    )
 }
 
 /// [`replace_some`] over ranges of `s` found otherwise.
@@ -96,16 +85,29 @@ fn replace_ranges(
     found: &[std::ops::Range<usize>],
     mut with: impl FnMut(&str) -> Option<String>,
 ) -> Option<String> {
+    splice(
+        s,
+        found
+            .iter()
+            .filter_map(|m| Some((m.clone(), with(&s[m.clone()])?))),
+    )
+}
+
+/// `s` with each range (in order, apart) replaced by its text; `None` when there is none. The
+/// text is only copied once something is replaced: most matches are kept (a path, a word that
+/// is not a credential), and most texts have none.
+fn splice(
+    s: &str,
+    edits: impl Iterator<Item = (std::ops::Range<usize>, String)>,
+) -> Option<String> {
     let mut out = String::new();
     let mut last = 0;
     let mut changed = false;
-    for m in found {
-        if let Some(r) = with(&s[m.clone()]) {
-            changed = true;
-            out.push_str(&s[last..m.start]);
-            out.push_str(&r);
-            last = m.end;
-        }
+    for (m, r) in edits {
+        changed = true;
+        out.push_str(&s[last..m.start]);
+        out.push_str(&r);
+        last = m.end;
     }
     changed.then(|| {
         out.push_str(&s[last..]);

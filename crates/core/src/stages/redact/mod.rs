@@ -288,7 +288,8 @@ impl Redactor {
         let core = &self.core;
         // Each pattern alone: most have a literal part (`ghp_`, `AIza`, `-----BEGIN`) that
         // the regex engine finds with a vectorized substring search, faster than one automaton
-        // for the whole pack.
+        // for the whole pack; the others are skipped where the literals their matches need
+        // are absent (see `needs`).
         for p in &core.patterns {
             if p.guarded.is_match(&out) {
                 out = p
