@@ -5,7 +5,9 @@
 //! address before its `@`): those ran at under 1 GB/s over every string of every sample.
 //!
 //! The check is exact: a set is only made where the syntax proves it necessary, and a pattern
-//! without one (case-insensitive words, classes alone) is searched as before.
+//! without one (classes alone, optional parts, too many literals) is searched as before. A
+//! letter in every case is searched for without regard to ASCII case, and only in ASCII texts
+//! (see [`class`]).
 
 use aho_corasick::AhoCorasick;
 use regex::Regex;
@@ -41,14 +43,15 @@ impl Guarded {
 /// A literal set every match of a pattern contains.
 #[derive(Clone, Debug)]
 pub struct Needs {
-    /// A byte of each literal (its rarest; both cases of a letter when folded), in threes: a text with none
-    /// of them holds no literal, and `memchr3` says so at memory speed (the multi-literal
-    /// search alone ran at under 1 GB/s on some sets).
+    /// A byte of each literal (its rarest; both cases of a letter when folded), in threes: a
+    /// text with none of them holds no literal, and `memchr3` says so at memory speed (the
+    /// multi-literal search alone ran at under 1 GB/s on some sets).
     bytes: Vec<Vec<u8>>,
     /// The literals (matched without regard to ASCII case when folded).
     search: AhoCorasick,
-    /// The set stands for letters in every case, some not ASCII (`(?i)k` is also the Kelvin
-    /// sign): it is only searched for in ASCII texts.
+    /// The pattern reads a letter in every case somewhere, some not ASCII (`(?i)k` is also the
+    /// Kelvin sign): the set is only searched for in ASCII texts. (Set for the whole pattern,
+    /// not only the part the set came from: looser, never wrong.)
     folded: bool,
 }
 

@@ -288,8 +288,9 @@ pub async fn conclude(
         judged.resolved,
     );
     report.totals.clusters_unsampled = unsampled;
-    // The report holds the samples it prints: the clusters' own are not needed again, and
-    // freeing them now keeps them from adding to the redaction's memory.
+    // The report holds the samples it prints: the clusters' own are not needed again. Their
+    // texts are shared with the mergeable section's clusters; dropped here, each is freed as
+    // soon as redaction replaces it there (or now, when there is no mergeable section).
     for c in &mut agg.clusters {
         c.samples = Vec::new();
     }

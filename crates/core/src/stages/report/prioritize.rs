@@ -289,11 +289,6 @@ impl Prioritizer {
         (p, name, title, labels, expected)
     }
 
-    /// Judges and renders every cluster, most urgent first.
-    pub fn run(&self, agg: &Aggregate) -> Vec<ClusterReport> {
-        self.run_with(agg, &std::collections::HashMap::new())
-    }
-
     /// Judges and renders every cluster with its trend (`trends`: cluster id → trend; a
     /// cluster without one has none), most urgent first.
     pub fn run_with(
