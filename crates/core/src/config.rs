@@ -139,8 +139,8 @@ impl Default for PubsubConfig {
     }
 }
 
-/// Largest `source.max_entry_kib`: 1 GiB (entries are addressed with 32-bit offsets).
-pub const MAX_ENTRY_KIB_LIMIT: u64 = 1 << 20;
+/// Largest `source.max_entry_kib`: just under 1 GiB (spans of entries have 30 bits of length).
+pub const MAX_ENTRY_KIB_LIMIT: u64 = (1 << 20) - 1;
 /// Largest `source.max_depth`: serde_json refuses deeper values.
 pub const MAX_DEPTH_LIMIT: u32 = 127;
 

@@ -14,31 +14,58 @@ use crate::model::time::Timestamp;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Str {
     start: u32,
-    /// Length in bytes; the top bit says the span lives in the arena.
+    /// Length in bytes; the top bit says the span lives in the arena, the next one that its
+    /// bytes of the buffer were valid UTF-8 when it was made (see [`Str::text`]).
     len: u32,
 }
 
 const ARENA_BIT: u32 = 1 << 31;
+const TEXT_BIT: u32 = 1 << 30;
+/// Spans are shorter than this (`source.max_entry_kib` keeps entries under 1 GiB).
+const MAX_LEN: usize = TEXT_BIT as usize;
 
 impl Str {
     pub const EMPTY: Str = Str { start: 0, len: 0 };
 
+    /// Bytes of the buffer, not known to be UTF-8: [`Batch::str`] validates them on every
+    /// read (an entry whose bytes were repaired, a bad entry).
     pub fn raw(range: Range<usize>) -> Str {
+        debug_assert!(range.end - range.start < MAX_LEN);
         Str {
             start: range.start as u32,
             len: (range.end - range.start) as u32,
         }
     }
 
+    /// Text borrowed from `buf`, the buffer of the batch the span will be read from: `text` is a
+    /// `&str` (so valid UTF-8) lying inside `buf`. None when it does not lie inside `buf`. The
+    /// span is read back without validating its bytes a second time.
+    pub fn text(buf: &[u8], text: &str) -> Option<Str> {
+        let p = text.as_ptr() as usize;
+        let b = buf.as_ptr() as usize;
+        if p < b || p + text.len() > b + buf.len() || text.len() >= MAX_LEN {
+            return None;
+        }
+        Some(Str {
+            start: (p - b) as u32,
+            len: text.len() as u32 | TEXT_BIT,
+        })
+    }
+
     pub fn arena(range: Range<usize>) -> Str {
+        debug_assert!(range.end - range.start < MAX_LEN);
         Str {
             start: range.start as u32,
             len: (range.end - range.start) as u32 | ARENA_BIT,
         }
     }
 
+    fn len(self) -> usize {
+        (self.len & !(ARENA_BIT | TEXT_BIT)) as usize
+    }
+
     pub fn is_empty(self) -> bool {
-        self.len & !ARENA_BIT == 0
+        self.len() == 0
     }
 }
 
@@ -272,24 +299,31 @@ impl Flaw {
 }
 
 impl Batch {
-    /// The text behind a span. Spans are only ever made from valid UTF-8 (see `parse`); invalid
-    /// bytes make this return the empty string rather than panic.
+    /// The text behind a span. Text spans ([`Str::text`]) were validated when they were made;
+    /// other spans of the buffer are validated here, and invalid bytes give the empty string
+    /// rather than a panic.
     pub fn str(&self, s: Str) -> &str {
-        let len = (s.len & !ARENA_BIT) as usize;
+        let len = s.len();
         let start = s.start as usize;
         if s.len & ARENA_BIT != 0 {
-            self.arena.get(start..start + len).unwrap_or("")
-        } else {
-            self.buf
-                .get(start..start + len)
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or("")
+            return self.arena.get(start..start + len).unwrap_or("");
         }
+        let Some(bytes) = self.buf.get(start..start + len) else {
+            return "";
+        };
+        if s.len & TEXT_BIT != 0 {
+            debug_assert!(std::str::from_utf8(bytes).is_ok());
+            // SAFETY: a text span is only made by `Str::text`, over the bytes of a `&str` that
+            // lay inside this batch's buffer, and the buffer is never written once shared
+            // (`Arc<Vec<u8>>`): the bytes are the same valid UTF-8.
+            return unsafe { std::str::from_utf8_unchecked(bytes) };
+        }
+        simdutf8::basic::from_utf8(bytes).unwrap_or("")
     }
 
     /// Raw bytes behind a span of the buffer.
     pub fn bytes(&self, s: Str) -> &[u8] {
-        let len = (s.len & !ARENA_BIT) as usize;
+        let len = s.len();
         let start = s.start as usize;
         if s.len & ARENA_BIT != 0 {
             self.arena.as_bytes().get(start..start + len).unwrap_or(&[])
@@ -333,6 +367,37 @@ mod tests {
         assert_eq!(b.str(a), "unescaped \"x\"");
         assert!(!a.is_empty());
         assert!(Str::EMPTY.is_empty());
+    }
+
+    #[test]
+    fn text_spans_lie_inside_their_buffer_and_read_back_the_same() {
+        let buf = "na\u{ef}ve \u{1f600} text".as_bytes().to_vec();
+        let whole = std::str::from_utf8(&buf).unwrap();
+        let emoji = &whole[7..11];
+        let span = Str::text(&buf, emoji).unwrap();
+        let b = Batch {
+            buf: Arc::new(buf.clone()),
+            ..Default::default()
+        };
+        assert_eq!(b.str(span), "\u{1f600}");
+        assert_eq!(b.bytes(span), "\u{1f600}".as_bytes());
+        assert!(!span.is_empty());
+        // The same range made as a raw span reads the same (validated on reading).
+        assert_eq!(b.str(Str::raw(7..11)), "\u{1f600}");
+        // Text from elsewhere is not a span of this buffer.
+        assert_eq!(Str::text(&buf, "elsewhere"), None);
+        assert_eq!(Str::text(&buf[..8], emoji), None);
+    }
+
+    #[test]
+    fn raw_spans_over_invalid_utf8_read_as_empty() {
+        let b = Batch {
+            buf: Arc::new(b"ok \xff\xfe bytes".to_vec()),
+            ..Default::default()
+        };
+        assert_eq!(b.str(Str::raw(0..2)), "ok");
+        assert_eq!(b.str(Str::raw(3..5)), "");
+        assert_eq!(b.bytes(Str::raw(3..5)), b"\xff\xfe");
     }
 }
 

@@ -313,10 +313,8 @@ impl Spans<'_> {
         if s.is_empty() {
             return Str::EMPTY;
         }
-        let p = s.as_ptr() as usize;
-        let b = self.buf.as_ptr() as usize;
-        if p >= b && p + s.len() <= b + self.buf.len() {
-            return Str::raw(p - b..p - b + s.len());
+        if let Some(span) = Str::text(self.buf, s) {
+            return span;
         }
         let start = self.arena.len();
         self.arena.push_str(s);
@@ -560,12 +558,16 @@ pub fn parse_batch(batch: &mut Batch) {
             });
             continue;
         }
-        let result = match std::str::from_utf8(raw_bytes) {
-            Ok(text) => parse_entry(text, &mut spans),
+        // The entry's only UTF-8 validation: its spans are read back unchecked (`Str::text`).
+        let (result, raw) = match simdutf8::basic::from_utf8(raw_bytes) {
+            Ok(text) => (
+                parse_entry(text, &mut spans),
+                Str::text(&buf, text).unwrap_or(raw),
+            ),
             Err(_) => {
                 repaired += 1;
                 let fixed = String::from_utf8_lossy(raw_bytes).into_owned();
-                parse_entry(&fixed, &mut spans)
+                (parse_entry(&fixed, &mut spans), raw)
             }
         };
         match result {
