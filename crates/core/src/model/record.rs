@@ -40,7 +40,7 @@ impl Str {
     /// Text borrowed from `buf`, the buffer of the batch the span will be read from: `text` is a
     /// `&str` (so valid UTF-8) lying inside `buf`. None when it does not lie inside `buf`. The
     /// span is read back without validating its bytes a second time.
-    pub fn text(buf: &[u8], text: &str) -> Option<Str> {
+    pub(crate) fn text(buf: &[u8], text: &str) -> Option<Str> {
         let p = text.as_ptr() as usize;
         let b = buf.as_ptr() as usize;
         if p < b || p + text.len() > b + buf.len() || text.len() >= MAX_LEN {
