@@ -313,9 +313,11 @@ impl Batch {
         };
         if s.len & TEXT_BIT != 0 {
             debug_assert!(std::str::from_utf8(bytes).is_ok());
-            // SAFETY: a text span is only made by `Str::text`, over the bytes of a `&str` that
-            // lay inside this batch's buffer, and the buffer is never written once shared
-            // (`Arc<Vec<u8>>`): the bytes are the same valid UTF-8.
+            // SAFETY: a text span is only made by `Str::text` (crate-private, called by the
+            // parse stage alone) over the bytes of a `&str` lying inside this batch's buffer;
+            // a record's spans are read only with the batch that holds the record; and the
+            // buffer is never written once shared (an `Arc<Vec<u8>>`, never `get_mut`): the
+            // bytes are the same valid UTF-8.
             return unsafe { std::str::from_utf8_unchecked(bytes) };
         }
         simdutf8::basic::from_utf8(bytes).unwrap_or("")
