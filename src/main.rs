@@ -479,6 +479,10 @@ struct BenchArgs {
 struct ParseOnlyArgs {
     #[command(flatten)]
     config: ConfigArg,
+    /// Read entries as `gardener run` does (the common entry by hand) instead of with
+    /// serde_json alone, as the floor does: measures the parse stage's own speed.
+    #[arg(long)]
+    fast_reader: bool,
     /// Input file.
     file: PathBuf,
 }
@@ -610,7 +614,12 @@ fn main() -> ExitCode {
                     );
                 }
             };
-            match gardener_devtools::bench::parse_only(&file, &cfg) {
+            let reader = if args.fast_reader {
+                gardener_core::stages::parse::Reader::Fast
+            } else {
+                gardener_core::stages::parse::Reader::SerdeJson
+            };
+            match gardener_devtools::bench::parse_only(&file, &cfg, reader) {
                 Ok(p) => {
                     println!(
                         "{} bytes, {} entries: {} parsed, {} bad",

@@ -1,5 +1,6 @@
 //! The parser: any bytes, as one entry and as a whole input, give a record or a bad entry with a
-//! reason; read = processed + bad (see `gardener_devtools::fuzzing::parse`).
+//! reason; read = processed + bad; the hand-written reader and serde_json agree (see
+//! `gardener_devtools::fuzzing::parse`).
 
 #![no_main]
 

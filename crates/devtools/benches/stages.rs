@@ -1,7 +1,8 @@
 //! Each stage on its own, one core, on `gardener gen` output generated once per bench run:
 //!
 //! - `split`: the source's array splitter over a pretty-printed gcloud array in memory (MB/s);
-//! - `parse`: the parse stage (`parse_batch`) on batches of split entries (MB/s and entries/s),
+//! - `parse`: the parse stage (`parse_batch_with`) on batches of split entries (MB/s and
+//!   entries/s), with its hand-written reader and with serde_json alone (the floor's reader),
 //!   and the same typed extraction of the needed fields with serde_json and with simd-json
 //!   (its input is copied first, since simd-json rewrites it; its `Buffers` are reused);
 //! - `aggregate`: one aggregate shard adding parsed, fingerprinted batches (entries/s).
@@ -21,6 +22,7 @@ use gardener_core::config::{Config, InputFormat};
 use gardener_core::model::record::{Batch, EntrySpan};
 use gardener_core::stages::aggregate::{AggregateSettings, Shard};
 use gardener_core::stages::fingerprint::{Fingerprinter, Masker};
+use gardener_core::stages::parse::{Reader, parse_batch_with};
 use gardener_core::stages::source::{Limits, Splitter};
 use gardener_devtools::generator::{GenFormat, GenOptions, generate};
 
@@ -172,14 +174,19 @@ fn parse(c: &mut Criterion) {
     let entries: u64 = all.iter().map(|b| b.spans.len() as u64).sum();
     let mut g = c.benchmark_group("parse");
     g.throughput(Throughput::Bytes(bytes));
-    g.bench_function("stage (parse_batch, serde_json)", |b| {
-        b.iter(|| {
-            for batch in &mut all {
-                batch.arena.clear();
-                gardener_core::stages::parse::parse_batch(batch);
-            }
-        })
-    });
+    for (name, reader) in [
+        ("stage (parse_batch, fast reader)", Reader::Fast),
+        ("stage (parse_batch, serde_json)", Reader::SerdeJson),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for batch in &mut all {
+                    batch.arena.clear();
+                    parse_batch_with(batch, reader);
+                }
+            })
+        });
+    }
     // The same entries as separate byte slices.
     let raw: Vec<&[u8]> = all
         .iter()

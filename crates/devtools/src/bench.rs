@@ -6,8 +6,10 @@
 //! memory (`wait4`): `gardener run` as users run it (worklog and JSON report written), and the
 //! one-core *parse-only baseline* (`gardener parse-only`, hidden): the source's splitter in its
 //! exact mode (every byte of every entry scanned for brackets and strings, never line by line;
-//! see [`Splitter::exact`]) and the parse stage's own `parse_batch` on one thread, nothing else. Numbers are printed, never
-//! asserted.
+//! see [`Splitter::exact`]) and the parse stage's own `parse_batch_with` on one thread, nothing
+//! else, every entry read by serde_json's typed, borrowed deserialiser (`Reader::SerdeJson`, as
+//! issue 15 defines the floor; the pipeline itself reads the common entry by hand). Numbers are
+//! printed, never asserted.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::generator::{GenFormat, GenOptions, generate};
 use gardener_core::config::Config;
 use gardener_core::model::record::{Batch, EntrySpan, Flaw};
+use gardener_core::stages::parse::{Reader, parse_batch_with};
 use gardener_core::stages::source::{Found, Splitter};
 
 /// What the parse-only baseline read.
@@ -33,8 +36,14 @@ pub struct ParseOnly {
 
 /// The parse-only baseline: reads `input` in `pipeline.read_block_kib` blocks, splits it with the
 /// source's [`Splitter`] in its exact mode and parses batches of `pipeline.batch_size` entries with
-/// [`gardener_core::stages::parse::parse_batch`], all on the calling thread.
-pub fn parse_only(input: &std::fs::File, cfg: &Config) -> std::io::Result<ParseOnly> {
+/// [`gardener_core::stages::parse::parse_batch_with`], all on the calling thread. The floor
+/// reads with `Reader::SerdeJson` (serde_json's however the pipeline reads); `Reader::Fast`
+/// measures the parse stage as `gardener run` has it.
+pub fn parse_only(
+    input: &std::fs::File,
+    cfg: &Config,
+    reader: Reader,
+) -> std::io::Result<ParseOnly> {
     let block = cfg.pipeline.read_block_kib * 1024;
     let batch_size = cfg.pipeline.batch_size;
     let mut splitter = Splitter::exact(
@@ -89,7 +98,7 @@ pub fn parse_only(input: &std::fs::File, cfg: &Config) -> std::io::Result<ParseO
                 spans,
                 ..Default::default()
             };
-            gardener_core::stages::parse::parse_batch(&mut batch);
+            parse_batch_with(&mut batch, reader);
             out.records += batch.records.len() as u64;
             out.bad += batch.bad.len() as u64;
         }
@@ -363,7 +372,7 @@ mod tests {
         // Small blocks and batches: entries span blocks and batches are cut many times.
         cfg.pipeline.read_block_kib = 7;
         cfg.pipeline.batch_size = 100;
-        let got = parse_only(&file_of(&data), &cfg).unwrap();
+        let got = parse_only(&file_of(&data), &cfg, Reader::SerdeJson).unwrap();
         assert_eq!(got.bytes, data.len() as u64);
         assert_eq!(got.entries, 3000);
         assert_eq!(got.records + got.bad, 3000);
@@ -374,7 +383,7 @@ mod tests {
     fn parse_only_counts_bad_entries() {
         // `textPayload: 5` is read as text; an entry with no message is bad.
         let data = b"[{\"textPayload\": \"a\"}, {\"textPayload\": 5}, {\"severity\": \"ERROR\"}]";
-        let got = parse_only(&file_of(data), &Config::default()).unwrap();
+        let got = parse_only(&file_of(data), &Config::default(), Reader::SerdeJson).unwrap();
         assert_eq!((got.entries, got.records, got.bad), (3, 2, 1));
     }
 

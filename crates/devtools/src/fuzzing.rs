@@ -6,9 +6,9 @@
 use std::sync::{Arc, OnceLock};
 
 use gardener_core::config::{Config, InputFormat};
-use gardener_core::model::record::{Batch, EntrySpan, Flaw};
+use gardener_core::model::record::{Batch, EntrySpan, Flaw, Record};
 use gardener_core::stages::fingerprint::{Fingerprinter, Masker, fingerprint_message};
-use gardener_core::stages::parse::parse_batch;
+use gardener_core::stages::parse::{Reader, parse_batch_with};
 use gardener_core::stages::source::{HEAD_BYTES, Limits, Splitter, split_pieces};
 
 /// Reads fuzz bytes as settings plus an input: byte 0 picks the size limit, byte 1 the depth
@@ -122,7 +122,7 @@ pub fn split_and_parse(input: &[u8], limits: Limits) -> Counts {
         spans,
         ..Default::default()
     };
-    parse_batch(&mut batch);
+    parse_batch_with(&mut batch, Reader::Fast);
     Fingerprinter::new(Arc::clone(masker())).batch(&mut batch);
     for r in &batch.records {
         // Every text field resolves (to text, or empty), never panics.
@@ -144,23 +144,74 @@ pub fn split_and_parse(input: &[u8], limits: Limits) -> Counts {
 }
 
 /// Parser: any bytes as one entry, and as a whole input, give a record or a bad entry with a
-/// reason, never a panic; read = processed + bad.
+/// reason, never a panic; read = processed + bad; the hand-written reader and serde_json give
+/// the same result.
 pub fn parse(data: &[u8]) {
     let s = Setup::from_bytes(data);
-    let mut batch = Batch {
-        seq: 1,
-        buf: Arc::new(s.input.to_vec()),
-        spans: vec![EntrySpan {
-            range: (0, s.input.len() as u32),
-            entry_no: 1,
-            offset: 0,
-            flaw: Flaw::None,
-        }],
-        ..Default::default()
+    let one_entry = |reader| {
+        let mut batch = Batch {
+            seq: 1,
+            buf: Arc::new(s.input.to_vec()),
+            spans: vec![EntrySpan {
+                range: (0, s.input.len() as u32),
+                entry_no: 1,
+                offset: 0,
+                flaw: Flaw::None,
+            }],
+            ..Default::default()
+        };
+        parse_batch_with(&mut batch, reader);
+        assert_eq!(batch.records.len() + batch.bad.len(), 1);
+        outcome(&batch)
     };
-    parse_batch(&mut batch);
-    assert_eq!(batch.records.len() + batch.bad.len(), 1);
+    // The hand-written reader and serde_json agree on every input: the same record, or the
+    // same reason for a bad entry.
+    assert_eq!(
+        one_entry(Reader::Fast),
+        one_entry(Reader::SerdeJson),
+        "the readers differ"
+    );
     split_and_parse(s.input, s.limits);
+}
+
+/// A parsed one-entry batch as text: the record with every text resolved and the count of
+/// ignored fields, or the bad entry's reason.
+fn outcome(b: &Batch) -> String {
+    match b.records.first() {
+        Some(r) => format!("{} ignored {}", record_text(b, r), b.ignored_fields),
+        None => format!("bad: {}", b.bad[0].reason),
+    }
+}
+
+fn record_text(b: &Batch, r: &Record) -> String {
+    let s = |x| b.str(x).to_string();
+    let texts = [
+        r.raw,
+        r.insert_id,
+        r.resource_type,
+        r.service,
+        r.revision,
+        r.log_name,
+        r.message,
+        r.module,
+        r.function,
+        r.line,
+        r.file,
+        r.trace,
+        r.labels,
+    ]
+    .map(s);
+    let http = r.http.map(|h| {
+        (
+            s(h.method),
+            s(h.url),
+            h.status,
+            h.latency_us,
+            s(h.user_agent),
+        )
+    });
+    let rest = (r.timestamp, r.severity, r.severity_from_text, http);
+    format!("{texts:?} {rest:?}")
 }
 
 /// The masker with the built-in pack.

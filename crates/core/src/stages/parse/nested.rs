@@ -144,7 +144,8 @@ fn rendered<'a>(v: Value) -> Message<'a> {
     Message(Cow::Owned(v.to_string()))
 }
 
-/// Implements [`Fields`] for a struct of optional fields, each named by its JSON key.
+/// Implements [`Fields`] (serde_json's path) and `fast::FastFields` (the hand-written reader's)
+/// for a struct of optional fields, each named by its JSON key.
 macro_rules! fields {
     ($ty:ident { $($field:ident: $key:literal),* $(,)? }) => {
         impl<'de: 'a, 'a> $crate::stages::parse::nested::Fields<'de> for $ty<'a> {
@@ -158,6 +159,20 @@ macro_rules! fields {
                     _ => return Ok(false),
                 }
                 Ok(true)
+            }
+        }
+
+        impl<'a> $crate::stages::parse::fast::FastFields<'a> for $ty<'a> {
+            fn fast_field(
+                &mut self,
+                key: &str,
+                c: &mut $crate::stages::parse::fast::Cursor<'a>,
+            ) -> Option<bool> {
+                match key {
+                    $($key => self.$field = $crate::stages::parse::fast::Read::read(c)?,)*
+                    _ => return Some(false),
+                }
+                Some(true)
             }
         }
     };
