@@ -960,6 +960,10 @@ pub struct ClusterReport {
     /// as a `serde_json::Value` prints (see `redact::sample::printed`). Held as text: a parsed
     /// tree of every sample was a sixth of a 1M-entry run's memory.
     pub samples: Vec<Box<serde_json::value::RawValue>>,
+    /// The raw entries of the samples still to print: set when the report is assembled, turned
+    /// into `samples` (printed and redacted in one walk over each text) before it is written.
+    #[serde(skip)]
+    pub sample_texts: Vec<Arc<str>>,
     pub http: Option<HttpReport>,
     /// Entries per second of event time (Unix seconds) within reach of the largest window: how
     /// the GitHub sink counts entries newer than what it last reported.

@@ -25,18 +25,27 @@ const MAX_CLASS: usize = 4;
 pub struct Guarded {
     pub re: Regex,
     needs: Option<Needs>,
+    /// The length of the shortest match, in bytes: a shorter text cannot match (most strings
+    /// of a sample entry are shorter than any credential).
+    min_len: usize,
 }
 
 impl Guarded {
     pub fn new(re: Regex) -> Guarded {
         let needs = Needs::of(re.as_str());
-        Guarded { re, needs }
+        let min_len = regex_syntax::parse(re.as_str())
+            .ok()
+            .and_then(|hir| hir.properties().minimum_len())
+            .unwrap_or(0);
+        Guarded { re, needs, min_len }
     }
 
-    /// Whether `text` matches; `false` without running the expression when `text` holds none
-    /// of the literals.
+    /// Whether `text` matches; `false` without running the expression when `text` is shorter
+    /// than any match or holds none of the literals.
     pub fn is_match(&self, text: &str) -> bool {
-        self.needs.as_ref().is_none_or(|n| n.may_match(text)) && self.re.is_match(text)
+        text.len() >= self.min_len
+            && self.needs.as_ref().is_none_or(|n| n.may_match(text))
+            && self.re.is_match(text)
     }
 }
 

@@ -434,7 +434,8 @@ fn sample_clusters(
         }
         let own = crate::stages::fingerprint::parse_id(&c.id).and_then(|id| samples.get(&id));
         if let Some(own) = own {
-            c.samples = own.iter().map(|s| sample::printed(&s.raw)).collect();
+            // Printed later, with redaction, in one walk over each text (see `redact`).
+            c.sample_texts = own.iter().map(|s| Arc::clone(&s.raw)).collect();
         }
     }
     left_out
@@ -451,7 +452,7 @@ fn drop_raw_samples(
 ) {
     let without: std::collections::HashSet<Option<u64>> = shown
         .iter()
-        .filter(|c| c.samples.is_empty())
+        .filter(|c| c.sample_texts.is_empty())
         .map(|c| crate::stages::fingerprint::parse_id(&c.id))
         .collect();
     for r in raw {
@@ -617,7 +618,10 @@ fn mergeable_section(
 fn redact(cfg: &Config, finisher: &Finisher, report: &mut Report) -> Option<Report> {
     let redactors = &finisher.redactors;
     if cfg.redact.reports {
+        // Prints the samples too, each redacted as it is printed.
         redactors.reports.report(report);
+    } else {
+        print_samples(report);
     }
     let personal = &cfg.redact.personal;
     if finisher.github.is_some() && (!cfg.redact.reports || personal.github != personal.reports) {
@@ -630,6 +634,15 @@ fn redact(cfg: &Config, finisher: &Finisher, report: &mut Report) -> Option<Repo
         return Some(p);
     }
     None
+}
+
+/// Prints the report's samples (see `ClusterReport::sample_texts`) without redaction.
+fn print_samples(report: &mut Report) {
+    for c in &mut report.clusters {
+        let texts = std::mem::take(&mut c.sample_texts);
+        c.samples
+            .extend(texts.iter().map(|raw| sample::printed(raw)));
+    }
 }
 
 /// The GitHub sink: its plan or actions go into the report. Returns, per cluster, whether its
