@@ -20,9 +20,13 @@ pub fn write(report: &Report, path: &str) -> Result<(), SinkError> {
         error,
     };
     replace(path, false, |w| {
-        let mut ser = serde_json::Serializer::with_formatter(&mut *w, Outline::default());
+        // Buffered here, in a writer of a known type: the serializer's many small writes are
+        // then inlined copies, not calls through `dyn Write`.
+        let mut w = io::BufWriter::with_capacity(1 << 20, w);
+        let mut ser = serde_json::Serializer::with_formatter(&mut w, Outline::default());
         serde::Serialize::serialize(report, &mut ser)?;
-        w.write_all(b"\n")
+        w.write_all(b"\n")?;
+        w.flush()
     })
     .map_err(err)
 }
