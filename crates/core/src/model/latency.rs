@@ -29,6 +29,13 @@ pub fn latency_histogram() -> Histogram<u64> {
     Histogram::new(2).expect("2 significant digits is valid")
 }
 
+/// An empty latency histogram kept to ask where its buckets lie: a bucket's bounds are
+/// arithmetic on the lowest value and the digits, the same in every latency histogram.
+fn buckets() -> &'static Histogram<u64> {
+    static BUCKETS: std::sync::OnceLock<Histogram<u64>> = std::sync::OnceLock::new();
+    BUCKETS.get_or_init(latency_histogram)
+}
+
 /// Request latencies in µs, each clamped to `1..=LATENCY_MAX_US`.
 #[derive(Clone, Debug)]
 pub enum Latency {
@@ -107,6 +114,66 @@ impl Latency {
         self.len() == 0
     }
 
+    /// The value at each quantile, as [`Histogram::value_at_quantile`] gives it (the highest
+    /// value of the bucket the quantile falls in; 0 when empty), without building a histogram
+    /// of few values.
+    pub fn quantiles<const N: usize>(&self, quantiles: [f64; N]) -> [u64; N] {
+        let Latency::Few(values) = self else {
+            let h = self.histogram();
+            return quantiles.map(|q| h.value_at_quantile(q));
+        };
+        let mut sorted = values.clone();
+        sorted.sort_unstable();
+        quantiles.map(|q| {
+            // As hdrhistogram counts: the ceiling of the quantile's share, at least one.
+            let q = q.min(1.0);
+            let rank = ((q * sorted.len() as f64).ceil() as usize).max(1);
+            sorted.get(rank - 1).map_or(0, |&v| {
+                let v = u64::from(v);
+                if q == 0.0 {
+                    buckets().lowest_equivalent(v)
+                } else {
+                    buckets().highest_equivalent(v)
+                }
+            })
+        })
+    }
+
+    /// The highest value recorded, as [`Histogram::max`] gives it (its bucket's highest; 0 when
+    /// empty).
+    pub fn max(&self) -> u64 {
+        match self {
+            Latency::Few(values) => values
+                .iter()
+                .max()
+                .map_or(0, |&v| buckets().highest_equivalent(u64::from(v))),
+            Latency::Many(h) => h.max(),
+        }
+    }
+
+    /// The recorded buckets as `(highest value, count)`, lowest first, as the histogram's
+    /// `iter_recorded` gives them.
+    fn recorded(&self) -> Vec<(u64, u64)> {
+        let Latency::Few(values) = self else {
+            let h = self.histogram();
+            return h
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect();
+        };
+        let mut sorted = values.clone();
+        sorted.sort_unstable();
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for v in sorted {
+            let top = buckets().highest_equivalent(u64::from(v));
+            match out.last_mut() {
+                Some((last, n)) if *last == top => *n += 1,
+                _ => out.push((top, 1)),
+            }
+        }
+        out
+    }
+
     /// The counts as a histogram (built for the moment while the values are few).
     pub fn histogram(&self) -> Cow<'_, Histogram<u64>> {
         match self {
@@ -133,11 +200,7 @@ impl Latency {
 /// As the histogram's recorded `[[value, count], ...]`, whatever the form.
 impl Serialize for Latency {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let h = self.histogram();
-        s.collect_seq(
-            h.iter_recorded()
-                .map(|v| (v.value_iterated_to(), v.count_at_value())),
-        )
+        s.collect_seq(self.recorded())
     }
 }
 
@@ -189,10 +252,37 @@ mod tests {
     fn same(l: &Latency, h: &Histogram<u64>) {
         let lh = l.histogram();
         assert_eq!(*lh, *h);
-        for q in [0.0, 0.5, 0.95, 0.99, 1.0] {
-            assert_eq!(lh.value_at_quantile(q), h.value_at_quantile(q));
-        }
+        let qs = [0.0, 0.001, 0.25, 0.5, 0.95, 0.99, 0.999, 1.0, 1.5];
+        assert_eq!(l.quantiles(qs), qs.map(|q| h.value_at_quantile(q)));
         assert_eq!((lh.max(), lh.min(), l.len()), (h.max(), h.min(), h.len()));
+        assert_eq!(l.max(), h.max());
+        let recorded: Vec<(u64, u64)> = h
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect();
+        assert_eq!(l.recorded(), recorded);
+    }
+
+    /// Percentiles, the highest value and the serialized buckets of few values are the
+    /// histogram's, for any count of values (including none) and any spread.
+    #[test]
+    fn few_values_give_the_histograms_percentiles_and_buckets() {
+        same(&Latency::default(), &latency_histogram());
+        let mut seed = 7u64;
+        for n in [1usize, 2, 3, 7, 20, 99, 100, 101, 500] {
+            let values: Vec<u64> = (0..n)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let spread = [1_000, 100_000, 10_000_000, u64::MAX][(seed >> 60) as usize % 4];
+                    (seed >> 11) % spread
+                })
+                .collect();
+            let (l, h) = both(&values);
+            assert!(matches!(l, Latency::Few(_)));
+            same(&l, &h);
+        }
     }
 
     #[test]

@@ -650,17 +650,16 @@ fn render(
             .iter()
             .map(|(k, v)| (k.to_string(), *v))
             .collect::<BTreeMap<_, _>>(),
-        latency_ms: c
-            .latency_us
-            .as_ref()
-            .map(|l| l.histogram())
-            .map(|h| LatencyReport {
-                p50: h.value_at_quantile(0.50) as f64 / 1000.0,
-                p95: h.value_at_quantile(0.95) as f64 / 1000.0,
-                p99: h.value_at_quantile(0.99) as f64 / 1000.0,
-                max: h.max() as f64 / 1000.0,
-                count: h.len(),
-            }),
+        latency_ms: c.latency_us.as_ref().map(|l| {
+            let [p50, p95, p99] = l.quantiles([0.50, 0.95, 0.99]).map(|us| us as f64 / 1000.0);
+            LatencyReport {
+                p50,
+                p95,
+                p99,
+                max: l.max() as f64 / 1000.0,
+                count: l.len(),
+            }
+        }),
     });
     ClusterReport {
         id: format_id(c.id),
