@@ -2,6 +2,7 @@
 //! ([`record`]), times and durations ([`time`]), what each stage measured ([`stats`]), and what a run is asked to do ([`run`]).
 
 pub mod id;
+pub mod json_text;
 pub mod latency;
 pub mod memory;
 pub mod record;

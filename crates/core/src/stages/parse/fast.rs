@@ -11,8 +11,8 @@
 //! own words — is that path's. It gives up on: any JSON error; a key with escapes; a field read
 //! twice at the top level (serde_json rejects those); a field of another type than a string,
 //! `null` or an object as expected (serde_json keeps or counts those, see `Text`, `Flex`,
-//! `Message`, `Nested`), except plain integers where a `Flex` is expected; `\u` escapes of
-//! surrogates in a string it decodes; nesting deeper than [`DEPTH`]. What it accepts, it must
+//! `Message`, `Nested`), except plain integers where a `Flex` is expected; a `\u` escape of
+//! a surrogate outside a valid pair in a string it decodes; nesting deeper than [`DEPTH`]. What it accepts, it must
 //! accept exactly as serde_json does: strings without raw control characters and with valid
 //! escapes, numbers of JSON's grammar, the literals, whitespace of JSON's four characters, and
 //! nothing after the entry's closing brace but whitespace. The tests compare the two paths on
@@ -22,6 +22,7 @@ use std::borrow::Cow;
 
 use super::nested::{Message, Nested};
 use super::{Entry, Flex, Raw, Text};
+use crate::model::json_text::{decode_escape, escape_len, find_special};
 
 /// Nesting followed before leaving the entry to serde_json (which stops at 128).
 const DEPTH: u32 = 100;
@@ -287,8 +288,8 @@ impl<'a> Cursor<'a> {
                     return Some(Cow::Owned(out));
                 }
                 b'\\' => {
-                    let len = escape_len(&self.bytes[at + 1..])?;
-                    out.push(unescape(&self.text[at + 1..at + 1 + len])?);
+                    let (c, len) = decode_escape(&self.text[at + 1..])?;
+                    out.push(c);
                     run = at + 1 + len;
                 }
                 _ => return None,
@@ -391,103 +392,6 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The length of a valid escape after its backslash (`n`, `"`, `u00e9`...), or `None`.
-fn escape_len(after: &[u8]) -> Option<usize> {
-    match after.first()? {
-        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(1),
-        b'u' => after
-            .get(1..5)?
-            .iter()
-            .all(u8::is_ascii_hexdigit)
-            .then_some(5),
-        _ => None,
-    }
-}
-
-/// The first byte at or after `from` that ends a run of plain string text: a quote, a
-/// backslash or a raw control character. Eight bytes at a time (most strings of an entry are
-/// short: one call of `memchr` costs more than reading them).
-fn find_special(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(chunk) = bytes.get(i..i + 16) {
-        let chunk: &[u8; 16] = chunk.try_into().ok()?;
-        let found = special_mask(chunk);
-        if found != 0 {
-            return Some(i + found.trailing_zeros() as usize);
-        }
-        i += 16;
-    }
-    let tail = bytes.get(i..)?;
-    tail.iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|at| i + at)
-}
-
-/// A bit for every byte of `chunk` that is a quote, a backslash or below 0x20: three vector
-/// compares and one mask move (SSE2, which every x86-64 processor has).
-#[cfg(target_arch = "x86_64")]
-fn special_mask(chunk: &[u8; 16]) -> u32 {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    // SAFETY: SSE2 is part of the x86-64 baseline (every such processor has it), and the
-    // load reads 16 bytes, unaligned, from a reference to 16 bytes.
-    unsafe {
-        let x = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
-        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
-        let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
-        // Below 0x20: the byte is its maximum with 0x1f only when it is at most 0x1f.
-        let low = _mm_set1_epi8(0x1f);
-        let control = _mm_cmpeq_epi8(_mm_max_epu8(x, low), low);
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
-    }
-}
-
-/// The same, eight bytes at a time in a `u64` elsewhere.
-#[cfg(not(target_arch = "x86_64"))]
-fn special_mask(chunk: &[u8; 16]) -> u32 {
-    let half = |b: &[u8]| special_bytes(u64::from_le_bytes(b.try_into().expect("8 bytes")));
-    let (lo, hi) = (half(&chunk[..8]), half(&chunk[8..]));
-    let first = |m: u64| {
-        if m == 0 {
-            0
-        } else {
-            1 << (m.trailing_zeros() / 8)
-        }
-    };
-    // Only the first special byte of each half is exact: enough for its lowest bit.
-    first(lo) | first(hi) << 8
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-const ONES: u64 = u64::MAX / 255;
-
-/// The high bit of every byte of `x` that is a quote, a backslash or below 0x20 (and perhaps
-/// of bytes after the first such byte, never before it: only the lowest bit is to be trusted).
-#[cfg(not(target_arch = "x86_64"))]
-fn special_bytes(x: u64) -> u64 {
-    let zero_in = |v: u64| v.wrapping_sub(ONES) & !v;
-    let quote = zero_in(x ^ (ONES * u64::from(b'"')));
-    let backslash = zero_in(x ^ (ONES * u64::from(b'\\')));
-    let control = x.wrapping_sub(ONES * 0x20) & !x;
-    (quote | backslash | control) & (ONES << 7)
-}
-
-/// The character an escape (checked, without its backslash: `n`, `"`, `u00e9`) stands for;
-/// `None` for a `\u` escape of a surrogate (serde_json pairs or rejects those).
-fn unescape(escape: &str) -> Option<char> {
-    Some(match escape.as_bytes()[0] {
-        b'u' => char::from_u32(u32::from_str_radix(&escape[1..], 16).ok()?)?,
-        b'b' => '\u{8}',
-        b'f' => '\u{c}',
-        b'n' => '\n',
-        b'r' => '\r',
-        b't' => '\t',
-        other => other as char,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -584,7 +488,7 @@ mod tests {
     "trace": "projects/orchard-prod/traces/086d3807c53718d1"
   }"#;
 
-    const PAYLOAD: &str = r#"{"insertId":"a1","jsonPayload":{"context":{"nested":[1,2.5,-3e+7,true,false,null,{"k":"v\u00e9"}],"s":"\ud83d\ude00"},"labels":{"function":"handle","line":1619,"module":"app.routes"},"message":"Payment failed: {\"code\": 502, \"detail\": \"upstream\\ttimeout\"} \u00e9\n  at x","timestamp":"2025-09-14T02:57:03+00:00"},"resource":{"type":"cloud_function","labels":{"function_name":"pay"}},"severity":"ERROR","sourceLocation":{"file":"pay.py","line":"42","function":"charge"},"timestamp":"2025-09-14T02:57:03.399376Z"}"#;
+    const PAYLOAD: &str = r#"{"insertId":"a1","jsonPayload":{"context":{"nested":[1,2.5,-3e+7,true,false,null,{"k":"v\u00e9"}],"s":"\ud83d\ude00"},"labels":{"function":"handle","line":1619,"module":"app.routes"},"message":"Payment failed: {\"code\": 502, \"detail\": \"upstream\\ttimeout\"} \u00e9 \ud83d\ude00\n  at x","timestamp":"2025-09-14T02:57:03+00:00"},"resource":{"type":"cloud_function","labels":{"function_name":"pay"}},"severity":"ERROR","sourceLocation":{"file":"pay.py","line":"42","function":"charge"},"timestamp":"2025-09-14T02:57:03.399376Z"}"#;
 
     const TEXT: &str = "{\"textPayload\": \"\\u001b[31m2025-09-14 02:57:03,399 ERROR [app.db] db.py:88 connection refused\\u001b[0m\", \"severity\": null, \"resource\": {\"type\": \"k8s_container\", \"labels\": {\"container_name\": \"api\", \"namespace_name\": \"prod\"}}, \"protoPayload\": null, \"trace\": null}";
 

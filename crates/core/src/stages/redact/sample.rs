@@ -186,7 +186,7 @@ impl<'a> Walk<'a, '_> {
             return None;
         }
         if escaped {
-            let text = serde_json::from_str::<String>(&self.src[start..=i]).ok()?;
+            let text = crate::model::json_text::decode(inner)?;
             Some((Cow::Owned(text), canonical_escapes(inner).then_some(inner)))
         } else {
             Some((Cow::Borrowed(inner), Some(inner)))
