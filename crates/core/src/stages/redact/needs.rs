@@ -47,6 +47,102 @@ impl Guarded {
             && self.needs.as_ref().is_none_or(|n| n.may_match(text))
             && self.re.is_match(text)
     }
+
+    /// [`Guarded::is_match`] where a [`Gate`] already said whether the literals are there.
+    pub fn is_match_past(&self, text: &str, literals_found: bool) -> bool {
+        text.len() >= self.min_len && literals_found && self.re.is_match(text)
+    }
+}
+
+/// The literal sets of several guarded patterns looked for in one pass over a text (two: one
+/// without regard to ASCII case, one with), instead of one search per pattern: long texts
+/// (tracebacks) hold some literal of nearly every set, and each search read them whole.
+#[derive(Clone, Debug)]
+pub struct Gate {
+    /// The literals of the sets matched with regard to case, and the pattern of each.
+    exact: Option<(AhoCorasick, Vec<usize>)>,
+    /// The same for the sets matched without regard to ASCII case (see `Needs::folded`).
+    folded: Option<(AhoCorasick, Vec<usize>)>,
+    /// The patterns whose literal set was folded (said to be there in texts that are not
+    /// ASCII, as [`Needs::may_match`] says), as bits.
+    folded_patterns: u64,
+    /// The patterns without a literal set (always there), as bits.
+    free: u64,
+    /// Every pattern, as bits: a search that found them all stops.
+    all: u64,
+    /// The shortest match of any of the patterns: a shorter text matches none.
+    pub shortest: usize,
+}
+
+impl Gate {
+    /// At most this many patterns: past that, every pattern is searched alone.
+    pub const MAX: usize = 64;
+
+    /// The gate for `patterns`, in order (bit `i` is `patterns[i]`); `None` for more than
+    /// [`Gate::MAX`].
+    pub fn new<'g>(patterns: impl IntoIterator<Item = &'g Guarded>) -> Option<Gate> {
+        let (mut exact, mut folded) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+        let (mut folded_patterns, mut free, mut all) = (0u64, 0u64, 0u64);
+        let mut shortest = usize::MAX;
+        for (i, g) in patterns.into_iter().enumerate() {
+            if i >= Self::MAX {
+                return None;
+            }
+            all |= 1 << i;
+            shortest = shortest.min(g.min_len);
+            match &g.needs {
+                None => free |= 1 << i,
+                Some(n) => {
+                    let (lits, owners) = if n.folded {
+                        folded_patterns |= 1 << i;
+                        &mut folded
+                    } else {
+                        &mut exact
+                    };
+                    for l in &n.literals {
+                        lits.push(l.clone());
+                        owners.push(i);
+                    }
+                }
+            }
+        }
+        let build = |(lits, owners): (Set, Vec<usize>), fold: bool| {
+            if lits.is_empty() {
+                return Some(None);
+            }
+            AhoCorasick::builder()
+                .ascii_case_insensitive(fold)
+                .build(&lits)
+                .ok()
+                .map(|a| Some((a, owners)))
+        };
+        Some(Gate {
+            exact: build(exact, false)?,
+            folded: build(folded, true)?,
+            folded_patterns,
+            free,
+            all,
+            shortest,
+        })
+    }
+
+    /// The patterns whose literals `text` holds (or that have none), as bits: the same as
+    /// asking each pattern's [`Needs::may_match`].
+    pub fn found(&self, text: &str) -> u64 {
+        let mut found = self.free;
+        if !text.is_ascii() {
+            found |= self.folded_patterns;
+        }
+        for (search, owners) in [&self.exact, &self.folded].into_iter().flatten() {
+            for m in search.find_overlapping_iter(text) {
+                found |= 1 << owners[m.pattern().as_usize()];
+                if found == self.all {
+                    return found;
+                }
+            }
+        }
+        found
+    }
 }
 
 /// A literal set every match of a pattern contains.
@@ -58,6 +154,8 @@ pub struct Needs {
     bytes: Vec<Vec<u8>>,
     /// The literals (matched without regard to ASCII case when folded).
     search: AhoCorasick,
+    /// The same literals, for a [`Gate`] over several patterns.
+    literals: Set,
     /// The pattern reads a letter in every case somewhere, some not ASCII (`(?i)k` is also the
     /// Kelvin sign): the set is only searched for in ASCII texts. (Set for the whole pattern,
     /// not only the part the set came from: looser, never wrong.)
@@ -88,6 +186,7 @@ impl Needs {
         Some(Needs {
             bytes: rare.chunks(3).map(<[u8]>::to_vec).collect(),
             search,
+            literals: set,
             folded,
         })
     }
@@ -403,6 +502,67 @@ mod tests {
             assert!(regex::Regex::new(pattern).unwrap().is_match(text));
             assert!(Needs::of(pattern).unwrap().may_match(text), "{pattern}");
         }
+    }
+
+    /// The gate over the built-in pack says, for every text of the secrets corpora, what each
+    /// pattern's own literal search says.
+    #[test]
+    fn the_gate_finds_what_each_pattern_finds() {
+        let pack = crate::config::Config::default().redact_pack().unwrap();
+        // The pack's patterns, and some read without regard to case (folded sets).
+        let extra = [
+            r"(?i)\btoken[=:]\S{8,}",
+            r"(?i)(?:sk|pk)_live_\w+",
+            r"[a-z]+@[a-z]+\.(?:com|org)",
+        ];
+        let guarded: Vec<Guarded> = pack
+            .patterns
+            .iter()
+            .map(|p| p.regex.as_str())
+            .chain(extra)
+            .map(|re| Guarded::new(Regex::new(re).unwrap()))
+            .collect();
+        assert!(
+            guarded
+                .iter()
+                .any(|g| g.needs.as_ref().is_some_and(|n| n.folded))
+        );
+        let gate = Gate::new(&guarded).unwrap();
+        let mut texts = corpus_texts();
+        texts.push(texts.join(" \n "));
+        texts.extend(
+            [
+                "",
+                "é",
+                "ToKe\u{212A}N x",
+                "-----BEGIN RSA PRIVATE KEY-----",
+            ]
+            .map(String::from),
+        );
+        for t in &texts {
+            let found = gate.found(t);
+            for (i, g) in guarded.iter().enumerate() {
+                let own = g.needs.as_ref().is_none_or(|n| n.may_match(t));
+                assert_eq!(found & (1 << i) != 0, own, "pattern {i} on {t}");
+            }
+        }
+        assert!(gate.shortest > 0);
+    }
+
+    fn corpus_texts() -> Vec<String> {
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/");
+        ["secrets.tsv", "secrets-holdout.tsv"]
+            .iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(format!("{data}{f}"))
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.splitn(3, '\t').nth(2).map(|t| t.replace("\\n", "\n")))
+            .collect()
     }
 
     /// On every text of the planted-secrets corpora, every pattern of the built-in pack gives
