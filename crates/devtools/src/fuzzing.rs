@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use gardener_core::config::{Config, InputFormat};
-use gardener_core::model::record::{Batch, EntrySpan, Flaw, Record};
+use gardener_core::model::record::{Batch, EntrySpan, Flaw};
 use gardener_core::stages::fingerprint::{Fingerprinter, Masker, fingerprint_message};
 use gardener_core::stages::parse::{Reader, parse_batch_with};
 use gardener_core::stages::source::{HEAD_BYTES, Limits, Splitter, split_pieces};
@@ -149,17 +149,7 @@ pub fn split_and_parse(input: &[u8], limits: Limits) -> Counts {
 pub fn parse(data: &[u8]) {
     let s = Setup::from_bytes(data);
     let one_entry = |reader| {
-        let mut batch = Batch {
-            seq: 1,
-            buf: Arc::new(s.input.to_vec()),
-            spans: vec![EntrySpan {
-                range: (0, s.input.len() as u32),
-                entry_no: 1,
-                offset: 0,
-                flaw: Flaw::None,
-            }],
-            ..Default::default()
-        };
+        let mut batch = Batch::of_one_entry(s.input.to_vec());
         parse_batch_with(&mut batch, reader);
         assert_eq!(batch.records.len() + batch.bad.len(), 1);
         outcome(&batch)
@@ -178,40 +168,9 @@ pub fn parse(data: &[u8]) {
 /// ignored fields, or the bad entry's reason.
 fn outcome(b: &Batch) -> String {
     match b.records.first() {
-        Some(r) => format!("{} ignored {}", record_text(b, r), b.ignored_fields),
+        Some(r) => format!("{} ignored {}", r.describe(b), b.ignored_fields),
         None => format!("bad: {}", b.bad[0].reason),
     }
-}
-
-fn record_text(b: &Batch, r: &Record) -> String {
-    let s = |x| b.str(x).to_string();
-    let texts = [
-        r.raw,
-        r.insert_id,
-        r.resource_type,
-        r.service,
-        r.revision,
-        r.log_name,
-        r.message,
-        r.module,
-        r.function,
-        r.line,
-        r.file,
-        r.trace,
-        r.labels,
-    ]
-    .map(s);
-    let http = r.http.map(|h| {
-        (
-            s(h.method),
-            s(h.url),
-            h.status,
-            h.latency_us,
-            s(h.user_agent),
-        )
-    });
-    let rest = (r.timestamp, r.severity, r.severity_from_text, http);
-    format!("{texts:?} {rest:?}")
 }
 
 /// The masker with the built-in pack.

@@ -86,6 +86,25 @@ fn special_bytes(x: u64) -> u64 {
     (quote | backslash | control) & (ONES << 7)
 }
 
+/// The first position at or after `pos` that is not JSON whitespace (space, tab, CR, LF).
+pub(crate) fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(pos) {
+        pos += 1;
+    }
+    pos
+}
+
+/// Past the separator after an item of a list or an object (whitespace before it skipped):
+/// the position after it and `true` at `close`, `false` at a comma; `None` at anything else.
+pub(crate) fn after_item(bytes: &[u8], pos: usize, close: u8) -> Option<(usize, bool)> {
+    let at = skip_ws(bytes, pos);
+    match *bytes.get(at)? {
+        b',' => Some((at + 1, false)),
+        b if b == close => Some((at + 1, true)),
+        _ => None,
+    }
+}
+
 /// The character the escape after a backslash stands for (`after` starts past the backslash)
 /// and the length of the escape, as serde_json decodes it: a `\u` escape of a leading
 /// surrogate takes the trailing one after it (`\ud83d\ude00` is one character, 11 bytes);

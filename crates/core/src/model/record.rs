@@ -298,7 +298,56 @@ impl Flaw {
     }
 }
 
+impl Record {
+    /// Every field, its texts read from `batch`: records of different batches (or read by
+    /// different readers) compare equal as text when their fields are equal.
+    pub fn describe(&self, batch: &Batch) -> String {
+        let s = |x| batch.str(x).to_string();
+        let texts = [
+            self.raw,
+            self.insert_id,
+            self.resource_type,
+            self.service,
+            self.revision,
+            self.log_name,
+            self.message,
+            self.module,
+            self.function,
+            self.line,
+            self.file,
+            self.trace,
+            self.labels,
+        ]
+        .map(s);
+        let http = self.http.map(|h| {
+            (
+                s(h.method),
+                s(h.url),
+                h.status,
+                h.latency_us,
+                s(h.user_agent),
+            )
+        });
+        let rest = (self.timestamp, self.severity, self.severity_from_text, http);
+        format!("{texts:?} {rest:?}")
+    }
+}
+
 impl Batch {
+    /// A batch of one entry: `bytes`, whole, as entry 1 at offset 0 (not yet parsed).
+    pub fn of_one_entry(bytes: Vec<u8>) -> Batch {
+        Batch {
+            spans: vec![EntrySpan {
+                range: (0, bytes.len() as u32),
+                entry_no: 1,
+                offset: 0,
+                flaw: Flaw::None,
+            }],
+            buf: Arc::new(bytes),
+            ..Default::default()
+        }
+    }
+
     /// The text behind a span. Text spans ([`Str::text`]) were validated when they were made;
     /// other spans of the buffer are validated here, and invalid bytes give the empty string
     /// rather than a panic.

@@ -22,7 +22,7 @@ use std::borrow::Cow;
 
 use super::nested::{Message, Nested};
 use super::{Entry, Flex, Raw, Text};
-use crate::model::json_text::{decode_escape, escape_len, find_special};
+use crate::model::json_text::{self, decode_escape, escape_len, find_special, skip_ws};
 
 /// Nesting followed before leaving the entry to serde_json (which stops at 128).
 const DEPTH: u32 = 100;
@@ -159,9 +159,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
-            self.pos += 1;
-        }
+        self.pos = skip_ws(self.bytes, self.pos);
     }
 
     /// Past `b` after whitespace, or `None`.
@@ -215,14 +213,9 @@ impl<'a> Cursor<'a> {
 
     /// Past the separator after an item: `Some(true)` at `close`, `Some(false)` at a comma.
     fn after_item(&mut self, close: u8) -> Option<bool> {
-        self.ws();
-        let b = self.peek()?;
-        self.pos += 1;
-        match b {
-            b',' => Some(false),
-            b if b == close => Some(true),
-            _ => None,
-        }
+        let (pos, closed) = json_text::after_item(self.bytes, self.pos, close)?;
+        self.pos = pos;
+        Some(closed)
     }
 
     /// A key without escapes (a key with escapes is left to serde_json).
@@ -394,60 +387,18 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::super::{Reader, parse_batch_with};
-    use crate::model::record::{Batch, EntrySpan, Flaw, Record};
+    use crate::model::record::Batch;
 
     /// One entry parsed by `reader`: the record with every text resolved, or the reason it is
     /// bad, and the count of ignored fields.
     fn outcome(json: &str, reader: Reader) -> String {
-        let mut b = Batch {
-            buf: Arc::new(json.as_bytes().to_vec()),
-            spans: vec![EntrySpan {
-                range: (0, json.len() as u32),
-                entry_no: 1,
-                offset: 0,
-                flaw: Flaw::None,
-            }],
-            ..Default::default()
-        };
+        let mut b = Batch::of_one_entry(json.as_bytes().to_vec());
         parse_batch_with(&mut b, reader);
         match b.records.first() {
-            Some(r) => format!("{} ignored {}", view(&b, r), b.ignored_fields),
+            Some(r) => format!("{} ignored {}", r.describe(&b), b.ignored_fields),
             None => format!("bad: {}", b.bad[0].reason),
         }
-    }
-
-    fn view(b: &Batch, r: &Record) -> String {
-        let s = |x| b.str(x).to_string();
-        let http = r.http.map(|h| {
-            (
-                s(h.method),
-                s(h.url),
-                h.status,
-                h.latency_us,
-                s(h.user_agent),
-            )
-        });
-        format!(
-            "{:?}",
-            (
-                [
-                    s(r.raw),
-                    s(r.insert_id),
-                    s(r.resource_type),
-                    s(r.service),
-                    s(r.revision),
-                    s(r.log_name),
-                    s(r.message),
-                    s(r.module),
-                    s(r.function),
-                ],
-                [s(r.line), s(r.file), s(r.trace), s(r.labels)],
-                (r.timestamp, r.severity, r.severity_from_text, http),
-            )
-        )
     }
 
     fn same(json: &str) {

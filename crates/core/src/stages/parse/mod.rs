@@ -650,16 +650,7 @@ mod tests {
     use super::*;
 
     fn parse_one(json: &str) -> (Batch, Result<Record, String>) {
-        let mut b = Batch {
-            buf: Arc::new(json.as_bytes().to_vec()),
-            spans: vec![EntrySpan {
-                range: (0, json.len() as u32),
-                entry_no: 1,
-                offset: 0,
-                flaw: Flaw::None,
-            }],
-            ..Default::default()
-        };
+        let mut b = Batch::of_one_entry(json.as_bytes().to_vec());
         parse_batch(&mut b);
         let r = if b.records.is_empty() {
             Err(b.bad[0].reason.clone())

@@ -549,19 +549,11 @@ mod tests {
         assert!(gate.shortest > 0);
     }
 
+    /// The texts of the planted-secrets corpora (see `redact::tests::corpus`).
     fn corpus_texts() -> Vec<String> {
-        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/");
-        ["secrets.tsv", "secrets-holdout.tsv"]
-            .iter()
-            .flat_map(|f| {
-                std::fs::read_to_string(format!("{data}{f}"))
-                    .unwrap()
-                    .lines()
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| l.splitn(3, '\t').nth(2).map(|t| t.replace("\\n", "\n")))
+        crate::stages::redact::tests::corpus()
+            .into_iter()
+            .map(|(_, _, text)| text)
             .collect()
     }
 
@@ -569,19 +561,7 @@ mod tests {
     /// the same answer with its literals looked for first as without.
     #[test]
     fn the_pack_matches_what_it_matched_on_the_secrets_corpora() {
-        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/");
-        let mut texts: Vec<String> = ["secrets.tsv", "secrets-holdout.tsv"]
-            .iter()
-            .flat_map(|f| {
-                std::fs::read_to_string(format!("{data}{f}"))
-                    .unwrap()
-                    .lines()
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| l.splitn(3, '\t').nth(2).map(|t| t.replace("\\n", "\n")))
-            .collect();
+        let mut texts = corpus_texts();
         assert!(texts.len() > 300, "{}", texts.len());
         texts.extend(
             [

@@ -83,9 +83,7 @@ impl<'a> Walk<'a, '_> {
     }
 
     fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
-            self.pos += 1;
-        }
+        self.pos = crate::model::json_text::skip_ws(self.src.as_bytes(), self.pos);
     }
 
     fn expect(&mut self, b: u8) -> Option<()> {
@@ -228,14 +226,10 @@ impl<'a> Walk<'a, '_> {
     /// Past an item of a list or an object: `Some(false)` after a comma, `Some(true)` after
     /// `close`, `None` at anything else.
     fn after_item(&mut self, close: u8) -> Option<bool> {
-        self.skip_ws();
-        let b = self.peek()?;
-        self.pos += 1;
-        match b {
-            b',' => Some(false),
-            b if b == close => Some(true),
-            _ => None,
-        }
+        let (pos, closed) =
+            crate::model::json_text::after_item(self.src.as_bytes(), self.pos, close)?;
+        self.pos = pos;
+        Some(closed)
     }
 
     fn peek_kind(&mut self) -> Option<u8> {
