@@ -405,9 +405,15 @@ impl Redactor {
     /// pass over the text where it can (see [`sample`]), else through a `Value`; a text that
     /// is not JSON is redacted as text.
     pub fn json_text(&self, raw: &str) -> String {
-        if let Some(done) = sample::rewrite(raw, Some(self)) {
-            return done;
+        match sample::rewrite(raw, Some(self)) {
+            Some(done) => done,
+            None => self.json_text_unwalked(raw),
         }
+    }
+
+    /// [`Redactor::json_text`] for a text the one-pass walk gave up on: through a `Value`,
+    /// or as text when it is not JSON.
+    fn json_text_unwalked(&self, raw: &str) -> String {
         match serde_json::from_str::<Value>(raw) {
             Ok(mut v) => {
                 self.json(&mut v);
@@ -553,7 +559,7 @@ impl Redactor {
             for s in &mut c.samples {
                 let (redacted, in_one_walk) = match sample::rewrite(&s.raw, Some(r)) {
                     Some(done) => (Arc::<str>::from(done), true),
-                    None => (Arc::from(r.json_text(&s.raw)), false),
+                    None => (Arc::from(r.json_text_unwalked(&s.raw)), false),
                 };
                 // Held elsewhere too: a sample the report prints (see `Walked`).
                 if in_one_walk && Arc::strong_count(&s.raw) > 1 {

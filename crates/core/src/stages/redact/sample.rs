@@ -170,19 +170,21 @@ impl<'a> Walk<'a, '_> {
         let start = self.pos;
         let mut i = start + 1;
         let mut escaped = false;
+        // To the closing quote; a raw control byte is never in a JSON string (one right after
+        // a backslash fails as an escape when the text is decoded).
         loop {
-            i += memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
-            if bytes[i] == b'"' {
-                break;
+            i = crate::model::json_text::find_special(bytes, i)?;
+            match bytes[i] {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    i += 2;
+                }
+                _ => return None,
             }
-            escaped = true;
-            i += 2;
         }
         self.pos = i + 1;
         let inner = &self.src[start + 1..i];
-        if has_control(inner.as_bytes()) {
-            return None;
-        }
         if escaped {
             let text = crate::model::json_text::decode(inner)?;
             Some((Cow::Owned(text), canonical_escapes(inner).then_some(inner)))
@@ -306,13 +308,6 @@ fn in_key_order(
     }
 }
 
-/// A JSON string, escaped as serde_json escapes it.
-/// Whether `b` holds a control character (never raw in a JSON string), a chunk at a time.
-fn has_control(b: &[u8]) -> bool {
-    b.chunks(32)
-        .any(|c| c.iter().fold(false, |seen, &x| seen | (x < 0x20)))
-}
-
 /// Writes `text`, the string token `read` (escaped in the source as `written`) redacted: the
 /// source's escaped text when `text` is the very text read and serde_json would escape it the
 /// same way, else escaped as serde_json escapes.
@@ -423,6 +418,8 @@ mod tests {
             "[1,]",
             "{\"a\": tru}",
             "\"raw\tcontrol\"",
+            "\"a control byte after the first sixteen bytes \u{1f}\"",
+            "\"a control byte escaped \\\u{1} wrongly\"",
             "{} trailing",
             "not json",
             "{\"big\": 1e400}",
