@@ -395,6 +395,21 @@ impl Batch {
 mod tests {
     use super::*;
 
+    /// A printed sample goes into the JSON report as JSON, not as a string, and two that
+    /// share a text share it.
+    #[test]
+    fn printed_samples_are_written_as_json() {
+        let a = PrintedSample::from(r#"{"a":[1,"x\"y"],"b":null}"#.to_string());
+        let b = PrintedSample::new(Arc::clone(a.text()));
+        assert_eq!(
+            serde_json::to_string(&vec![a.clone(), b.clone()]).unwrap(),
+            r#"[{"a":[1,"x\"y"],"b":null},{"a":[1,"x\"y"],"b":null}]"#
+        );
+        assert!(Arc::ptr_eq(a.text(), b.text()));
+        let pretty = serde_json::to_string_pretty(&a).unwrap();
+        assert_eq!(pretty, a.get(), "written as it is held");
+    }
+
     #[test]
     fn severity_names_and_numbers() {
         assert_eq!(Severity::parse("warning"), Some(Severity::Warning));
@@ -805,6 +820,14 @@ pub struct Mergeable {
     pub clusters: Vec<Cluster>,
 }
 
+impl Mergeable {
+    /// The raw text of sample `s` of cluster `c`.
+    pub fn sample(&self, c: u32, s: u32) -> Option<&Arc<str>> {
+        let cluster = self.clusters.get(c as usize)?;
+        cluster.samples.get(s as usize).map(|sample| &sample.raw)
+    }
+}
+
 /// What must be equal for two `mergeable` sections to be merged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MergeSettings {
@@ -977,6 +1000,59 @@ pub struct Totals {
     pub elapsed_ms: u64,
 }
 
+/// A sample entry as the report prints it: compact JSON text, each object's keys sorted, as a
+/// `serde_json::Value` prints (see `redact::sample::printed`), written into the JSON report as
+/// JSON. Held as text (a parsed tree of every sample was a sixth of a 1M-entry run's memory),
+/// and shared: the mergeable section's sample of the same entry is the same text, not a copy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrintedSample(Arc<str>);
+
+impl PrintedSample {
+    /// `text` must be JSON text; one that is not (a bug) is written as a string saying so.
+    pub fn new(text: Arc<str>) -> PrintedSample {
+        PrintedSample(text)
+    }
+
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// The shared text.
+    pub fn text(&self) -> &Arc<str> {
+        &self.0
+    }
+}
+
+impl From<String> for PrintedSample {
+    fn from(text: String) -> PrintedSample {
+        PrintedSample(text.into())
+    }
+}
+
+impl Serialize for PrintedSample {
+    /// Checked on the way out, so that a text that is not JSON can never break the report.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match serde_json::from_str::<&serde_json::value::RawValue>(&self.0) {
+            Ok(raw) => raw.serialize(s),
+            Err(e) => {
+                debug_assert!(false, "printed JSON that is not JSON: {e}");
+                format!("(a sample that could not be printed: {e})").serialize(s)
+            }
+        }
+    }
+}
+
+/// A sample the report has still to print (see `ClusterReport::to_print`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ToPrint {
+    /// The entry's raw text.
+    Raw(Arc<str>),
+    /// The sample at `(cluster, sample)` among the mergeable section's clusters: the same
+    /// entry, printed and redacted there first and taken as it is, so that its raw text is
+    /// freed as soon as that section replaces it.
+    Mergeable(u32, u32),
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ClusterReport {
     pub id: String,
@@ -1005,14 +1081,12 @@ pub struct ClusterReport {
     pub last_seen: Option<String>,
     pub revisions: BTreeMap<String, u64>,
     pub locations: BTreeMap<String, u64>,
-    /// Sample entries as the report prints them: compact JSON text, each object's keys sorted,
-    /// as a `serde_json::Value` prints (see `redact::sample::printed`). Held as text: a parsed
-    /// tree of every sample was a sixth of a 1M-entry run's memory.
-    pub samples: Vec<Box<serde_json::value::RawValue>>,
-    /// The raw entries of the samples still to print: set when the report is assembled, turned
-    /// into `samples` (printed and redacted in one walk over each text) before it is written.
+    /// Sample entries as the report prints them (see [`PrintedSample`]).
+    pub samples: Vec<PrintedSample>,
+    /// The samples still to print: set when the report is assembled, turned into `samples`
+    /// (printed and redacted in one walk over each text) before it is written.
     #[serde(skip)]
-    pub sample_texts: Vec<Arc<str>>,
+    pub to_print: Vec<ToPrint>,
     pub http: Option<HttpReport>,
     /// Entries per second of event time (Unix seconds) within reach of the largest window: how
     /// the GitHub sink counts entries newer than what it last reported.

@@ -33,7 +33,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::config::{ConfigError, RedactPack};
-use crate::model::record::Report;
+use crate::model::record::{PrintedSample, Report, ToPrint};
 use crate::stages::fingerprint::IdMap;
 use detect::{Credentials, Personal};
 use keys::{KeyValues, KeyWords, already_safe};
@@ -426,9 +426,9 @@ impl Redactor {
     /// A report's sample printed from its entry's raw text and redacted, in one walk over the
     /// text; where the walk gives up, printed first (see [`sample::printed`]) and the printing
     /// redacted, as a sample printed earlier is. Either way the same text.
-    fn report_sample(&self, raw: &str) -> Box<serde_json::value::RawValue> {
+    fn report_sample(&self, raw: &str) -> PrintedSample {
         match sample::rewrite(raw, Some(self)) {
-            Some(done) => sample::raw(done),
+            Some(done) => PrintedSample::from(done),
             None => {
                 let mut printed = sample::printed(raw);
                 self.printed_sample(&mut printed);
@@ -439,10 +439,10 @@ impl Redactor {
 
     /// Redacts a report's sample (see [`sample::printed`]) in place; one unchanged is left
     /// as it is.
-    fn printed_sample(&self, s: &mut Box<serde_json::value::RawValue>) {
+    fn printed_sample(&self, s: &mut PrintedSample) {
         let text = self.json_text(s.get());
         if text != s.get() {
-            *s = sample::raw(text);
+            *s = PrintedSample::from(text);
         }
     }
 
@@ -460,14 +460,15 @@ impl Redactor {
     /// present) goes first, its clusters and then the report's split over two threads; the
     /// texts remembered on the way are forgotten at the end, so that a long `watch` holds none.
     pub fn report(&self, r: &mut Report) {
-        // The mergeable section first: the report's samples are among its samples, so the
-        // report's clusters then take those already redacted (and find their other texts in
-        // the memo).
-        let walked = match &mut r.mergeable {
+        // The mergeable section first: the report's samples are among its samples (see
+        // `ToPrint::Mergeable`), and the report's clusters then take those already redacted
+        // (and find their other texts in the memo).
+        let kept = match &mut r.mergeable {
             Some(m) => self.raw_clusters(&mut m.clusters),
-            None => Walked::default(),
+            None => Kept::default(),
         };
-        on_two_threads(self, &mut r.clusters, |r, c| {
+        let mergeable = r.mergeable.as_ref();
+        on_two_threads(self, &mut r.clusters, |r, _, c| {
             // Templates were redacted before mining (`templates`); a second pass would
             // change nothing.
             c.title = r.text(&c.title);
@@ -475,12 +476,19 @@ impl Redactor {
             // Samples printed by an earlier pass (a second redactor's, for GitHub), then
             // those still to print.
             c.samples.iter_mut().for_each(|s| r.printed_sample(s));
-            let texts = std::mem::take(&mut c.sample_texts);
-            c.samples
-                .extend(texts.iter().map(|raw| match walked.get(raw) {
-                    Some(done) => sample::raw(done.to_string()),
-                    None => r.report_sample(raw),
-                }));
+            for p in std::mem::take(&mut c.to_print) {
+                let printed = match p {
+                    ToPrint::Raw(raw) => Some(r.report_sample(&raw)),
+                    ToPrint::Mergeable(c, s) => match kept.0.get(&(c, s)) {
+                        Some(raw) => Some(r.report_sample(raw)),
+                        None => mergeable
+                            .and_then(|m| m.sample(c, s))
+                            .map(|done| PrintedSample::new(Arc::clone(done))),
+                    },
+                };
+                debug_assert!(printed.is_some(), "a sample pointed at is in the section");
+                c.samples.extend(printed);
+            }
         });
         for p in &mut r.problems {
             self.problem(p);
@@ -542,38 +550,30 @@ impl Redactor {
 
     /// The mergeable section's clusters (before mining): the same texts as in the report's
     /// clusters (templates were redacted before mining), so merging redacted parts gives the
-    /// redacted report.
-    fn raw_clusters(&self, clusters: &mut [crate::model::record::Cluster]) -> Walked {
+    /// redacted report. Returns the raw texts of the samples the one-pass walk gave up on.
+    fn raw_clusters(&self, clusters: &mut [crate::model::record::Cluster]) -> Kept {
         // The texts replaced are freed together, 16 MB at a time, rather than each as it is
         // replaced: they were allocated by the aggregate's threads, and glibc frees a chunk
         // into the arena of the thread that allocated it, under that arena's lock, so two
         // threads freeing them as they went waited on each other (1M mixed entries:
         // redacting 348 -> 207 ms).
         let replaced = Mutex::new(Replaced::default());
-        let walked = Mutex::new(Walked::default());
-        on_two_threads(self, clusters, |r, c| {
+        let kept = Mutex::new(Kept::default());
+        on_two_threads(self, clusters, |r, i, c| {
             let locations = std::mem::take(&mut c.locations);
             c.locations = r.count_keys(&locations);
             let mut texts = Vec::with_capacity(c.samples.len());
-            let mut shown = Vec::new();
-            for s in &mut c.samples {
-                let (redacted, in_one_walk) = match sample::rewrite(&s.raw, Some(r)) {
-                    Some(done) => (Arc::<str>::from(done), true),
-                    None => (Arc::from(r.json_text_unwalked(&s.raw)), false),
+            for (j, s) in c.samples.iter_mut().enumerate() {
+                let redacted = match sample::rewrite(&s.raw, Some(r)) {
+                    Some(done) => done,
+                    None => {
+                        let at = (i as u32, j as u32);
+                        let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+                        kept.0.insert(at, Arc::clone(&s.raw));
+                        r.json_text_unwalked(&s.raw)
+                    }
                 };
-                // Held elsewhere too: a sample the report prints (see `Walked`).
-                if in_one_walk && Arc::strong_count(&s.raw) > 1 {
-                    shown.push((Arc::clone(&s.raw), Arc::clone(&redacted)));
-                }
-                texts.push(std::mem::replace(&mut s.raw, redacted));
-            }
-            if !shown.is_empty() {
-                let mut w = walked.lock().unwrap_or_else(|e| e.into_inner());
-                w.0.extend(
-                    shown
-                        .into_iter()
-                        .map(|(raw, done)| (by_address(&raw), (raw, done))),
-                );
+                texts.push(std::mem::replace(&mut s.raw, redacted.into()));
             }
             let full = {
                 let mut held = replaced.lock().unwrap_or_else(|e| e.into_inner());
@@ -581,31 +581,23 @@ impl Redactor {
                 held.items.push((locations, texts));
                 (held.bytes > REPLACED_BYTES).then(|| std::mem::take(&mut *held))
             };
-            drop(full);
+            if let Some(full) = full {
+                // Freed into the arenas of the aggregate's threads, which this thread's
+                // redacted texts cannot use: given back, or the process grows by every text
+                // redacted.
+                drop(full);
+                crate::model::memory::release_freed();
+            }
         });
-        walked.into_inner().unwrap_or_else(|e| e.into_inner())
+        kept.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Sample texts of the mergeable section the report prints too, each with its printed,
-/// redacted text, by the address of the raw text both share: found by address, the report's
-/// samples are not walked a second time. Each raw text is held, so no address is reused while
-/// the map lives.
+/// The raw texts of the mergeable section's samples the one-pass walk gave up on, by
+/// (cluster, sample): that section's text for them is not the one the report prints (a text
+/// that is not JSON is kept as text there), so the report prints its own from the raw text.
 #[derive(Default)]
-struct Walked(std::collections::HashMap<usize, (Arc<str>, Arc<str>)>);
-
-fn by_address(text: &Arc<str>) -> usize {
-    Arc::as_ptr(text).cast::<u8>() as usize
-}
-
-impl Walked {
-    fn get(&self, raw: &Arc<str>) -> Option<&str> {
-        self.0
-            .get(&by_address(raw))
-            .filter(|(held, _)| Arc::ptr_eq(held, raw))
-            .map(|(_, done)| &**done)
-    }
-}
+struct Kept(std::collections::HashMap<(u32, u32), Arc<str>>);
 
 /// Texts and location counts redaction replaced, held to be freed together (see
 /// [`Redactor::raw_clusters`]).
@@ -621,14 +613,21 @@ type Locations = BTreeMap<String, u64>;
 /// Replaced texts held before they are freed together.
 const REPLACED_BYTES: usize = 16 << 20;
 
-/// Runs `f` on every item, the first half of the items on a second thread: redacting a
+/// Runs `f` on every item (with its index), the first half on a second thread: redacting a
 /// report's clusters is most of the serial end of a run with many clusters.
-fn on_two_threads<T: Send>(r: &Redactor, items: &mut [T], f: impl Fn(&Redactor, &mut T) + Sync) {
-    let (first, second) = items.split_at_mut(items.len() / 2);
+fn on_two_threads<T: Send>(
+    r: &Redactor,
+    items: &mut [T],
+    f: impl Fn(&Redactor, usize, &mut T) + Sync,
+) {
+    let half = items.len() / 2;
+    let (first, second) = items.split_at_mut(half);
     let other = r.for_another_thread();
     std::thread::scope(|scope| {
-        scope.spawn(|| first.iter_mut().for_each(|x| f(&other, x)));
-        second.iter_mut().for_each(|x| f(r, x));
+        scope.spawn(|| {
+            (first.iter_mut().enumerate()).for_each(|(i, x)| f(&other, i, x));
+        });
+        (second.iter_mut().enumerate()).for_each(|(i, x)| f(r, half + i, x));
     });
 }
 
@@ -742,7 +741,7 @@ mod tests {
         assert_eq!(r.text(text), first);
         // Clusters redacted on two threads: every one, each once.
         let mut items: Vec<String> = (0..101).map(|i| format!("token={i:032x}")).collect();
-        on_two_threads(&r, &mut items, |r, t| *t = r.text(t));
+        on_two_threads(&r, &mut items, |r, _, t| *t = r.text(t));
         assert!(items.iter().all(|t| t.contains(REDACTED)), "{items:?}");
     }
 
@@ -838,6 +837,134 @@ mod tests {
                 assert_eq!(r.report_sample(raw).get(), before.get(), "{raw}");
             }
         }
+    }
+
+    /// A report whose samples stand in its mergeable section: each walked sample is that
+    /// section's redacted text itself (not a copy), a sample the walk gave up on is printed
+    /// from its raw text as any other, the section's texts are what `json_text` gives, and no
+    /// raw text outlives the redaction.
+    #[test]
+    fn report_samples_are_taken_from_the_mergeable_section_and_raw_texts_freed() {
+        use crate::model::record::{ClusterReport, MergeSettings, Mergeable, Sample};
+        let pack = Config::default().redact_pack().unwrap();
+        let texts = [
+            r#"{"textPayload": "login failed password=hunter2", "severity": "ERROR"}"#.to_string(),
+            format!(r#"{{"a": {}1{}}}"#, "[".repeat(120), "]".repeat(120)),
+            "not json at all: password=hunter2".to_string(),
+        ];
+        let raws: Vec<Arc<str>> = texts.iter().map(|t| Arc::from(t.as_str())).collect();
+        let freed: Vec<std::sync::Weak<str>> = raws.iter().map(Arc::downgrade).collect();
+        let samples = raws
+            .iter()
+            .map(|raw| Sample {
+                raw: Arc::clone(raw),
+                ..Default::default()
+            })
+            .collect();
+        let mergeable = Mergeable {
+            format: 1,
+            settings: MergeSettings {
+                windows: vec![],
+                samples: 3,
+                now: None,
+                grouping: String::new(),
+                traces_per_cluster: 0,
+            },
+            newest: None,
+            partial: false,
+            inputs: vec![],
+            bytes_read: 0,
+            entries_read: 0,
+            entries_processed: 0,
+            entries_skipped: 0,
+            utf8_repaired: 0,
+            without_timestamp: 0,
+            future_dated: 0,
+            ignored_fields: 0,
+            bad: vec![],
+            notes: vec![],
+            clusters: vec![crate::model::record::Cluster {
+                samples,
+                ..Default::default()
+            }],
+        };
+        let mut to_print: Vec<ToPrint> = (0..3).map(|s| ToPrint::Mergeable(0, s)).collect();
+        to_print.push(ToPrint::Raw(Arc::clone(&raws[0])));
+        drop(raws);
+        let cluster = ClusterReport {
+            id: "00000000000000ab".into(),
+            problem: String::new(),
+            priority: crate::model::record::Priority(1),
+            title: "svc | P1 | boom".into(),
+            rule: "errors".into(),
+            expected: false,
+            labels: vec![],
+            service: "svc".into(),
+            template: "boom".into(),
+            max_severity: "ERROR".into(),
+            severities: Default::default(),
+            severity_from_text: 0,
+            count: 3,
+            folded: 0,
+            windows: Default::default(),
+            first_seen: None,
+            last_seen: None,
+            revisions: Default::default(),
+            locations: Default::default(),
+            samples: vec![],
+            to_print,
+            http: None,
+            per_second: Default::default(),
+            trend: Default::default(),
+        };
+        let mut report = Report {
+            problems: vec![],
+            tool: String::new(),
+            generated_at: String::new(),
+            partial: false,
+            inputs: vec![],
+            reference_time: None,
+            time_range: None,
+            services: Default::default(),
+            totals: Default::default(),
+            windows: vec![],
+            priorities: Default::default(),
+            clusters: vec![cluster],
+            notes: vec![],
+            bad_entries: vec![],
+            stages: vec![],
+            github: None,
+            trends: Default::default(),
+            related: vec![],
+            mergeable: Some(mergeable),
+        };
+        Redactor::new(&pack).unwrap().report(&mut report);
+
+        let fresh = Redactor::new(&pack).unwrap();
+        let printed: Vec<&str> = report.clusters[0].samples.iter().map(|s| s.get()).collect();
+        let expected: Vec<PrintedSample> = [0, 1, 2, 0]
+            .iter()
+            .map(|&i| fresh.report_sample(&texts[i]))
+            .collect();
+        assert_eq!(
+            printed,
+            expected.iter().map(|s| s.get()).collect::<Vec<_>>()
+        );
+        assert!(!printed[0].contains("hunter2") && !printed[2].contains("hunter2"));
+        let section = &report.mergeable.as_ref().unwrap().clusters[0].samples;
+        for (s, text) in section.iter().zip(&texts) {
+            assert_eq!(*s.raw, fresh.json_text(text), "{text}");
+        }
+        assert!(Arc::ptr_eq(
+            report.clusters[0].samples[0].text(),
+            &section[0].raw
+        ));
+        // The walk gave up on the other two: the report printed its own, as a JSON text.
+        assert_ne!(*section[2].raw, *printed[2]);
+        assert!(
+            freed.iter().all(|w| w.strong_count() == 0),
+            "a raw text is held"
+        );
     }
 
     /// The planted-secrets corpus: no secret survives the GitHub redactor (personal data
@@ -996,7 +1123,7 @@ mod timing {
         let r2 = Redactor::new(&crate::config::Config::default().redact_pack().unwrap()).unwrap();
         timed("json_text on two threads, memo cold", &|| {
             let mut two = raws.clone();
-            on_two_threads(&r2, &mut two, |r, raw| *raw = r.json_text(raw));
+            on_two_threads(&r2, &mut two, |r, _, raw| *raw = r.json_text(raw));
             two.len()
         });
         timed("rewrite without redaction", &|| {

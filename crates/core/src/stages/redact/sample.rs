@@ -11,9 +11,8 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
-
 use super::{REDACTED, Redactor, keys::already_safe};
+use crate::model::record::PrintedSample;
 
 /// Nesting the walk follows before it leaves the text to the `Value` path (serde_json stops
 /// at 128).
@@ -34,22 +33,13 @@ enum At {
 
 /// A sample entry's text as the report prints it: as a `serde_json::Value` of it would print
 /// (compact, keys sorted), and a text that is not JSON as a JSON string, as before redaction.
-pub fn printed(text: &str) -> Box<RawValue> {
-    match rewrite(text, None) {
-        Some(done) => raw(done),
+pub fn printed(text: &str) -> PrintedSample {
+    PrintedSample::from(match rewrite(text, None) {
+        Some(done) => done,
         None => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(v) => raw(v.to_string()),
-            Err(_) => raw(serde_json::Value::String(text.to_string()).to_string()),
+            Ok(v) => v.to_string(),
+            Err(_) => serde_json::Value::String(text.to_string()).to_string(),
         },
-    }
-}
-
-/// JSON text made here (by [`rewrite`] or a `Value`'s printing) as a `RawValue`.
-pub(super) fn raw(text: String) -> Box<RawValue> {
-    RawValue::from_string(text).unwrap_or_else(|e| {
-        debug_assert!(false, "printed JSON that is not JSON: {e}");
-        let said = serde_json::Value::String(format!("(a sample that could not be printed: {e})"));
-        RawValue::from_string(said.to_string()).expect("a JSON string is JSON")
     })
 }
 

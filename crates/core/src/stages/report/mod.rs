@@ -22,7 +22,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::console::warn;
 use crate::model::record::{
-    Aggregate, GithubMode, IssueAction, Mergeable, Report, TimeRange, Totals,
+    Aggregate, GithubMode, IssueAction, Mergeable, Report, TimeRange, ToPrint, Totals,
 };
 use crate::model::run::{RunError, RunOptions};
 use crate::model::time::{Timestamp, format_rfc3339, now_nanos};
@@ -262,6 +262,9 @@ pub async fn conclude(
         finisher
             .prioritizer
             .run_problems(&agg, &problems, &judged.clusters, &mut clusters);
+    // Each report holds its trend now.
+    let resolved = judged.resolved;
+    drop(judged.clusters);
     let unsampled = sample_clusters(
         cfg.sinks.sampled_clusters,
         &mut clusters,
@@ -285,7 +288,7 @@ pub async fn conclude(
         &mut agg,
         clusters,
         problem_reports,
-        judged.resolved,
+        resolved,
     );
     report.totals.clusters_unsampled = unsampled;
     // The report holds the samples it prints: the clusters' own are not needed again. Their
@@ -295,9 +298,16 @@ pub async fn conclude(
         c.samples = Vec::new();
     }
     report.mergeable = pre_mining.map(|clusters| mergeable_of(&report, finisher, newest, clusters));
+    point_to_mergeable(&mut report);
     if opts.stats {
         steps.suspend(|| print_stats(&report));
     }
+    // What the report was made from: only the state store reads it again. Without one it is
+    // freed now, before redaction allocates the redacted samples.
+    let mut agg = finisher.store.is_some().then_some(agg);
+    // What the streaming stages' threads allocated (the samples, the aggregate) is freed into
+    // their arenas, which the redacted texts cannot use: given back to the system first.
+    crate::model::memory::release_freed();
     steps.step("redacting");
     let public = redact(cfg, finisher, &mut report);
     let closed = match &finisher.github {
@@ -309,19 +319,21 @@ pub async fn conclude(
         }
         None => Default::default(),
     };
-    if let Some(e) = save_state(
-        cfg,
-        finisher,
-        &mut report,
-        &mut agg,
-        partial,
-        mined.learned,
-        &closed,
-        &mut steps,
-    ) {
+    if let Some(agg) = agg.as_mut()
+        && let Some(e) = save_state(
+            cfg,
+            finisher,
+            &mut report,
+            agg,
+            partial,
+            mined.learned,
+            &closed,
+            &mut steps,
+        )
+    {
         sink_errors.push(e);
     }
-    // What the report was made from is not needed any more: freed before the sinks write.
+    // Not needed any more: freed before the sinks write.
     drop(agg);
 
     steps.step("writing the reports");
@@ -435,7 +447,10 @@ fn sample_clusters(
         let own = crate::stages::fingerprint::parse_id(&c.id).and_then(|id| samples.get(&id));
         if let Some(own) = own {
             // Printed later, with redaction, in one walk over each text (see `redact`).
-            c.sample_texts = own.iter().map(|s| Arc::clone(&s.raw)).collect();
+            c.to_print = own
+                .iter()
+                .map(|s| ToPrint::Raw(Arc::clone(&s.raw)))
+                .collect();
         }
     }
     left_out
@@ -452,7 +467,7 @@ fn drop_raw_samples(
 ) {
     let without: std::collections::HashSet<Option<u64>> = shown
         .iter()
-        .filter(|c| c.sample_texts.is_empty())
+        .filter(|c| c.to_print.is_empty())
         .map(|c| crate::stages::fingerprint::parse_id(&c.id))
         .collect();
     for r in raw {
@@ -636,12 +651,45 @@ fn redact(cfg: &Config, finisher: &Finisher, report: &mut Report) -> Option<Repo
     None
 }
 
-/// Prints the report's samples (see `ClusterReport::sample_texts`) without redaction.
+/// Prints the report's samples (see `ClusterReport::to_print`) without redaction.
 fn print_samples(report: &mut Report) {
+    let mergeable = report.mergeable.as_ref();
     for c in &mut report.clusters {
-        let texts = std::mem::take(&mut c.sample_texts);
-        c.samples
-            .extend(texts.iter().map(|raw| sample::printed(raw)));
+        for p in std::mem::take(&mut c.to_print) {
+            let raw = match &p {
+                ToPrint::Raw(raw) => Some(raw),
+                ToPrint::Mergeable(c, s) => mergeable.and_then(|m| m.sample(*c, *s)),
+            };
+            c.samples.extend(raw.map(|raw| sample::printed(raw)));
+        }
+    }
+}
+
+/// Points the samples the report is still to print at the mergeable section's samples of the
+/// same entries (see `ToPrint::Mergeable`), found by the address of the raw text they share.
+fn point_to_mergeable(report: &mut Report) {
+    let Some(m) = &report.mergeable else { return };
+    let address = |raw: &Arc<str>| Arc::as_ptr(raw).cast::<u8>() as usize;
+    // Every raw text is held by the section while the map lives: no address is reused.
+    let at: HashMap<usize, (u32, u32)> = m
+        .clusters
+        .iter()
+        .enumerate()
+        .flat_map(|(c, cluster)| {
+            (cluster.samples.iter().enumerate())
+                .map(move |(s, sample)| (address(&sample.raw), (c as u32, s as u32)))
+        })
+        .collect();
+    for p in report
+        .clusters
+        .iter_mut()
+        .flat_map(|c| c.to_print.iter_mut())
+    {
+        if let ToPrint::Raw(raw) = p
+            && let Some(&(c, s)) = at.get(&address(raw))
+        {
+            *p = ToPrint::Mergeable(c, s);
+        }
     }
 }
 

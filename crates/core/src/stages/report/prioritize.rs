@@ -683,7 +683,7 @@ fn render(
         locations: c.locations.clone(),
         // Filled in by the run for the clusters that keep them (`report::sample_clusters`).
         samples: Vec::new(),
-        sample_texts: Vec::new(),
+        to_print: Vec::new(),
         http,
         // Filled in by the run only when the GitHub sink needs it (see `report::conclude`):
         // a copy of every cluster's per-second counts is megabytes at a million entries.

@@ -117,19 +117,21 @@ pub fn shared_pairs(clusters: &[Cluster]) -> BTreeMap<(usize, usize), SharedTrac
 /// [`shared_pairs`] over bare sketches (indices into `sketches`).
 pub fn shared_pairs_of(sketches: &[&TraceSketch]) -> BTreeMap<(usize, usize), SharedTraces> {
     let mut pairs: BTreeMap<(usize, usize), SharedTraces> = BTreeMap::new();
-    // hash → (sketch, first time), for hashes in at least two sketches.
-    let mut by_hash: BTreeMap<u64, Vec<(usize, i64)>> = BTreeMap::new();
-    for (i, c) in sketches.iter().enumerate() {
-        for &(h, t) in &c.marks {
-            by_hash.entry(h).or_default().push((i, t));
-        }
-    }
-    for (h, found) in by_hash {
+    // (hash, sketch, first time) of every mark, sorted: the sketches holding a hash are then
+    // a run, in sketch order (one flat list, not a list per hash: a tenth of the memory).
+    let mut marks: Vec<(u64, usize, i64)> = sketches
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.marks.iter().map(move |&(h, t)| (h, i, t)))
+        .collect();
+    marks.sort_unstable_by_key(|&(h, i, _)| (h, i));
+    for found in marks.chunk_by(|x, y| x.0 == y.0) {
         if found.len() < 2 {
             continue;
         }
-        for (x, &(a, ta)) in found.iter().enumerate().take(MAX_CLUSTERS_PER_TRACE) {
-            for &(b, tb) in found.iter().take(MAX_CLUSTERS_PER_TRACE).skip(x + 1) {
+        let h = found[0].0;
+        for (x, &(_, a, ta)) in found.iter().enumerate().take(MAX_CLUSTERS_PER_TRACE) {
+            for &(_, b, tb) in found.iter().take(MAX_CLUSTERS_PER_TRACE).skip(x + 1) {
                 // Count a hash only where both sketches are complete, so counts compare.
                 if h > sketches[a].complete_to().min(sketches[b].complete_to()) {
                     continue;

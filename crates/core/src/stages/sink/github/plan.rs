@@ -310,7 +310,7 @@ mod tests {
             revisions: Default::default(),
             locations: Default::default(),
             samples: vec![],
-            sample_texts: vec![],
+            to_print: vec![],
             http: None,
             per_second,
             trend: Default::default(),
