@@ -479,10 +479,10 @@ impl Redactor {
             for p in std::mem::take(&mut c.to_print) {
                 let printed = match p {
                     ToPrint::Raw(raw) => Some(r.report_sample(&raw)),
-                    ToPrint::Mergeable(c, s) => match kept.0.get(&(c, s)) {
+                    ToPrint::Mergeable(at, n) => match kept.0.get(&(at, n)) {
                         Some(raw) => Some(r.report_sample(raw)),
                         None => mergeable
-                            .and_then(|m| m.sample(c, s))
+                            .and_then(|m| m.sample(at, n))
                             .map(|done| PrintedSample::new(Arc::clone(done))),
                     },
                 };
@@ -568,8 +568,11 @@ impl Redactor {
                     Some(done) => done,
                     None => {
                         let at = (i as u32, j as u32);
-                        let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
-                        kept.0.insert(at, Arc::clone(&s.raw));
+                        let raw = Arc::clone(&s.raw);
+                        kept.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0
+                            .insert(at, raw);
                         r.json_text_unwalked(&s.raw)
                     }
                 };

@@ -658,7 +658,7 @@ fn print_samples(report: &mut Report) {
         for p in std::mem::take(&mut c.to_print) {
             let raw = match &p {
                 ToPrint::Raw(raw) => Some(raw),
-                ToPrint::Mergeable(c, s) => mergeable.and_then(|m| m.sample(*c, *s)),
+                ToPrint::Mergeable(at, n) => mergeable.and_then(|m| m.sample(*at, *n)),
             };
             c.samples.extend(raw.map(|raw| sample::printed(raw)));
         }
