@@ -666,6 +666,67 @@ pub struct Report {
     pub mergeable: Option<Mergeable>,
 }
 
+#[cfg(test)]
+impl Report {
+    /// A report with nothing in it, for tests to fill.
+    pub(crate) fn empty() -> Report {
+        Report {
+            problems: vec![],
+            tool: String::new(),
+            generated_at: String::new(),
+            partial: false,
+            inputs: vec![],
+            reference_time: None,
+            time_range: None,
+            services: Default::default(),
+            totals: Default::default(),
+            windows: vec![],
+            priorities: Default::default(),
+            clusters: vec![],
+            notes: vec![],
+            bad_entries: vec![],
+            stages: vec![],
+            github: None,
+            trends: Default::default(),
+            related: vec![],
+            mergeable: None,
+        }
+    }
+}
+
+#[cfg(test)]
+impl ClusterReport {
+    /// A P1 cluster `00000000000000ab` of service `svc` (template `boom`), for tests to adjust.
+    pub(crate) fn example(count: u64) -> ClusterReport {
+        ClusterReport {
+            id: "00000000000000ab".into(),
+            problem: String::new(),
+            priority: Priority(1),
+            title: "svc | P1 | boom".into(),
+            rule: "errors".into(),
+            expected: false,
+            labels: vec![],
+            service: "svc".into(),
+            template: "boom".into(),
+            max_severity: "ERROR".into(),
+            severities: Default::default(),
+            severity_from_text: 0,
+            count,
+            folded: 0,
+            windows: Default::default(),
+            first_seen: None,
+            last_seen: None,
+            revisions: Default::default(),
+            locations: Default::default(),
+            samples: vec![],
+            to_print: vec![],
+            http: None,
+            per_second: Default::default(),
+            trend: Default::default(),
+        }
+    }
+}
+
 /// A cluster's status across runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

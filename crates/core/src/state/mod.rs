@@ -486,27 +486,7 @@ mod tests {
     }
 
     fn report() -> Report {
-        Report {
-            problems: vec![],
-            tool: String::new(),
-            generated_at: String::new(),
-            partial: false,
-            inputs: vec![],
-            reference_time: None,
-            time_range: None,
-            services: Default::default(),
-            totals: Default::default(),
-            windows: vec![],
-            priorities: Default::default(),
-            clusters: vec![],
-            notes: vec![],
-            bad_entries: vec![],
-            stages: vec![],
-            github: None,
-            trends: Default::default(),
-            related: vec![],
-            mergeable: None,
-        }
+        Report::empty()
     }
 
     #[test]

@@ -895,51 +895,13 @@ mod tests {
         to_print.push(ToPrint::Raw(Arc::clone(&raws[0])));
         drop(raws);
         let cluster = ClusterReport {
-            id: "00000000000000ab".into(),
-            problem: String::new(),
-            priority: crate::model::record::Priority(1),
-            title: "svc | P1 | boom".into(),
-            rule: "errors".into(),
-            expected: false,
-            labels: vec![],
-            service: "svc".into(),
-            template: "boom".into(),
-            max_severity: "ERROR".into(),
-            severities: Default::default(),
-            severity_from_text: 0,
-            count: 3,
-            folded: 0,
-            windows: Default::default(),
-            first_seen: None,
-            last_seen: None,
-            revisions: Default::default(),
-            locations: Default::default(),
-            samples: vec![],
             to_print,
-            http: None,
-            per_second: Default::default(),
-            trend: Default::default(),
+            ..ClusterReport::example(3)
         };
         let mut report = Report {
-            problems: vec![],
-            tool: String::new(),
-            generated_at: String::new(),
-            partial: false,
-            inputs: vec![],
-            reference_time: None,
-            time_range: None,
-            services: Default::default(),
-            totals: Default::default(),
-            windows: vec![],
-            priorities: Default::default(),
             clusters: vec![cluster],
-            notes: vec![],
-            bad_entries: vec![],
-            stages: vec![],
-            github: None,
-            trends: Default::default(),
-            related: vec![],
             mergeable: Some(mergeable),
+            ..Report::empty()
         };
         Redactor::new(&pack).unwrap().report(&mut report);
 

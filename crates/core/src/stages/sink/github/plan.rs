@@ -286,34 +286,15 @@ mod tests {
         // One entry per second, ending at `last`.
         let per_second: BTreeMap<i64, u64> = (0..count as i64).map(|i| (last_s - i, 1)).collect();
         ClusterReport {
-            id: "00000000000000ab".into(),
-            problem: String::new(),
             priority: parse_priority(priority)
                 .map(crate::model::record::Priority)
                 .expect("a priority"),
-            title: "svc | P1 | boom".into(),
-            rule: "errors".into(),
-            expected: false,
-            labels: vec![],
-            service: "svc".into(),
-            template: "boom".into(),
-            max_severity: "ERROR".into(),
-            severities: Default::default(),
-            severity_from_text: 0,
-            count,
-            folded: 0,
-            windows: Default::default(),
             first_seen: Some(crate::model::time::format_rfc3339(
                 (last_s - count as i64 + 1) * 1_000_000_000,
             )),
             last_seen: Some(last.into()),
-            revisions: Default::default(),
-            locations: Default::default(),
-            samples: vec![],
-            to_print: vec![],
-            http: None,
             per_second,
-            trend: Default::default(),
+            ..ClusterReport::example(count)
         }
     }
 
