@@ -250,6 +250,55 @@ mod tests {
         s
     }
 
+    /// Pairs counted from the sorted list are the pairs counted per hash, as they were: on
+    /// random sketches over few hashes, with hashes in more sketches than are paired
+    /// (`MAX_CLUSTERS_PER_TRACE`) and sketches complete to different hashes.
+    #[test]
+    fn shared_pairs_are_counted_per_hash_in_sketch_order() {
+        fn per_hash(sketches: &[&TraceSketch]) -> BTreeMap<(usize, usize), SharedTraces> {
+            let mut by_hash: BTreeMap<u64, Vec<(usize, i64)>> = BTreeMap::new();
+            for (i, c) in sketches.iter().enumerate() {
+                for &(h, t) in &c.marks {
+                    by_hash.entry(h).or_default().push((i, t));
+                }
+            }
+            let mut pairs: BTreeMap<(usize, usize), SharedTraces> = BTreeMap::new();
+            for (h, found) in by_hash {
+                for (x, &(a, ta)) in found.iter().enumerate().take(MAX_CLUSTERS_PER_TRACE) {
+                    for &(b, tb) in found.iter().take(MAX_CLUSTERS_PER_TRACE).skip(x + 1) {
+                        if h <= sketches[a].complete_to().min(sketches[b].complete_to()) {
+                            let p = pairs.entry((a, b)).or_default();
+                            p.shared += 1;
+                            p.a_led += u64::from(ta < tb);
+                            p.b_led += u64::from(tb < ta);
+                        }
+                    }
+                }
+            }
+            pairs
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for round in 0..40 {
+            let count = 1 + next(200) as usize;
+            let sketches: Vec<TraceSketch> = (0..count)
+                .map(|_| {
+                    let k = 1 + next(8) as usize;
+                    let marks: Vec<(u64, i64)> =
+                        (0..next(20)).map(|_| (next(20), next(5) as i64)).collect();
+                    sketch(k, &marks)
+                })
+                .collect();
+            let refs: Vec<&TraceSketch> = sketches.iter().collect();
+            assert_eq!(shared_pairs_of(&refs), per_hash(&refs), "round {round}");
+        }
+    }
+
     #[test]
     fn a_sketch_keeps_the_smallest_hashes_with_their_first_time() {
         let s = sketch(
