@@ -29,7 +29,6 @@ pub mod lock;
 pub mod seen;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -350,37 +349,15 @@ impl Store {
         }
     }
 
-    /// Writes the store atomically: a temporary file in the same directory, synced, renamed over
-    /// the old one; then the directory is synced.
+    /// Writes the store atomically (see `sink::replace`): a temporary file in the same
+    /// directory, buffered, synced, renamed over the old one; then the directory is synced.
     pub fn save(&self) -> Result<(), String> {
-        let path = &self.path;
-        let fail =
-            |e: std::io::Error| format!("cannot write the state file {}: {e}", path.display());
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(fail)?;
-        let tmp = dir.join(format!(".{FILE}.{}.tmp", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            // Buffered: serde_json writes a few bytes at a time, and each unbuffered write is
-            // a system call (a 27 MB state file took 2.8 s to save).
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-            serde_json::to_writer_pretty(&mut w, self)?;
-            w.write_all(b"\n")?;
-            let f = w.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            // The rename itself survives a crash only once the directory is synced.
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            fail(e)
+        let path = self.path.display().to_string();
+        crate::stages::sink::replace(&path, true, |w| {
+            serde_json::to_writer_pretty(&mut *w, self)?;
+            w.write_all(b"\n")
         })
+        .map_err(|e| format!("cannot write the state file {path}: {e}"))
     }
 }
 
@@ -501,6 +478,36 @@ mod tests {
         assert_eq!(entries_after(&c, Some(10 * NANOS)), 3);
         assert_eq!(first_after(&c, 1500 * NANOS), Some(2000));
         assert_eq!(first_after(&c, 3000 * NANOS), None);
+    }
+
+    /// Saved whole and read back the same, with no temporary file left; a place that cannot
+    /// be written is an error naming the state file.
+    #[test]
+    fn saves_atomically_and_says_where_it_could_not() {
+        let cfg = Config::default();
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::open(dir.path().to_str().unwrap(), &cfg)
+            .unwrap()
+            .unwrap();
+        let run = aggregate(vec![cluster(1, &[1000, 2000]), cluster(2, &[1500])]);
+        st.update(&run, None, &report(), &BTreeMap::new(), &cfg);
+        st.save().unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "lock")
+            .collect();
+        assert_eq!(names, vec![FILE.to_string()]);
+        let again = Store::open(dir.path().to_str().unwrap(), &cfg)
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.clusters, st.clusters);
+        let blocker = dir.path().join("a-file");
+        std::fs::write(&blocker, "x").unwrap();
+        st.path = blocker.join(FILE);
+        let err = st.save().unwrap_err();
+        assert!(err.starts_with("cannot write the state file"), "{err}");
+        assert!(err.contains("a-file"), "{err}");
     }
 
     #[test]

@@ -68,7 +68,12 @@ pub fn replace(
         if sync {
             f.sync_all()?;
         }
-        std::fs::rename(&tmp, &target)
+        std::fs::rename(&tmp, &target)?;
+        if sync && let Ok(d) = std::fs::File::open(dir) {
+            // The rename itself survives a crash only once the directory is synced.
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

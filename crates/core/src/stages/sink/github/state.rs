@@ -8,8 +8,7 @@
 //! full disk leaves the previous state intact.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -58,36 +57,15 @@ impl State {
         })
     }
 
-    /// Writes the state file atomically: a temporary file in the same directory, then rename.
+    /// Writes the state file atomically (see `sink::replace`): a temporary file in the same
+    /// directory, buffered, synced, then renamed.
     pub fn save(&self, path: &Path) -> Result<(), String> {
-        let fail = |e: std::io::Error| {
-            format!("cannot write the GitHub state file {}: {e}", path.display())
-        };
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(fail)?;
-        let tmp: PathBuf = dir.join(format!(
-            ".{}.{}.tmp",
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "state".into()),
-            std::process::id()
-        ));
-        let write = || -> std::io::Result<()> {
-            // Buffered: serde_json writes a few bytes at a time.
-            let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
-            serde_json::to_writer_pretty(&mut w, self)?;
-            w.write_all(b"\n")?;
-            let f = w.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            fail(e)
+        let shown = path.display().to_string();
+        crate::stages::sink::replace(&shown, true, |w| {
+            serde_json::to_writer_pretty(&mut *w, self)?;
+            w.write_all(b"\n")
         })
+        .map_err(|e| format!("cannot write the GitHub state file {shown}: {e}"))
     }
 
     /// The entries of one repository.
