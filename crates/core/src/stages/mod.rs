@@ -11,12 +11,14 @@
 //!   mining, correlation, trends, prioritizing), then [`redact`] cleans what is written;
 //! - [`sink`] writes the worklog, the JSON report, the entries file and GitHub issues.
 //!
-//! [`worker`] is the runner the parallel stages (parse, fingerprint) share. [`epoch`] is the control the streaming stages obey when `gardener watch` cuts an interval.
+//! [`worker`] is the runner the parallel stages (parse, fingerprint) share; [`halves`] splits
+//! the end of a run's per-cluster steps over two threads. [`epoch`] is the control the streaming stages obey when `gardener watch` cuts an interval.
 //! [`crate::topology`] starts the stages and joins them with bounded channels.
 
 pub mod aggregate;
 pub mod epoch;
 pub mod fingerprint;
+pub mod halves;
 pub mod parse;
 pub mod redact;
 pub mod report;

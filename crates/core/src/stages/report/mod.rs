@@ -22,14 +22,14 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::console::warn;
 use crate::model::record::{
-    Aggregate, GithubMode, IssueAction, Mergeable, Report, TimeRange, ToPrint, Totals,
+    Aggregate, Cluster, GithubMode, IssueAction, Mergeable, Report, TimeRange, ToPrint, Totals,
 };
 use crate::model::run::{RunError, RunOptions};
 use crate::model::time::{Timestamp, format_rfc3339, now_nanos};
-use crate::stages::aggregate;
 use crate::stages::fingerprint::mine::{self, Raw};
 use crate::stages::redact::{Redactor, sample};
 use crate::stages::sink::{self, SinkError};
+use crate::stages::{aggregate, halves};
 use crate::state::Store;
 use prioritize::Prioritizer;
 
@@ -244,11 +244,11 @@ pub async fn conclude(
     let parts = std::mem::take(&mut gathered.parts);
     let (combined, newest) = combine_parts(cfg, finisher, parts, opts.now.map(Timestamp::nanos));
     let json_path = cfg.sinks.json.clone();
-    let mut pre_mining =
-        (json_path.is_some() || gathered.keep_mergeable).then(|| combined.clusters.clone());
+    let keep_raw = json_path.is_some() || gathered.keep_mergeable;
 
     steps.step("mining templates");
-    let (mut agg, mined) = mine_and_finish(cfg, opts, finisher, combined, newest);
+    let (mut agg, mined, mut pre_mining) =
+        mine_and_finish(cfg, opts, finisher, (combined, newest), keep_raw);
     steps.step("trends and priorities");
     let judged = trend::judge(&agg, finisher.store.as_ref(), cfg);
     let mut clusters = prioritized(finisher, &agg, &judged);
@@ -302,9 +302,17 @@ pub async fn conclude(
     if opts.stats {
         steps.suspend(|| print_stats(&report));
     }
-    // What the report was made from: only the state store reads it again. Without one it is
-    // freed now, before redaction allocates the redacted samples.
-    let mut agg = finisher.store.is_some().then_some(agg);
+    // What the report was made from: the state store takes what it keeps of it now (saved
+    // after GitHub), and it is freed before redaction allocates the redacted samples.
+    let state = update_state(
+        cfg,
+        finisher,
+        &report,
+        agg,
+        partial,
+        mined.learned,
+        &mut steps,
+    );
     // What the streaming stages' threads allocated (the samples, the aggregate) is freed into
     // their arenas, which the redacted texts cannot use: given back to the system first.
     crate::model::memory::release_freed();
@@ -319,22 +327,9 @@ pub async fn conclude(
         }
         None => Default::default(),
     };
-    if let Some(agg) = agg.as_mut()
-        && let Some(e) = save_state(
-            cfg,
-            finisher,
-            &mut report,
-            agg,
-            partial,
-            mined.learned,
-            &closed,
-            &mut steps,
-        )
-    {
+    if let Some(e) = save_state(finisher, &mut report, state, &closed, &mut steps) {
         sink_errors.push(e);
     }
-    // Not needed any more: freed before the sinks write.
-    drop(agg);
 
     steps.step("writing the reports");
     let report_path = cfg.sinks.report.clone().unwrap_or_else(|| "-".into());
@@ -362,16 +357,34 @@ pub async fn conclude(
 }
 
 /// Generalizes templates over the whole run (templates earlier runs generalized keep their
-/// ids, see `mine`), then finishes aggregation with the final ids.
+/// ids, see `mine`), then finishes aggregation with the final ids. With `keep_raw`, also
+/// returns a copy of the raw clusters (the JSON report's mergeable section), made on a second
+/// thread while this one mines.
 fn mine_and_finish(
     cfg: &Config,
     opts: &RunOptions,
     finisher: &Finisher,
-    combined: Aggregate,
-    newest: Option<i64>,
-) -> (Aggregate, mine::Mined) {
-    let raws: Vec<Raw> = combined
-        .clusters
+    (combined, newest): (Aggregate, Option<i64>),
+    keep_raw: bool,
+) -> (Aggregate, mine::Mined, Option<Vec<Cluster>>) {
+    let (mined, raw) = halves::join(
+        || mine_raw(finisher, &combined.clusters),
+        || keep_raw.then(|| combined.clusters.clone()),
+    );
+    let mut agg = aggregate::finish(
+        (combined, newest),
+        &mined.finals,
+        cfg.windows(),
+        opts.now.map(Timestamp::nanos),
+        cfg.aggregate.samples,
+    );
+    aggregate::bound_series(&mut agg, cfg.bucket_secs(), cfg.aggregate.max_buckets);
+    (agg, mined, raw)
+}
+
+/// Mines the raw clusters' templates (see [`mine_and_finish`]).
+fn mine_raw(finisher: &Finisher, clusters: &[Cluster]) -> mine::Mined {
+    let raws: Vec<Raw> = clusters
         .iter()
         .map(|c| Raw {
             id: c.id,
@@ -385,18 +398,7 @@ fn mine_and_finish(
         .as_ref()
         .map(|st| st.known_templates())
         .unwrap_or_default();
-    let mined = mine::generalize_with(&raws, &known);
-    drop(raws);
-    drop(known);
-    let mut agg = aggregate::finish(
-        (combined, newest),
-        &mined.finals,
-        cfg.windows(),
-        opts.now.map(Timestamp::nanos),
-        cfg.aggregate.samples,
-    );
-    aggregate::bound_series(&mut agg, cfg.bucket_secs(), cfg.aggregate.max_buckets);
-    (agg, mined)
+    mine::generalize_with(&raws, &known)
 }
 
 /// The clusters with their priorities (and, for the GitHub sink, which counts entries newer
@@ -732,35 +734,65 @@ async fn github(
     (closed, errors)
 }
 
-/// The state store: updated by complete runs only (see `state`), and never by a dry run,
-/// after which the real run must still see what is new.
-#[allow(clippy::too_many_arguments)]
-fn save_state(
+/// What [`update_state`] did with the state store.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum StateUpdate {
+    /// Updated, to be saved.
+    Updated,
+    /// Left as it was: a dry run, after which the real run must still see what is new.
+    DryRun,
+    /// No store, or a partial run (see `state`).
+    None,
+}
+
+/// The state store: updated by complete runs only (see `state`), and never by a dry run.
+/// Takes what it keeps of `agg` (counts, marks, series, the insertIds near the newest, the
+/// mined templates), so the rest is freed before redaction; [`save_state`] saves it.
+fn update_state(
     cfg: &Config,
     finisher: &mut Finisher,
-    report: &mut Report,
-    agg: &mut Aggregate,
+    report: &Report,
+    mut agg: Aggregate,
     partial: bool,
     learned: Vec<mine::Known>,
+    steps: &mut crate::console::progress::Steps,
+) -> StateUpdate {
+    let Some(st) = finisher.store.as_mut().filter(|_| !partial) else {
+        return StateUpdate::None;
+    };
+    if finisher.github.as_ref().is_some_and(|g| g.dry_run) {
+        return StateUpdate::DryRun;
+    }
+    steps.step("updating the state");
+    let seen = agg.seen.take();
+    st.update(&agg, seen, report, cfg);
+    st.learn_templates(learned, agg.reference);
+    StateUpdate::Updated
+}
+
+/// Saves the state store [`update_state`] updated, with the issues the GitHub sink found
+/// closed; after a dry run, says in the report that it was not updated.
+fn save_state(
+    finisher: &mut Finisher,
+    report: &mut Report,
+    update: StateUpdate,
     closed: &std::collections::BTreeMap<String, bool>,
     steps: &mut crate::console::progress::Steps,
 ) -> Option<SinkError> {
-    let dry = finisher.github.as_ref().is_some_and(|g| g.dry_run);
     let st = finisher.store.as_mut()?;
-    if dry {
-        report.notes.push(
-            "dry run: the state was not updated, so the real run still sees these entries as new"
-                .into(),
-        );
-        return None;
-    }
-    if partial {
-        return None;
+    match update {
+        StateUpdate::Updated => {}
+        StateUpdate::DryRun => {
+            report.notes.push(
+                "dry run: the state was not updated, so the real run still sees these entries as new"
+                    .into(),
+            );
+            return None;
+        }
+        StateUpdate::None => return None,
     }
     steps.step("saving the state");
-    let seen = agg.seen.take();
-    st.update(agg, seen, report, closed, cfg);
-    st.learn_templates(learned, agg.reference);
+    st.mark_closed(closed);
     match st.save() {
         Ok(()) => {
             report.trends.state_updated = true;

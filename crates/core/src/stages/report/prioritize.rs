@@ -22,6 +22,7 @@ use crate::model::record::{
 };
 pub use crate::model::text::{cut_at_word, words};
 use crate::model::time::Timestamp;
+use crate::stages::halves;
 use crate::stages::report::correlate::Problem;
 
 /// What rules test, for a cluster or a whole problem (see [`Facts::of_cluster`] and
@@ -297,17 +298,13 @@ impl Prioritizer {
         trends: &std::collections::HashMap<u64, ClusterTrend>,
     ) -> Vec<ClusterReport> {
         let none = ClusterTrend::default();
-        let mut out: Vec<(u8, ClusterReport)> = agg
-            .clusters
-            .iter()
-            .map(|c| {
-                let t = trends.get(&c.id).unwrap_or(&none);
-                let (p, rule, title, labels, expected) = self.judge_trend(c, t);
-                let mut r = render(c, agg, p, rule, title, labels, expected);
-                r.trend = t.clone();
-                (p, r)
-            })
-            .collect();
+        let mut out: Vec<(u8, ClusterReport)> = halves::map(&agg.clusters, |c| {
+            let t = trends.get(&c.id).unwrap_or(&none);
+            let (p, rule, title, labels, expected) = self.judge_trend(c, t);
+            let mut r = render(c, agg, p, rule, title, labels, expected);
+            r.trend = t.clone();
+            (p, r)
+        });
         out.sort_by(|(pa, a), (pb, b)| {
             pa.cmp(pb).then(b.count.cmp(&a.count)).then(a.id.cmp(&b.id))
         });
@@ -328,25 +325,22 @@ impl Prioritizer {
     ) -> Vec<ProblemReport> {
         let none = ClusterTrend::default();
         let trend = |i: usize| trends.get(&agg.clusters[i].id).unwrap_or(&none);
-        let mut out: Vec<ProblemReport> = problems
-            .iter()
-            .map(|p| {
-                let mut facts = Facts {
-                    members: 0,
-                    ..Default::default()
-                };
-                for &m in &p.members {
-                    facts.add(&agg.clusters[m], trend(m));
-                }
-                let verdict = self.judge_facts(&facts);
-                let escalation = p
-                    .members
-                    .iter()
-                    .filter_map(|&m| trend(m).escalation.as_ref().map(|e| e.factor))
-                    .reduce(f64::max);
-                render_problem(agg, p, &facts, verdict, escalation)
-            })
-            .collect();
+        let mut out: Vec<ProblemReport> = halves::map(problems, |p| {
+            let mut facts = Facts {
+                members: 0,
+                ..Default::default()
+            };
+            for &m in &p.members {
+                facts.add(&agg.clusters[m], trend(m));
+            }
+            let verdict = self.judge_facts(&facts);
+            let escalation = p
+                .members
+                .iter()
+                .filter_map(|&m| trend(m).escalation.as_ref().map(|e| e.factor))
+                .reduce(f64::max);
+            render_problem(agg, p, &facts, verdict, escalation)
+        });
         out.sort_by(|a, b| {
             a.priority
                 .cmp(&b.priority)

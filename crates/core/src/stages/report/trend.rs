@@ -37,6 +37,7 @@ use crate::model::record::{
 use crate::model::time::bucket_start;
 use crate::model::time::{Timestamp, format_rfc3339};
 use crate::stages::fingerprint::format_id;
+use crate::stages::halves;
 use crate::state::Store;
 
 use crate::model::time::NANOS;
@@ -185,43 +186,16 @@ pub fn judge(agg: &Aggregate, store: Option<&Store>, cfg: &Config) -> Judged {
     let observed = observed(agg, store, s.bucket, max_buckets);
     let top = bucket_start(reference, s.bucket);
     let run_from = agg.first_bucket(s.bucket, max_buckets).unwrap_or(top);
-    for c in &agg.clusters {
-        let fp = format_id(c.id);
-        let known = store.and_then(|st| st.clusters.get(&fp));
-        let mut counts = c.series.clone();
-        if let Some(k) = known {
-            for (b, n) in &k.series {
-                let e = counts.entry(*b).or_insert(0);
-                *e = (*e).max(*n);
-            }
-        }
-        let escalation = spike(&counts, &observed, reference, &s);
-        let status = match (store, known) {
-            (None, _) => Some(if escalation.is_some() {
-                Status::Escalating
-            } else {
-                Status::Ongoing
-            }),
-            (Some(_), None) => Some(Status::New),
-            // A spike whose every entry an earlier run counted was reported by that run: the
-            // spike stays a fact of the data (and of the priority), but nothing changed.
-            (Some(st), Some(k)) => Some(if is_regressed(c, k.last_seen_nanos(), k.closed, gap) {
-                Status::Regressed
-            } else if escalation.is_some() && st.new_entries(c) > 0 {
-                Status::Escalating
-            } else {
-                Status::Ongoing
-            }),
-        };
-        let trend = ClusterTrend {
-            status,
-            escalation,
-            history: store.and_then(|st| history(st, c)),
-            series: c.series.iter().map(|(k, v)| (*k, *v)).collect(),
-            sparkline: sparkline(&c.series, run_from, top, s.bucket),
-        };
-        out.clusters.insert(c.id, trend);
-    }
+    let span = Span {
+        reference,
+        top,
+        run_from,
+        gap,
+    };
+    let trends = halves::map(&agg.clusters, |c| {
+        (c.id, cluster_trend(c, store, &observed, &s, &span))
+    });
+    out.clusters.extend(trends);
     if let Some(st) = store {
         let seen: BTreeSet<String> = agg.clusters.iter().map(|c| format_id(c.id)).collect();
         let limit = reference - resolved_after;
@@ -251,6 +225,67 @@ pub fn judge(agg: &Aggregate, store: Option<&Store>, cfg: &Config) -> Judged {
         ))
     });
     out
+}
+
+/// The times a cluster's trend is judged in (see [`judge`]), in seconds.
+struct Span {
+    reference: i64,
+    /// The newest bucket's start.
+    top: i64,
+    /// The run's first bucket's start.
+    run_from: i64,
+    /// `state.regression_gap`.
+    gap: i64,
+}
+
+/// One cluster's trend: its spike against `observed` and its status against the store.
+fn cluster_trend(
+    c: &Cluster,
+    store: Option<&Store>,
+    observed: &BTreeSet<i64>,
+    s: &SpikeSettings,
+    span: &Span,
+) -> ClusterTrend {
+    let &Span {
+        reference,
+        top,
+        run_from,
+        gap,
+    } = span;
+    let fp = format_id(c.id);
+    let known = store.and_then(|st| st.clusters.get(&fp));
+    let mut counts = c.series.clone();
+    if let Some(k) = known {
+        for (b, n) in &k.series {
+            let e = counts.entry(*b).or_insert(0);
+            *e = (*e).max(*n);
+        }
+    }
+    let escalation = spike(&counts, observed, reference, s);
+    let status = match (store, known) {
+        (None, _) => Some(if escalation.is_some() {
+            Status::Escalating
+        } else {
+            Status::Ongoing
+        }),
+        (Some(_), None) => Some(Status::New),
+        // A spike whose every entry an earlier run counted was reported by that run: the
+        // spike stays a fact of the data (and of the priority), but nothing changed.
+        (Some(st), Some(k)) => Some(if is_regressed(c, k.last_seen_nanos(), k.closed, gap) {
+            Status::Regressed
+        } else if escalation.is_some() && st.new_entries(c) > 0 {
+            Status::Escalating
+        } else {
+            Status::Ongoing
+        }),
+    };
+    ClusterTrend {
+        status,
+        escalation,
+        history: store.and_then(|st| history(st, c)),
+        series: c.series.iter().map(|(k, v)| (*k, *v)).collect(),
+        sparkline: sparkline(&c.series, run_from, top, s.bucket),
+    }
 }
 
 /// The report-wide trend section (before the state is updated).
