@@ -204,15 +204,19 @@ impl Store {
     /// Adds a complete run: totals, marks, series, priorities, and (with `seen`, the run's
     /// entries within `state.overlap` of its newest) the insertId memory; `None` (a merge,
     /// which counts by high-water marks alone) forgets the memory, which would miss them.
+    /// Each of the run's clusters is freed once it is counted, so the store grows as the
+    /// aggregate shrinks.
     pub fn update(
         &mut self,
-        agg: &Aggregate,
+        mut agg: Aggregate,
         seen: Option<Vec<(i64, u64)>>,
         report: &Report,
         cfg: &Config,
     ) {
         let bucket = self.bucket_secs;
         let history = cfg.state.history.secs();
+        let first_bucket = agg.first_bucket(bucket, cfg.aggregate.max_buckets);
+        let oldest = agg.clusters.iter().filter_map(|c| c.first_seen).min();
         // Priority and (redacted, when reports are) template from the report.
         let reported: BTreeMap<&str, (crate::model::record::Priority, &str, &str)> = report
             .clusters
@@ -222,14 +226,14 @@ impl Store {
                 (c.id.as_str(), row)
             })
             .collect();
-        for c in &agg.clusters {
+        for c in std::mem::take(&mut agg.clusters) {
             let fp = format_id(c.id);
             let s = self.clusters.entry(fp.clone()).or_insert_with(|| Seen {
                 service: c.service.clone(),
                 ..Default::default()
             });
             let mark = s.last_seen_nanos();
-            let new = new_entries(c, mark);
+            let new = new_entries(&c, mark);
             s.total += new;
             if let Some(f) = c.first_seen.map(Timestamp::nanos)
                 && s.first_seen_nanos().is_none_or(|old| f < old)
@@ -257,7 +261,7 @@ impl Store {
         }
         if let Some(r) = agg.reference {
             let top = bucket_start(r.div_euclid(NANOS), bucket);
-            if let Some(from) = agg.first_bucket(bucket, cfg.aggregate.max_buckets) {
+            if let Some(from) = first_bucket {
                 let mut b = from;
                 while b <= top {
                     self.observed.insert(b);
@@ -276,7 +280,6 @@ impl Store {
                 // What the cut drops, `remember` would (see `cut_to_newest`): cut first, the
                 // run never makes the memory hold more than about twice the cap.
                 crate::state::seen::cut_to_newest(&mut run, cfg.state.max_ids);
-                let oldest = agg.clusters.iter().filter_map(|c| c.first_seen).min();
                 let oldest = oldest.map(Timestamp::nanos);
                 let overlap = cfg.state.overlap.secs();
                 self.seen_ids.remember(
@@ -494,7 +497,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let run = aggregate(vec![cluster(1, &[1000, 2000]), cluster(2, &[1500])]);
-        st.update(&run, None, &report(), &cfg);
+        st.update(run, None, &report(), &cfg);
         st.save().unwrap();
         let names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -522,13 +525,13 @@ mod tests {
             .unwrap()
             .unwrap();
         let run1 = aggregate(vec![cluster(1, &[1000, 2000]), cluster(2, &[1500])]);
-        st.update(&run1, None, &report(), &cfg);
+        st.update(run1.clone(), None, &report(), &cfg);
         let after1 = st.clone();
-        st.update(&run1, None, &report(), &cfg);
+        st.update(run1, None, &report(), &cfg);
         assert_eq!(st, after1, "the same run twice changes nothing");
         // An overlapping run: 2000 was seen already, 2500 and 4000 are new.
         let run2 = aggregate(vec![cluster(1, &[2000, 2500, 4000])]);
-        st.update(&run2, None, &report(), &cfg);
+        st.update(run2.clone(), None, &report(), &cfg);
         let c1 = &st.clusters[&format_id(1)];
         assert_eq!(c1.total, 4);
         assert_eq!(c1.first_seen_nanos(), Some(1000 * NANOS));
@@ -539,7 +542,7 @@ mod tests {
         assert_eq!(c1.series.get(&2400), Some(&1));
         // GitHub's view of closed issues is remembered.
         let closed: BTreeMap<String, bool> = [(format_id(2), true)].into();
-        st.update(&run2, None, &report(), &cfg);
+        st.update(run2, None, &report(), &cfg);
         st.mark_closed(&closed);
         assert!(st.clusters[&format_id(2)].closed);
     }
@@ -552,7 +555,7 @@ mod tests {
         let d = sub.to_str().unwrap();
         let mut st = Store::open(d, &cfg).unwrap().unwrap();
         st.update(
-            &aggregate(vec![cluster(7, &[100])]),
+            aggregate(vec![cluster(7, &[100])]),
             Some(vec![(100 * NANOS, 42)]),
             &report(),
             &cfg,

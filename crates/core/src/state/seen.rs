@@ -130,7 +130,8 @@ impl Lookup {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// `seen_ids` as read.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Stored {
     since: Option<i64>,
@@ -138,17 +139,53 @@ struct Stored {
     keys: String,
 }
 
+/// `seen_ids` as written: the same fields, `keys` encoded as it is written (see [`Keys`]).
+#[derive(Serialize)]
+struct Storing<'a> {
+    since: Option<i64>,
+    entries: usize,
+    #[serde(serialize_with = "keys_text")]
+    keys: Keys<'a>,
+}
+
+/// The base64 of the entries' little-endian `(timestamp, key)` pairs, written a chunk at a
+/// time: the default cap of a million entries would otherwise be 16 MB of bytes and 21 MB of
+/// text held at once while the state is saved.
+struct Keys<'a>(&'a [(i64, u64)]);
+
+/// Entries per chunk: 192 pairs are 3,072 bytes, a multiple of 3, so the chunks' encodings
+/// join into the encoding of the whole (only the last can need padding).
+const CHUNK: usize = 192;
+
+impl std::fmt::Display for Keys<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let engine = &base64::engine::general_purpose::STANDARD;
+        let mut bytes = [0u8; CHUNK * PAIR];
+        let mut text = [0u8; CHUNK * PAIR / 3 * 4];
+        for chunk in self.0.chunks(CHUNK) {
+            for (i, (t, k)) in chunk.iter().enumerate() {
+                bytes[i * PAIR..i * PAIR + 8].copy_from_slice(&t.to_le_bytes());
+                bytes[i * PAIR + 8..(i + 1) * PAIR].copy_from_slice(&k.to_le_bytes());
+            }
+            let n = engine
+                .encode_slice(&bytes[..chunk.len() * PAIR], &mut text)
+                .map_err(|_| std::fmt::Error)?;
+            f.write_str(std::str::from_utf8(&text[..n]).map_err(|_| std::fmt::Error)?)?;
+        }
+        Ok(())
+    }
+}
+
+fn keys_text<S: Serializer>(keys: &Keys<'_>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(keys)
+}
+
 impl Serialize for SeenIds {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut bytes = Vec::with_capacity(self.entries.len() * PAIR);
-        for (t, k) in &self.entries {
-            bytes.extend_from_slice(&t.to_le_bytes());
-            bytes.extend_from_slice(&k.to_le_bytes());
-        }
-        Stored {
+        Storing {
             since: self.since,
             entries: self.entries.len(),
-            keys: base64::engine::general_purpose::STANDARD.encode(bytes),
+            keys: Keys(&self.entries),
         }
         .serialize(s)
     }
@@ -228,5 +265,38 @@ mod tests {
         assert!(serde_json::from_str::<SeenIds>(&cut).is_err());
         assert_eq!(entry_key(b"", b"{}", 1), entry_key(b"{}", b"x", 1));
         assert_ne!(entry_key(b"a", b"", 1), entry_key(b"a", b"", 2));
+    }
+
+    /// The keys are encoded a chunk at a time: the text is the one-shot base64 of all pairs,
+    /// at and around the chunk boundaries (where only the last chunk may be padded).
+    #[test]
+    fn keys_written_in_chunks_are_the_base64_of_all_pairs() {
+        for n in [0, 1, 2, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 2, 1000] {
+            let entries: Vec<(i64, u64)> = (0..n as i64)
+                .map(|i| {
+                    (
+                        i * 1_000_003 - 7,
+                        (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    )
+                })
+                .collect();
+            let mut bytes = Vec::new();
+            for (t, k) in &entries {
+                bytes.extend_from_slice(&t.to_le_bytes());
+                bytes.extend_from_slice(&k.to_le_bytes());
+            }
+            let whole = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            assert_eq!(Keys(&entries).to_string(), whole, "{n} entries");
+            let s = SeenIds {
+                since: Some(1),
+                entries,
+            };
+            let text = serde_json::to_string(&s).unwrap();
+            assert!(
+                text.contains(&format!("\"keys\":\"{whole}\"")),
+                "{n} entries"
+            );
+            assert_eq!(serde_json::from_str::<SeenIds>(&text).unwrap(), s);
+        }
     }
 }

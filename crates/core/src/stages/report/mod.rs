@@ -765,8 +765,9 @@ fn update_state(
     }
     steps.step("updating the state");
     let seen = agg.seen.take();
-    st.update(&agg, seen, report, cfg);
-    st.learn_templates(learned, agg.reference);
+    let reference = agg.reference;
+    st.update(agg, seen, report, cfg);
+    st.learn_templates(learned, reference);
     StateUpdate::Updated
 }
 
