@@ -28,10 +28,46 @@ pub const VAR: &str = "<*>";
 
 /// Turns messages into templates. Cheap to share between workers.
 pub struct Masker {
-    /// Words never masked. Looked up for most tokens, so hashed with xxh3, not SipHash.
-    keep: HashSet<String, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
+    /// Words never masked (see [`Keep`]).
+    keep: Keep,
     extra: Vec<Regex>,
     max_bytes: usize,
+}
+
+/// The words a mask pack keeps. Looked up for most tokens a rule would mask (numbers, ids,
+/// hashes), which are mostly longer than any kept word or start with a byte none starts with:
+/// those are answered without hashing.
+struct Keep {
+    words: HashSet<String, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
+    /// The longest word's length, in bytes.
+    longest: usize,
+    /// The bytes words start with, as bits.
+    first: [u64; 4],
+}
+
+impl Keep {
+    fn new(words: &[String]) -> Keep {
+        let mut first = [0u64; 4];
+        for w in words {
+            if let Some(&b) = w.as_bytes().first() {
+                first[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+        }
+        Keep {
+            words: words.iter().cloned().collect(),
+            longest: words.iter().map(String::len).max().unwrap_or(0),
+            first,
+        }
+    }
+
+    fn has(&self, w: &str) -> bool {
+        let Some(&b) = w.as_bytes().first() else {
+            return self.words.contains(w);
+        };
+        w.len() <= self.longest
+            && self.first[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+            && self.words.contains(w)
+    }
 }
 
 const LEAD: &[u8] = b"([{<\"'`";
@@ -45,7 +81,7 @@ impl Masker {
             .map(|m| Regex::new(&m.regex).map_err(|e| format!("mask '{}': {e}", m.name)))
             .collect::<Result<_, _>>()?;
         Ok(Masker {
-            keep: pack.keep.iter().cloned().collect(),
+            keep: Keep::new(&pack.keep),
             extra,
             max_bytes,
         })
@@ -173,7 +209,7 @@ impl Masker {
             // Day and month names are parts of dates; a unit after a number is part of it.
             out.push_str(VAR);
             out.push_str(trail);
-        } else if quoted && !core.is_empty() && !self.keep.contains(core) {
+        } else if quoted && !core.is_empty() && !self.keep.has(core) {
             // Quoted values are variables; their quoting style is not part of the template.
             no_quotes(lead_s, out);
             out.push_str(VAR);
@@ -182,13 +218,13 @@ impl Masker {
             no_quotes(&trail[trail.rfind(q).map_or(0, |i| i + 1)..], out);
         } else if ((kv_pending && value_ends) || truncated)
             && !core.is_empty()
-            && !self.keep.contains(core)
+            && !self.keep.has(core)
         {
             out.push_str(lead_s);
             out.push_str(VAR);
             out.push_str(trail);
         } else if let Some(eq) = memchr::memchr(b'=', core.as_bytes()).filter(|&eq| {
-            eq > 0 && value_ends && is_key(&core[..eq]) && !self.keep.contains(&core[eq + 1..])
+            eq > 0 && value_ends && is_key(&core[..eq]) && !self.keep.has(&core[eq + 1..])
         }) {
             // `key=value` ending at a separator: the value varies by construction.
             out.push_str(lead_s);
@@ -209,14 +245,14 @@ impl Masker {
 
     /// Emits a token core, masked as a whole or by parts.
     fn core(&self, core: &str, out: &mut String) {
-        if is_flag_or_hex(core, false) && !self.keep.contains(core) {
+        if is_flag_or_hex(core, false) && !self.keep.has(core) {
             out.push_str(VAR);
             return;
         }
         let shape = Shape::of(core.as_bytes());
         // A core with none of the bytes any rule below looks for comes out unchanged, kept or
         // not: most words, so most tokens need no keep-set lookup.
-        if core.is_empty() || !shape.may_vary(core.len()) || self.keep.contains(core) {
+        if core.is_empty() || !shape.may_vary(core.len()) || self.keep.has(core) {
             out.push_str(core);
             return;
         }
@@ -330,7 +366,7 @@ impl Masker {
         };
         let variable =
             (shape.digit || snake() || (w.len() >= 16 && b.iter().all(|c| c.is_ascii_hexdigit())))
-                && !self.keep.contains(w);
+                && !self.keep.has(w);
         out.push_str(if variable { VAR } else { w });
     }
 
@@ -893,6 +929,38 @@ mod tests {
         m.template("a very long message that goes past the limit", &mut out);
         assert_eq!(out, "a very long message");
     }
+    /// The length and first-byte checks only ever answer "no" for a word the set lacks.
+    #[test]
+    fn keep_answers_as_the_set_of_words_does() {
+        let words: Vec<String> = ["HTTP/1.1", "s3", "x86_64", "", "é2e", "\u{7f}x"]
+            .map(String::from)
+            .to_vec();
+        let keep = Keep::new(&words);
+        let probes = [
+            "HTTP/1.1",
+            "HTTP/1.",
+            "HTTP/1.12",
+            "s3",
+            "S3",
+            "s",
+            "x86_64",
+            "",
+            "é2e",
+            "é",
+            "\u{7f}x",
+            "\u{7f}",
+            "12345678",
+            "a",
+            "zzzzzzzzzzzzzzzz",
+            "ÿ",
+            "\u{3fff}",
+        ];
+        for p in probes {
+            assert_eq!(keep.has(p), words.iter().any(|w| w == p), "{p:?}");
+        }
+        assert!(!Keep::new(&[]).has(""));
+    }
+
     #[test]
     fn lines_split_as_str_lines_does() {
         for s in [
