@@ -119,18 +119,24 @@ impl Severity {
         if let Ok(n) = t.parse::<i64>() {
             return Some(Self::from_number(n));
         }
-        Some(match t.to_ascii_uppercase().as_str() {
-            "DEFAULT" => Severity::Default,
-            "DEBUG" => Severity::Debug,
-            "INFO" => Severity::Info,
-            "NOTICE" => Severity::Notice,
-            "WARNING" | "WARN" => Severity::Warning,
-            "ERROR" => Severity::Error,
-            "CRITICAL" | "FATAL" => Severity::Critical,
-            "ALERT" => Severity::Alert,
-            "EMERGENCY" => Severity::Emergency,
-            _ => return None,
-        })
+        // Compared without regard to ASCII case, in place: this runs on every entry.
+        const NAMES: [(&str, Severity); 11] = [
+            ("DEFAULT", Severity::Default),
+            ("DEBUG", Severity::Debug),
+            ("INFO", Severity::Info),
+            ("NOTICE", Severity::Notice),
+            ("WARNING", Severity::Warning),
+            ("WARN", Severity::Warning),
+            ("ERROR", Severity::Error),
+            ("CRITICAL", Severity::Critical),
+            ("FATAL", Severity::Critical),
+            ("ALERT", Severity::Alert),
+            ("EMERGENCY", Severity::Emergency),
+        ];
+        NAMES
+            .iter()
+            .find(|(name, _)| t.eq_ignore_ascii_case(name))
+            .map(|&(_, severity)| severity)
     }
 
     /// Cloud Logging numbers: DEFAULT 0, DEBUG 100, ... EMERGENCY 800; values between round down.
@@ -419,6 +425,25 @@ mod tests {
         assert_eq!(Severity::parse("9999"), Some(Severity::Emergency));
         assert_eq!(Severity::parse("nonsense"), None);
         assert!(Severity::Critical > Severity::Error);
+        // Any ASCII case, surrounding spaces ignored; other letters are not folded.
+        let names = [
+            ("default", Severity::Default),
+            ("Debug", Severity::Debug),
+            (" info ", Severity::Info),
+            ("NOTICE", Severity::Notice),
+            ("wArN", Severity::Warning),
+            ("Error", Severity::Error),
+            ("critical", Severity::Critical),
+            ("fatal", Severity::Critical),
+            ("ALERT", Severity::Alert),
+            ("Emergency", Severity::Emergency),
+        ];
+        for (name, severity) in names {
+            assert_eq!(Severity::parse(name), Some(severity), "{name}");
+        }
+        for name in ["İNFO", "ınfo", "ERR", "INFOS", ""] {
+            assert_eq!(Severity::parse(name), None, "{name}");
+        }
     }
 
     #[test]
