@@ -13,10 +13,10 @@
 //! of little-endian `(timestamp ns, key)` pairs in time order: 16 bytes an entry, so the
 //! default cap of 1,000,000 entries is about 21 MB of state.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use crate::model::id::IdSet;
 
 const PAIR: usize = 16;
 
@@ -31,8 +31,8 @@ pub fn entry_key(insert_id: &[u8], raw: &[u8], timestamp: i64) -> u64 {
 pub struct SeenIds {
     /// Every entry counted at or after this time (Unix ns) is remembered; `None`: no memory.
     pub since: Option<i64>,
-    /// `(timestamp ns, key)`, sorted.
-    pub entries: Vec<(i64, u64)>,
+    /// `(timestamp ns, key)`, sorted; shared with the aggregate's [`Lookup`] while a run reads.
+    pub entries: Arc<Vec<(i64, u64)>>,
 }
 
 impl SeenIds {
@@ -40,11 +40,11 @@ impl SeenIds {
         self.since.is_none() && self.entries.is_empty()
     }
 
-    /// What the aggregate stage looks entries up in.
+    /// What the aggregate stage looks entries up in: the same sorted list, shared.
     pub fn lookup(&self) -> Lookup {
         Lookup {
             since: self.since,
-            keys: self.entries.iter().map(|e| e.1).collect(),
+            entries: Arc::clone(&self.entries),
         }
     }
 
@@ -61,10 +61,12 @@ impl SeenIds {
         cap: usize,
     ) {
         let had = self.since;
-        self.entries.append(&mut run);
-        self.entries.sort_unstable();
-        self.entries.dedup();
-        let Some(newest) = self.entries.last().map(|e| e.0) else {
+        // Not copied once the run's lookups have ended (a watch's shards still hold theirs).
+        let entries = Arc::make_mut(&mut self.entries);
+        entries.append(&mut run);
+        entries.sort_unstable();
+        entries.dedup();
+        let Some(newest) = entries.last().map(|e| e.0) else {
             return;
         };
         let mut since = newest.saturating_sub(overlap);
@@ -76,15 +78,15 @@ impl SeenIds {
                 }
             }
         }
-        if self.entries.len() > cap {
-            let cut = self.entries[self.entries.len() - cap].0;
+        if entries.len() > cap {
+            let cut = entries[entries.len() - cap].0;
             // Entries at the cut's own timestamp may be partly dropped: start just after it.
             since = since.max(cut.saturating_add(1));
         }
-        let keep = self.entries.partition_point(|e| e.0 < since);
-        self.entries.drain(..keep);
+        let keep = entries.partition_point(|e| e.0 < since);
+        entries.drain(..keep);
         // The store lives as long as a watch: what the run's entries took is given back.
-        self.entries.shrink_to_fit();
+        entries.shrink_to_fit();
         self.since = Some(since);
     }
 
@@ -112,22 +114,70 @@ pub fn cut_to_newest(seen: &mut Vec<(i64, u64)>, cap: usize) {
     }
 }
 
-/// The memory as a set, for lookups per entry.
+/// The memory as the aggregate looks entries up in it.
 #[derive(Debug, Default)]
 pub struct Lookup {
     pub since: Option<i64>,
-    keys: IdSet,
+    /// The store's sorted `(timestamp ns, key)` pairs.
+    entries: Arc<Vec<(i64, u64)>>,
 }
 
 impl Lookup {
     /// `Some(true)` when an earlier run counted the entry, `Some(false)` when it is new, `None`
     /// when the memory cannot tell (the entry is older than its start, or there is none).
-    pub fn counted(&self, timestamp: i64, key: u64) -> Option<bool> {
+    /// `hint` is where the caller's previous lookup ended (see [`find_from`]).
+    pub fn counted(&self, timestamp: i64, key: u64, hint: &mut usize) -> Option<bool> {
         match self.since {
-            Some(s) if timestamp >= s => Some(self.keys.contains(&key)),
+            Some(s) if timestamp >= s => Some(find_from(&self.entries, (timestamp, key), hint)),
             _ => None,
         }
     }
+}
+
+/// Whether `sorted` holds `target`, searched outward from `hint` (then set to where the search
+/// ended): a shard looks its entries up mostly in time order, so a search ends a few places
+/// from the last, in memory the last one brought into the cache, where a hash set (or a
+/// binary search) reads a place at random in a million entries. Steps double away from the
+/// hint until they pass the target, then a binary search between the last two steps:
+/// O(log distance).
+pub fn find_from(sorted: &[(i64, u64)], target: (i64, u64), hint: &mut usize) -> bool {
+    let n = sorted.len();
+    if n == 0 {
+        *hint = 0;
+        return false;
+    }
+    let h = (*hint).min(n - 1);
+    // The first place holding `target` or more lies in `lo..=hi`.
+    let (lo, hi) = if sorted[h] < target {
+        let (mut lo, mut step) = (h + 1, 1);
+        loop {
+            let probe = h + step;
+            if probe >= n {
+                break (lo, n);
+            }
+            if sorted[probe] >= target {
+                break (lo, probe);
+            }
+            lo = probe + 1;
+            step *= 2;
+        }
+    } else {
+        let (mut hi, mut step) = (h, 1);
+        loop {
+            if step > h {
+                break (0, hi);
+            }
+            let probe = h - step;
+            if sorted[probe] < target {
+                break (probe + 1, hi);
+            }
+            hi = probe;
+            step *= 2;
+        }
+    };
+    let at = lo + sorted[lo..hi].partition_point(|e| *e < target);
+    *hint = at;
+    sorted.get(at) == Some(&target)
 }
 
 /// `seen_ids` as read.
@@ -215,9 +265,15 @@ impl<'de> Deserialize<'de> for SeenIds {
                 )
             })
             .collect();
+        let mut entries: Vec<(i64, u64)> = entries;
+        // Written sorted; a file edited by hand is sorted again, or lookups would miss.
+        if !entries.is_sorted() {
+            entries.sort_unstable();
+            entries.dedup();
+        }
         Ok(SeenIds {
             since: stored.since,
-            entries,
+            entries: Arc::new(entries),
         })
     }
 }
@@ -232,15 +288,16 @@ mod tests {
         s.remember(vec![(10, 1), (20, 2), (30, 3)], Some(10), 15, 100);
         // Newest 30, overlap 15: from 15 on.
         assert_eq!(s.since, Some(15));
-        assert_eq!(s.entries, vec![(20, 2), (30, 3)]);
+        assert_eq!(*s.entries, vec![(20, 2), (30, 3)]);
         let l = s.lookup();
-        assert_eq!(l.counted(20, 2), Some(true));
-        assert_eq!(l.counted(30, 9), Some(false));
-        assert_eq!(l.counted(14, 1), None);
+        let mut hint = 0;
+        assert_eq!(l.counted(20, 2, &mut hint), Some(true));
+        assert_eq!(l.counted(30, 9, &mut hint), Some(false));
+        assert_eq!(l.counted(14, 1, &mut hint), None);
         // A later run: the start never moves back.
         s.remember(vec![(30, 3), (31, 4)], Some(5), 100, 100);
         assert_eq!(s.since, Some(15));
-        assert_eq!(s.entries, vec![(20, 2), (30, 3), (31, 4)]);
+        assert_eq!(*s.entries, vec![(20, 2), (30, 3), (31, 4)]);
     }
 
     #[test]
@@ -252,7 +309,7 @@ mod tests {
         s.remember(vec![(1, 1), (2, 2), (2, 3), (3, 4)], Some(1), 1000, 2);
         // The two newest are (2, 3) and (3, 4); (2, 2) would be lost: start after 2.
         assert_eq!(s.since, Some(3));
-        assert_eq!(s.entries, vec![(3, 4)]);
+        assert_eq!(*s.entries, vec![(3, 4)]);
     }
 
     #[test]
@@ -265,6 +322,49 @@ mod tests {
         assert!(serde_json::from_str::<SeenIds>(&cut).is_err());
         assert_eq!(entry_key(b"", b"{}", 1), entry_key(b"{}", b"x", 1));
         assert_ne!(entry_key(b"a", b"", 1), entry_key(b"a", b"", 2));
+    }
+
+    /// The search from a hint finds what a binary search finds, wherever the hint is (before,
+    /// at, after the target, past the end) and in any order of lookups; a file whose pairs are
+    /// out of order is sorted when read.
+    #[test]
+    fn a_search_from_a_hint_agrees_with_a_binary_search() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for n in [0usize, 1, 2, 3, 7, 100, 1000] {
+            let mut sorted: Vec<(i64, u64)> =
+                (0..n).map(|_| ((next() % 50) as i64, next() % 4)).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let mut hint = 0;
+            for round in 0..2000 {
+                let target = ((next() % 52) as i64 - 1, next() % 5);
+                if round % 7 == 0 {
+                    hint = (next() % (n as u64 + 3)) as usize;
+                }
+                let expected = sorted.binary_search(&target).is_ok();
+                assert_eq!(
+                    find_from(&sorted, target, &mut hint),
+                    expected,
+                    "{target:?}"
+                );
+                assert!(hint <= sorted.len());
+                assert_eq!(hint, sorted.partition_point(|e| *e < target));
+            }
+        }
+        let s = SeenIds {
+            since: Some(1),
+            entries: Arc::new(vec![(5, 1), (2, 9), (5, 1)]),
+        };
+        let back: SeenIds = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(*back.entries, vec![(2, 9), (5, 1)]);
+        let mut hint = 0;
+        assert_eq!(back.lookup().counted(2, 9, &mut hint), Some(true));
     }
 
     /// The keys are encoded a chunk at a time: the text is the one-shot base64 of all pairs,
@@ -289,7 +389,7 @@ mod tests {
             assert_eq!(Keys(&entries).to_string(), whole, "{n} entries");
             let s = SeenIds {
                 since: Some(1),
-                entries,
+                entries: Arc::new(entries),
             };
             let text = serde_json::to_string(&s).unwrap();
             assert!(

@@ -111,6 +111,8 @@ pub struct Shard {
     seen: Vec<(i64, u64)>,
     /// The length of `seen` after it was last pruned.
     seen_kept: usize,
+    /// Where the last lookup in the state's insertId memory ended (see `seen::find_from`).
+    seen_hint: usize,
     /// Folded fingerprint → its service's overflow cluster (see [`overflow`]).
     folded: IdMap<u64>,
     /// Clusters in `clusters` when folding runs next.
@@ -133,6 +135,7 @@ impl Shard {
             batches: 0,
             seen: Vec::new(),
             seen_kept: 0,
+            seen_hint: 0,
             folded: IdMap::default(),
             coarsened_to: i64::MIN,
             out: Aggregate::default(),
@@ -285,7 +288,7 @@ impl Shard {
                 }
                 if let Some(m) = &self.set.remember {
                     let key = entry_key(batch.bytes(r.insert_id), batch.bytes(r.raw), ts);
-                    match m.lookup.counted(ts, key) {
+                    match m.lookup.counted(ts, key, &mut self.seen_hint) {
                         Some(true) => c.recount.repeated += 1,
                         Some(false) => c.recount.fresh += 1,
                         None => {}
