@@ -201,22 +201,13 @@ impl Store {
         new_entries(c, mark)
     }
 
-    /// Adds a complete run: totals, marks, series, priorities, and (with `seen`, the run's
-    /// entries within `state.overlap` of its newest) the insertId memory; `None` (a merge,
-    /// which counts by high-water marks alone) forgets the memory, which would miss them.
-    /// Each of the run's clusters is freed once it is counted, so the store grows as the
-    /// aggregate shrinks.
-    pub fn update(
-        &mut self,
-        mut agg: Aggregate,
-        seen: Option<Vec<(i64, u64)>>,
-        report: &Report,
-        cfg: &Config,
-    ) {
+    /// Adds a complete run's totals, marks, series and priorities (its insertIds go in first,
+    /// through [`Store::remember`]). Each of the run's clusters is freed once it is counted, so
+    /// the store grows as the aggregate shrinks.
+    pub fn update(&mut self, mut agg: Aggregate, report: &Report, cfg: &Config) {
         let bucket = self.bucket_secs;
         let history = cfg.state.history.secs();
         let first_bucket = agg.first_bucket(bucket, cfg.aggregate.max_buckets);
-        let oldest = agg.clusters.iter().filter_map(|c| c.first_seen).min();
         // Priority and (redacted, when reports are) template from the report.
         let reported: BTreeMap<&str, (crate::model::record::Priority, &str, &str)> = report
             .clusters
@@ -275,22 +266,6 @@ impl Store {
                 self.reference = Some(format_rfc3339(r));
             }
         }
-        match seen {
-            Some(mut run) => {
-                // What the cut drops, `remember` would (see `cut_to_newest`): cut first, the
-                // run never makes the memory hold more than about twice the cap.
-                crate::state::seen::cut_to_newest(&mut run, cfg.state.max_ids);
-                let oldest = oldest.map(Timestamp::nanos);
-                let overlap = cfg.state.overlap.secs();
-                self.seen_ids.remember(
-                    run,
-                    oldest,
-                    overlap.saturating_mul(NANOS),
-                    cfg.state.max_ids,
-                );
-            }
-            None => self.seen_ids.clear(),
-        }
         // Keep `history` back from the newest reference.
         if let Some(newest) = self.reference_secs() {
             let floor = bucket_start(newest - history, bucket);
@@ -298,6 +273,35 @@ impl Store {
             for s in self.clusters.values_mut() {
                 s.series = s.series.split_off(&floor);
             }
+        }
+    }
+
+    /// Adds a complete run's insertIds to the memory: with `seen` (the run's entries within
+    /// `state.overlap` of its newest, as `(timestamp ns, key)`), the memory keeps the last
+    /// `state.overlap` before the newest, at most `state.max_ids`; `None` (a merge, which counts
+    /// by high-water marks alone) forgets the memory, which would miss them. `oldest` is the
+    /// run's oldest entry. Called as soon as a run's shards are combined, so the run's list is
+    /// freed before mining.
+    pub fn remember(
+        &mut self,
+        seen: Option<Vec<(i64, u64)>>,
+        oldest: Option<Timestamp>,
+        cfg: &Config,
+    ) {
+        match seen {
+            Some(mut run) => {
+                // What the cut drops, `remember` would (see `cut_to_newest`): cut first, the
+                // run never makes the memory hold more than about twice the cap.
+                crate::state::seen::cut_to_newest(&mut run, cfg.state.max_ids);
+                let overlap = cfg.state.overlap.secs();
+                self.seen_ids.remember(
+                    run,
+                    oldest.map(Timestamp::nanos),
+                    overlap.saturating_mul(NANOS),
+                    cfg.state.max_ids,
+                );
+            }
+            None => self.seen_ids.clear(),
         }
     }
 
@@ -497,7 +501,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let run = aggregate(vec![cluster(1, &[1000, 2000]), cluster(2, &[1500])]);
-        st.update(run, None, &report(), &cfg);
+        st.update(run, &report(), &cfg);
         st.save().unwrap();
         let names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -525,13 +529,13 @@ mod tests {
             .unwrap()
             .unwrap();
         let run1 = aggregate(vec![cluster(1, &[1000, 2000]), cluster(2, &[1500])]);
-        st.update(run1.clone(), None, &report(), &cfg);
+        st.update(run1.clone(), &report(), &cfg);
         let after1 = st.clone();
-        st.update(run1, None, &report(), &cfg);
+        st.update(run1, &report(), &cfg);
         assert_eq!(st, after1, "the same run twice changes nothing");
         // An overlapping run: 2000 was seen already, 2500 and 4000 are new.
         let run2 = aggregate(vec![cluster(1, &[2000, 2500, 4000])]);
-        st.update(run2.clone(), None, &report(), &cfg);
+        st.update(run2.clone(), &report(), &cfg);
         let c1 = &st.clusters[&format_id(1)];
         assert_eq!(c1.total, 4);
         assert_eq!(c1.first_seen_nanos(), Some(1000 * NANOS));
@@ -542,7 +546,7 @@ mod tests {
         assert_eq!(c1.series.get(&2400), Some(&1));
         // GitHub's view of closed issues is remembered.
         let closed: BTreeMap<String, bool> = [(format_id(2), true)].into();
-        st.update(run2, None, &report(), &cfg);
+        st.update(run2, &report(), &cfg);
         st.mark_closed(&closed);
         assert!(st.clusters[&format_id(2)].closed);
     }
@@ -554,12 +558,11 @@ mod tests {
         let sub = dir.path().join("state");
         let d = sub.to_str().unwrap();
         let mut st = Store::open(d, &cfg).unwrap().unwrap();
-        st.update(
-            aggregate(vec![cluster(7, &[100])]),
-            Some(vec![(100 * NANOS, 42)]),
-            &report(),
-            &cfg,
-        );
+        let run = aggregate(vec![cluster(7, &[100])]);
+        let oldest = run.clusters.iter().filter_map(|c| c.first_seen).min();
+        st.remember(Some(vec![(100 * NANOS, 42)]), oldest, &cfg);
+        assert!(!st.seen_ids.is_empty());
+        st.update(run, &report(), &cfg);
         st.save().unwrap();
         let back = Store::open(d, &cfg).unwrap().unwrap();
         assert_eq!(back, st);

@@ -242,7 +242,10 @@ pub async fn conclude(
     steps.step("combining the shards");
     // One aggregate per raw fingerprint; kept as it is for the JSON report's mergeable section.
     let parts = std::mem::take(&mut gathered.parts);
-    let (combined, newest) = combine_parts(cfg, finisher, parts, opts.now.map(Timestamp::nanos));
+    let (mut combined, newest) =
+        combine_parts(cfg, finisher, parts, opts.now.map(Timestamp::nanos));
+    let state = state_update(finisher, gathered.partial);
+    remember_seen(cfg, finisher, &mut combined, state);
     let json_path = cfg.sinks.json.clone();
     let keep_raw = json_path.is_some() || gathered.keep_mergeable;
 
@@ -279,7 +282,6 @@ pub async fn conclude(
         sink_errors.extend(hand_ids(task, &problems, &agg, &mined.finals).await);
     }
     drop(problems);
-    let partial = gathered.partial;
     let last_report = gathered.last;
     let mut report = assemble(
         cfg,
@@ -304,12 +306,11 @@ pub async fn conclude(
     }
     // What the report was made from: the state store takes what it keeps of it now (saved
     // after GitHub), and it is freed before redaction allocates the redacted samples.
-    let state = update_state(
+    update_state(
         cfg,
         finisher,
         &report,
-        agg,
-        partial,
+        (agg, state),
         mined.learned,
         &mut steps,
     );
@@ -745,30 +746,56 @@ enum StateUpdate {
     None,
 }
 
-/// The state store: updated by complete runs only (see `state`), and never by a dry run.
-/// Takes what it keeps of `agg` (counts, marks, series, the insertIds near the newest, the
-/// mined templates), so the rest is freed before redaction; [`save_state`] saves it.
+/// Whether this run updates the state store: complete runs only (see `state`), and never a
+/// dry run.
+fn state_update(finisher: &Finisher, partial: bool) -> StateUpdate {
+    if finisher.store.is_none() || partial {
+        StateUpdate::None
+    } else if finisher.github.as_ref().is_some_and(|g| g.dry_run) {
+        StateUpdate::DryRun
+    } else {
+        StateUpdate::Updated
+    }
+}
+
+/// Adds the run's insertIds to the state's memory as soon as the shards are combined, so the
+/// run's list of them (16 bytes an entry, up to `state.max_ids`) is freed before mining; a run
+/// that does not update the state drops it.
+fn remember_seen(
+    cfg: &Config,
+    finisher: &mut Finisher,
+    combined: &mut Aggregate,
+    state: StateUpdate,
+) {
+    let seen = combined.seen.take();
+    if let (Some(st), StateUpdate::Updated) = (finisher.store.as_mut(), state) {
+        let oldest = combined.clusters.iter().filter_map(|c| c.first_seen).min();
+        st.remember(seen, oldest, cfg);
+    }
+}
+
+/// Takes what the state store keeps of `agg` (counts, marks, series, the mined templates) when
+/// this run updates it (see [`state_update`]), so the rest is freed before redaction;
+/// [`save_state`] saves it.
 fn update_state(
     cfg: &Config,
     finisher: &mut Finisher,
     report: &Report,
-    mut agg: Aggregate,
-    partial: bool,
+    (agg, state): (Aggregate, StateUpdate),
     learned: Vec<mine::Known>,
     steps: &mut crate::console::progress::Steps,
-) -> StateUpdate {
-    let Some(st) = finisher.store.as_mut().filter(|_| !partial) else {
-        return StateUpdate::None;
+) {
+    let Some(st) = finisher
+        .store
+        .as_mut()
+        .filter(|_| state == StateUpdate::Updated)
+    else {
+        return;
     };
-    if finisher.github.as_ref().is_some_and(|g| g.dry_run) {
-        return StateUpdate::DryRun;
-    }
     steps.step("updating the state");
-    let seen = agg.seen.take();
     let reference = agg.reference;
-    st.update(agg, seen, report, cfg);
+    st.update(agg, report, cfg);
     st.learn_templates(learned, reference);
-    StateUpdate::Updated
 }
 
 /// Saves the state store [`update_state`] updated, with the issues the GitHub sink found
