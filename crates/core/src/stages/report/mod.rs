@@ -743,14 +743,14 @@ enum StateUpdate {
     /// Left as it was: a dry run, after which the real run must still see what is new.
     DryRun,
     /// No store, or a partial run (see `state`).
-    None,
+    Skipped,
 }
 
 /// Whether this run updates the state store: complete runs only (see `state`), and never a
 /// dry run.
 fn state_update(finisher: &Finisher, partial: bool) -> StateUpdate {
     if finisher.store.is_none() || partial {
-        StateUpdate::None
+        StateUpdate::Skipped
     } else if finisher.github.as_ref().is_some_and(|g| g.dry_run) {
         StateUpdate::DryRun
     } else {
@@ -817,7 +817,7 @@ fn save_state(
             );
             return None;
         }
-        StateUpdate::None => return None,
+        StateUpdate::Skipped => return None,
     }
     steps.step("saving the state");
     st.mark_closed(closed);
