@@ -466,6 +466,19 @@ mod tests {
         }
     }
 
+    /// A store in a temporary directory (kept alive by the returned handle).
+    fn temp_store(cfg: &Config) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let st = open_in(&dir, cfg);
+        (dir, st)
+    }
+
+    fn open_in(dir: &tempfile::TempDir, cfg: &Config) -> Store {
+        Store::open(dir.path().to_str().unwrap(), cfg)
+            .unwrap()
+            .unwrap()
+    }
+
     fn aggregate(clusters: Vec<Cluster>) -> Aggregate {
         let reference = clusters.iter().filter_map(|c| c.last_seen).max();
         let reference = reference.map(Timestamp::nanos);
@@ -496,10 +509,7 @@ mod tests {
     #[test]
     fn saves_atomically_and_says_where_it_could_not() {
         let cfg = Config::default();
-        let dir = tempfile::tempdir().unwrap();
-        let mut st = Store::open(dir.path().to_str().unwrap(), &cfg)
-            .unwrap()
-            .unwrap();
+        let (dir, mut st) = temp_store(&cfg);
         let run = aggregate(vec![cluster(1, &[1000, 2000]), cluster(2, &[1500])]);
         st.update(run, &report(), &cfg);
         st.save().unwrap();
@@ -509,9 +519,7 @@ mod tests {
             .filter(|n| n != "lock")
             .collect();
         assert_eq!(names, vec![FILE.to_string()]);
-        let again = Store::open(dir.path().to_str().unwrap(), &cfg)
-            .unwrap()
-            .unwrap();
+        let again = open_in(&dir, &cfg);
         assert_eq!(again.clusters, st.clusters);
         let blocker = dir.path().join("a-file");
         std::fs::write(&blocker, "x").unwrap();
@@ -524,10 +532,7 @@ mod tests {
     #[test]
     fn updates_are_idempotent_and_overlaps_not_double_counted() {
         let cfg = Config::default();
-        let dir = tempfile::tempdir().unwrap();
-        let mut st = Store::open(dir.path().to_str().unwrap(), &cfg)
-            .unwrap()
-            .unwrap();
+        let (_dir, mut st) = temp_store(&cfg);
         let run1 = aggregate(vec![cluster(1, &[1000, 2000]), cluster(2, &[1500])]);
         st.update(run1.clone(), &report(), &cfg);
         let after1 = st.clone();

@@ -359,8 +359,8 @@ pub async fn conclude(
 
 /// Generalizes templates over the whole run (templates earlier runs generalized keep their
 /// ids, see `mine`), then finishes aggregation with the final ids. With `keep_raw`, also
-/// returns a copy of the raw clusters (the JSON report's mergeable section), made on a second
-/// thread while this one mines.
+/// returns a copy of the raw clusters (the JSON report's mergeable section), made on this
+/// thread while a second one mines.
 fn mine_and_finish(
     cfg: &Config,
     opts: &RunOptions,
