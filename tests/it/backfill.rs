@@ -273,12 +273,14 @@ fn on_a_terminal_a_waiting_run_says_so_and_the_end_of_a_run_names_its_steps() {
     );
     assert!(shown.contains("exit=3"), "{shown}");
     // A run long enough for progress: after reading, a spinner names each step, then the
-    // summary of the worklog written to a file.
+    // summary of the worklog written to a file. The input comes through a pipe that stays open
+    // for a second after it: however fast this machine reads 40,000 entries, the run has
+    // lasted longer than the spinner's delay when its steps begin.
     let dir = tempdir();
     let input = generate(dir.path(), "big.json", 40_000, 3, "array", "6h");
     let md = dir.path().join("w.md");
     let shown = on_a_terminal(&format!(
-        "{bin} run {} --state none --report {}",
+        "(cat {}; sleep 1) | {bin} run --state none --report {}",
         s(&input),
         s(&md)
     ))

@@ -88,10 +88,22 @@ fn special_bytes(x: u64) -> u64 {
 
 /// The first position at or after `pos` that is not JSON whitespace (space, tab, CR, LF).
 pub(crate) fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
-    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(pos) {
-        pos += 1;
+    loop {
+        match bytes.get(pos) {
+            Some(b'\n' | b'\r' | b'\t') => pos += 1,
+            // Pretty-printed JSON indents with runs of spaces: eight at a time. The first
+            // byte of the eight that is not a space is the lowest non-zero byte of the XOR.
+            Some(b' ') => match bytes.get(pos..pos + 8) {
+                Some(eight) => {
+                    let word = u64::from_le_bytes(eight.try_into().unwrap_or_default());
+                    let other = word ^ u64::from_ne_bytes([b' '; 8]);
+                    pos += (other.trailing_zeros() / 8) as usize;
+                }
+                None => pos += 1,
+            },
+            _ => return pos,
+        }
     }
-    pos
 }
 
 /// Past the separator after an item of a list or an object (whitespace before it skipped):
@@ -209,6 +221,27 @@ mod tests {
                 }
                 let plain = "é x~\x7f".repeat(len);
                 assert_eq!(find_special(plain.as_bytes(), 0), None);
+            }
+        }
+    }
+
+    /// Whitespace is skipped up to the first other byte, whatever mix of spaces (runs shorter
+    /// and longer than eight), tabs, CRs and LFs comes before it, and wherever the text ends.
+    #[test]
+    fn whitespace_is_skipped_to_the_first_other_byte() {
+        let pieces: [&[u8]; 6] = [b" ", b"    ", b"         ", b"\n", b"\r\n\t", b"\n      "];
+        for a in pieces {
+            for b in pieces {
+                for tail in [&b""[..], b"x", b"\"k\": 1", b"} "] {
+                    let text = [a, b, a, tail].concat();
+                    let plain = text
+                        .iter()
+                        .position(|c| !b" \n\r\t".contains(c))
+                        .unwrap_or(text.len());
+                    for from in 0..=plain {
+                        assert_eq!(skip_ws(&text, from), plain, "{text:?} from {from}");
+                    }
+                }
             }
         }
     }

@@ -19,6 +19,7 @@ use crate::config::{Config, InputFormat, SourceKind};
 use crate::stages::epoch::Gate;
 
 mod again;
+mod lines;
 pub mod pubsub;
 use crate::console::progress::Progress;
 use crate::model::record::{Batch, EntrySpan, Flaw};
@@ -630,7 +631,8 @@ impl Splitter {
     /// Advances through an element of gcloud's layout that opened with a line of its own,
     /// looking only at line starts: a raw newline cannot be inside a JSON string, so every line
     /// starts outside one, and in this layout the entry's own closing brace is the first line
-    /// that is `  }` (nested lines are indented deeper). A line that starts another entry,
+    /// that is `  }` (nested lines are indented deeper, and [`lines::shallow_newline`] skips
+    /// them 16 bytes at a time). A line that starts another entry,
     /// closes the array or starts in column 0 ends it early, as in [`Splitter::scan_element`].
     /// Brackets are not counted: an entry whose brackets do not balance inside ends at its
     /// `  }` and is rejected by the parser with the place it went wrong; the depth limit is
@@ -638,7 +640,8 @@ impl Splitter {
     fn scan_lines(&mut self, buf: &[u8], out: &mut Vec<Found>) -> bool {
         let mut i = self.pos;
         let (end, resume, next, broken) = loop {
-            let Some(k) = memchr::memchr(b'\n', &buf[i..]) else {
+            // Lines indented by three spaces or more are inside the entry: skipped unseen.
+            let Some(k) = lines::shallow_newline(&buf[i..]) else {
                 self.pos = buf.len();
                 return self.wait(buf);
             };
