@@ -190,6 +190,10 @@ pub struct Record {
     pub file: Str,
     pub http: Option<Http>,
     pub trace: Str,
+    /// xxh3 of `trace`'s text, taken by the parse stage while the entry is in its core's cache
+    /// (the aggregate stage, on another core, would wait on memory to read it); 0 when
+    /// `trace` is empty.
+    pub trace_hash: u64,
     /// Raw JSON of the entry's `labels`.
     pub labels: Str,
     /// Set by the fingerprint stage.

@@ -23,10 +23,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::oneshot;
-use xxhash_rust::xxh3::xxh3_64;
-
 mod combine;
 pub mod overflow;
+mod tally;
 
 pub use combine::{Combiner, combine};
 
@@ -101,6 +100,8 @@ pub struct Remember {
 pub struct Shard {
     set: AggregateSettings,
     clusters: IdMap<Cluster>,
+    /// Counts per second and per bucket not yet in the clusters' maps (see [`tally`]).
+    tallies: IdMap<tally::Tally>,
     /// Fingerprint → (scope, template), from the fingerprint stage's announcements.
     templates: IdMap<(String, String)>,
     /// Location hash → location text, so a record costs no allocation for a known location.
@@ -129,6 +130,7 @@ impl Shard {
             fold_at: fold_threshold(set.max_clusters, 0),
             set,
             clusters: IdMap::default(),
+            tallies: IdMap::default(),
             templates: IdMap::default(),
             locations: IdMap::default(),
             newest: None,
@@ -264,6 +266,7 @@ impl Shard {
         };
         match timestamp {
             Some(ts) => {
+                let tally = self.tallies.entry(id).or_default();
                 let at = Timestamp(ts);
                 c.first_seen = Some(c.first_seen.map_or(at, |f| f.min(at)));
                 c.last_seen = Some(c.last_seen.map_or(at, |l| l.max(at)));
@@ -277,14 +280,14 @@ impl Shard {
                     } else {
                         sec
                     };
-                    *c.per_second.entry(key).or_insert(0) += 1;
+                    tally.second.add(key, &mut c.per_second);
                 }
                 let bucket = bucket_start(sec, self.set.bucket);
                 if bucket >= series_floor(reference, self.set.bucket, self.set.max_buckets) {
-                    *c.series.entry(bucket).or_insert(0) += 1;
+                    tally.bucket.add(bucket, &mut c.series);
                 }
                 if self.set.traces > 0 && !r.trace.is_empty() {
-                    c.traces.note(xxh3_64(batch.bytes(r.trace)), ts);
+                    c.traces.note(r.trace_hash, ts);
                 }
                 if let Some(m) = &self.set.remember {
                     let key = entry_key(batch.bytes(r.insert_id), batch.bytes(r.raw), ts);
@@ -349,9 +352,16 @@ impl Shard {
         keep_sample(&mut c.samples, self.set.samples, batch, r);
     }
 
+    /// Adds the counts still pending (see [`tally`]) to the clusters' maps: before anything
+    /// reads, cuts or moves them.
+    fn settle(&mut self) {
+        tally::settle(&mut self.tallies, &mut self.clusters);
+    }
+
     /// Folds the clusters past this shard's share of `aggregate.max_clusters` (see
     /// [`overflow`]); their templates are no longer needed.
     fn fold(&mut self) {
+        self.settle();
         let keep = self.set.max_clusters;
         for (id, into) in
             overflow::fold(&mut self.clusters, keep, self.set.samples, self.set.traces)
@@ -375,6 +385,7 @@ impl Shard {
             .set
             .rolling_margin
             .map(|_| crate::model::time::now_nanos());
+        self.settle();
         let Some(reference) = self.set.now.or(self.newest).max(clock) else {
             return;
         };
@@ -457,6 +468,7 @@ impl Shard {
     /// A fingerprint seen again starts a new cluster; the fingerprint workers announce its
     /// template again (see `epoch::Number`).
     fn evict(&mut self, floor: i64) {
+        self.settle();
         let before = self.clusters.len();
         let templates = &mut self.templates;
         self.clusters.retain(|id, c| {
@@ -476,6 +488,7 @@ impl Shard {
 
     /// Ends the shard and returns its clusters (windows are filled in by [`finish`]).
     pub fn end(mut self) -> (Aggregate, Option<i64>) {
+        self.settle();
         self.seen_kept = 0;
         self.prune_seen();
         if self.set.remember.is_some() {

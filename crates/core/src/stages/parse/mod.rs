@@ -403,6 +403,11 @@ fn parse_entry(text: &str, spans: &mut Spans<'_>, reader: Reader) -> Result<Reco
         insert_id: spans.opt(&e.insert_id),
         log_name: spans.opt(&e.log_name),
         trace: spans.opt(&e.trace),
+        trace_hash: e
+            .trace
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map_or(0, |t| xxhash_rust::xxh3::xxh3_64(t.as_bytes())),
         labels: e.labels.map_or(Str::EMPTY, |l| spans.of(l.0)),
         ..Default::default()
     };
