@@ -49,7 +49,10 @@ pub struct Tally {
 pub fn settle(tallies: &mut IdMap<Tally>, clusters: &mut IdMap<Cluster>) {
     for (id, mut t) in tallies.drain() {
         let Some(c) = clusters.get_mut(&id) else {
-            debug_assert!(false, "a tally for cluster {id:x}, which the shard no longer has");
+            debug_assert!(
+                false,
+                "a tally for cluster {id:x}, which the shard no longer has"
+            );
             continue;
         };
         t.second.settle(&mut c.per_second);
