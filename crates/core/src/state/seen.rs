@@ -64,7 +64,11 @@ impl SeenIds {
         // Not copied once the run's lookups have ended (a watch's shards still hold theirs).
         let entries = Arc::make_mut(&mut self.entries);
         entries.append(&mut run);
-        entries.sort_unstable();
+        // The stable sort, which finds runs already in order and merges them: the memory is
+        // sorted and the run's pairs come cut (sorted) or in reading order (by time, newest
+        // first from gcloud). A second run over 1M entries: combining the shards 96 -> 75 ms
+        // with the same change in `cut_to_newest`.
+        entries.sort();
         entries.dedup();
         let Some(newest) = entries.last().map(|e| e.0) else {
             return;
@@ -105,7 +109,8 @@ pub fn cut_to_newest(seen: &mut Vec<(i64, u64)>, cap: usize) {
     if cap == 0 || seen.len() <= cap + 1 {
         return;
     }
-    seen.sort_unstable();
+    // Stable: the shards' lists are runs in reading order (see `SeenIds::remember`).
+    seen.sort();
     seen.dedup();
     if seen.len() > cap + 1 {
         let cut = seen[seen.len() - cap - 1].0;
