@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::oneshot;
+
 mod combine;
 pub mod overflow;
 mod tally;
