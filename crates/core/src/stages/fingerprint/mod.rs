@@ -80,9 +80,9 @@ pub struct Fingerprinter {
 
 /// Messages the cache holds before it is emptied. Its table (32,768 buckets of 16 bytes, 512 KiB)
 /// stays within a core's L2 cache. With 200,000 (4 MiB) a lookup waited on main memory: the
-/// lookup was a quarter of the stage's own time on 1M mixed entries, whose messages are mostly
-/// distinct, and those runs took 2–5% more CPU (paired runs); `gardener gen` data and
-/// tracebacks ran the same.
+/// probe of the table was ~40% of `Fingerprinter::batch`'s own samples (perf annotate, 1M
+/// mixed entries, whose messages are mostly distinct), and those runs took 2–5% more CPU
+/// (paired runs); `gardener gen` data and tracebacks ran the same.
 const CACHE_LIMIT: usize = 28_000;
 
 impl Fingerprinter {
